@@ -1,0 +1,1 @@
+"""Custom actions of the POS reactivation support bot (served by rasa-sdk)."""

@@ -1,0 +1,268 @@
+"""Filing an application to lift a suspension: form, confirmation, submission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import DomainDict, StoreBacked, StoreUnavailable
+from actions.case_replies import reason_label, terminal_buttons, utter_open_case
+from actions.constants import (
+    CONFIRM_PENDING,
+    OPEN_CASE_ID,
+    PHONE_NUMBER,
+    SUSPENSION_REASON,
+    TERMINAL_ID,
+    UTTER_STORE_UNAVAILABLE,
+    VERIFIED,
+    VERIFIED_MERCHANT_ID,
+)
+from actions.form_base import (
+    Events,
+    GuardedFormValidation,
+    SlotValues,
+    identity_slots,
+    is_locked,
+    slots_after,
+)
+from bot.domain_values import (
+    PHONE_RE,
+    SUSPENSION_REASONS,
+    TERMINAL_ID_RE,
+    mask_phone,
+    normalize_identifier,
+)
+from bot.services.cases import CaseView, open_case_of_terminal, submit_application, terminals_of
+from bot.store.repositories import MerchantRepository
+from bot.workdays import format_chinese_date
+
+APPLICATION_SLOTS = [TERMINAL_ID, SUSPENSION_REASON, PHONE_NUMBER]
+
+
+class ValidateApplicationForm(GuardedFormValidation):
+    """Validates ``application_form``: identity (unless proven), terminal, reason, phone."""
+
+    format_hints = {
+        "merchant_id": "utter_invalid_merchant_id",
+        "case_id": "utter_invalid_merchant_id",
+        "phone_last4": "utter_invalid_phone_last4",
+        TERMINAL_ID: "utter_invalid_terminal_id",
+        SUSPENSION_REASON: "utter_ask_suspension_reason",
+        PHONE_NUMBER: "utter_invalid_phone_number",
+    }
+
+    def name(self) -> str:
+        return "validate_application_form"
+
+    def slots_required(self, slots: SlotValues) -> list[str]:
+        if is_locked(slots):
+            return []
+        if slots.get(OPEN_CASE_ID):
+            return [*identity_slots(slots), TERMINAL_ID]
+        return [*identity_slots(slots), *APPLICATION_SLOTS]
+
+    def validate_terminal_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        """A terminal id is 8 digits (ownership is checked once identity is proven)."""
+        terminal_id = normalize_identifier(value)
+        if TERMINAL_ID_RE.match(terminal_id):
+            return {TERMINAL_ID: terminal_id, OPEN_CASE_ID: None}
+        dispatcher.utter_message(response="utter_invalid_terminal_id")
+        return {TERMINAL_ID: None}
+
+    def validate_suspension_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        """The reason must be one of the canonical values."""
+        if value in SUSPENSION_REASONS:
+            return {SUSPENSION_REASON: value}
+        dispatcher.utter_message(response="utter_ask_suspension_reason")
+        return {SUSPENSION_REASON: None}
+
+    def validate_phone_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> SlotValues:
+        """A contact phone is an 11-digit mainland mobile number."""
+        phone = normalize_identifier(value)
+        if PHONE_RE.match(phone):
+            return {PHONE_NUMBER: phone}
+        dispatcher.utter_message(response="utter_invalid_phone_number")
+        return {PHONE_NUMBER: None}
+
+    async def after_validation(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        events: Events,
+    ) -> Events:
+        """Proves identity, then checks the terminal: owned, no open case, recorded reason."""
+        added = await self.verify_if_ready(dispatcher, tracker, events)
+        slots = slots_after(tracker, [*events, *added])
+        terminal_id = slots.get(TERMINAL_ID)
+        merchant_id = slots.get(VERIFIED_MERCHANT_ID)
+        if not (slots.get(VERIFIED) and merchant_id and terminal_id) or slots.get(OPEN_CASE_ID):
+            return added
+        today = self.clock().date()
+
+        def check(session: Session) -> tuple[bool, str | None, CaseView | None]:
+            terminal = MerchantRepository(session).get_terminal(terminal_id)
+            if terminal is None or terminal.merchant_id != merchant_id:
+                return False, None, None
+            open_case = open_case_of_terminal(session, terminal_id, self.calendar, today)
+            return True, terminal.suspension_reason, open_case
+
+        owned, recorded_reason, open_case = await self.in_session(check)
+        if not owned:
+            dispatcher.utter_message(response="utter_terminal_not_yours", terminal_id=terminal_id)
+            added.append(SlotSet(TERMINAL_ID, None))
+        elif open_case is not None:
+            added.append(SlotSet(OPEN_CASE_ID, open_case.case_id))
+        elif recorded_reason and not slots.get(SUSPENSION_REASON):
+            added.append(SlotSet(SUSPENSION_REASON, recorded_reason))
+        else:
+            return added
+        slots = slots_after(tracker, [*events, *added])
+        return [*added, *await self.next_slot_events(dispatcher, tracker, slots)]
+
+
+class ActionAskTerminalId(StoreBacked, Action):
+    """Asks for the terminal, offering the verified merchant's terminals as buttons."""
+
+    def name(self) -> str:
+        return "action_ask_terminal_id"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        merchant_id = tracker.get_slot(VERIFIED_MERCHANT_ID)
+        buttons: list[dict] = []
+        if tracker.get_slot(VERIFIED) and merchant_id:
+            try:
+                terminals = await self.in_session(lambda s: terminals_of(s, merchant_id))
+                buttons = terminal_buttons(domain, terminals)
+            except StoreUnavailable:
+                buttons = []
+        dispatcher.utter_message(response="utter_ask_terminal_id", buttons=buttons)
+        return []
+
+
+class ActionConfirmApplication(StoreBacked, Action):
+    """After the form: shows the summary to confirm, or the open case that already exists."""
+
+    def name(self) -> str:
+        return "action_confirm_application"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        slots = dict(tracker.slots)
+        if not slots.get(VERIFIED):
+            locked = is_locked(slots)
+            dispatcher.utter_message(
+                response="utter_verification_locked" if locked else "utter_application_incomplete"
+            )
+            return [SlotSet(CONFIRM_PENDING, False)]
+        open_case_id = slots.get(OPEN_CASE_ID)
+        if open_case_id:
+            today = self.clock().date()
+            try:
+                view = await self.in_session(
+                    lambda s: open_case_of_terminal(s, slots[TERMINAL_ID], self.calendar, today)
+                )
+            except StoreUnavailable:
+                dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
+                return [SlotSet(OPEN_CASE_ID, None)]
+            if view is not None:
+                utter_open_case(dispatcher, domain, view)
+            return [SlotSet(OPEN_CASE_ID, None), SlotSet(CONFIRM_PENDING, False)]
+        if any(not slots.get(name) for name in APPLICATION_SLOTS):
+            dispatcher.utter_message(response="utter_application_incomplete")
+            return [SlotSet(CONFIRM_PENDING, False)]
+        dispatcher.utter_message(
+            response="utter_confirm_application",
+            merchant_id=slots[VERIFIED_MERCHANT_ID],
+            terminal_id=slots[TERMINAL_ID],
+            reason_label=reason_label(domain, slots[SUSPENSION_REASON]),
+            phone=mask_phone(slots[PHONE_NUMBER]),
+        )
+        return [SlotSet(CONFIRM_PENDING, True)]
+
+
+class ActionSubmitApplication(StoreBacked, Action):
+    """Files the confirmed application (or returns the terminal's open case)."""
+
+    def name(self) -> str:
+        return "action_submit_application"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        slots = dict(tracker.slots)
+        done = [SlotSet(CONFIRM_PENDING, False)]
+        if not slots.get(VERIFIED) or any(not slots.get(name) for name in APPLICATION_SLOTS):
+            dispatcher.utter_message(response="utter_application_incomplete")
+            return done
+        now = self.clock()
+        try:
+            result = await self.in_session(
+                lambda session: submit_application(
+                    session,
+                    merchant_id=slots[VERIFIED_MERCHANT_ID],
+                    terminal_id=slots[TERMINAL_ID],
+                    suspension_reason=slots[SUSPENSION_REASON],
+                    contact_phone=slots[PHONE_NUMBER],
+                    now=now,
+                    calendar=self.calendar,
+                )
+            )
+        except StoreUnavailable:
+            dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
+            return done
+        except PermissionError:
+            dispatcher.utter_message(
+                response="utter_terminal_not_yours", terminal_id=slots[TERMINAL_ID]
+            )
+            return [*done, SlotSet(TERMINAL_ID, None)]
+        case = result.case
+        if not result.created:
+            utter_open_case(dispatcher, domain, case)
+            return done
+        dispatcher.utter_message(
+            response="utter_application_submitted",
+            case_id=case.case_id,
+            window_start=format_chinese_date(case.window.first_day),
+            window_end=format_chinese_date(case.window.last_day),
+        )
+        dispatcher.utter_message(response=f"utter_documents_{case.suspension_reason}")
+        return [*done, SlotSet("case_id", case.case_id)]
+
+
+class ActionCancelApplication(Action):
+    """The merchant declined the summary: nothing is filed."""
+
+    def name(self) -> str:
+        return "action_cancel_application"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        dispatcher.utter_message(response="utter_application_cancelled")
+        return [SlotSet(CONFIRM_PENDING, False)]

@@ -1,0 +1,299 @@
+"""Answers about the verified merchant's own terminal and case."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import DomainDict, StoreBacked, StoreUnavailable
+from actions.case_replies import (
+    pos_label,
+    reason_label,
+    suspended_on,
+    terminal_buttons,
+    utter_case_status,
+)
+from actions.constants import (
+    ASK_SUSPEND_REASON,
+    CASE_ID,
+    CASE_INTENTS,
+    CHECK_CASE_STATUS,
+    MERCHANT_ID,
+    PHONE_LAST4,
+    REPORT_REJECTED,
+    URGE_PROGRESS,
+    UTTER_STORE_UNAVAILABLE,
+    VERIFIED,
+    VERIFIED_MERCHANT_ID,
+    VERIFY_FAILURES,
+)
+from bot.domain_values import normalize_identifier
+from bot.services.cases import CaseLookup, LookupOutcome, escalate_case, lookup_for_merchant
+from bot.services.identity import MAX_VERIFY_FAILURES
+from bot.workdays import format_chinese_date
+
+Events = list[dict[str, Any]]
+
+
+class CaseAnswer(StoreBacked, ABC):
+    """Looks up the case the verified merchant asks about and answers one kind of question."""
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        """Checks identity and ownership, resolves the terminal/case, then ``respond``s."""
+        verified_merchant = tracker.get_slot(VERIFIED_MERCHANT_ID)
+        if not tracker.get_slot(VERIFIED) or not verified_merchant:
+            if (tracker.get_slot(VERIFY_FAILURES) or 0) >= MAX_VERIFY_FAILURES:
+                dispatcher.utter_message(response="utter_verification_locked")
+            else:
+                dispatcher.utter_message(response="utter_offer_verify")
+            return []
+        claimed = normalize_identifier(tracker.get_slot(MERCHANT_ID))
+        if claimed and claimed != verified_merchant:
+            dispatcher.utter_message(response="utter_switch_merchant", merchant_id=claimed)
+            return [
+                SlotSet(VERIFIED, False),
+                SlotSet(VERIFIED_MERCHANT_ID, None),
+                SlotSet(PHONE_LAST4, None),
+                SlotSet(CASE_ID, None),
+            ]
+        today = self.clock().date()
+        try:
+            lookup = await self.in_session(
+                lambda session: lookup_for_merchant(
+                    session,
+                    merchant_id=verified_merchant,
+                    calendar=self.calendar,
+                    today=today,
+                    terminal_id=normalize_identifier(tracker.get_slot("terminal_id")) or None,
+                    case_id=normalize_identifier(tracker.get_slot(CASE_ID)) or None,
+                )
+            )
+        except StoreUnavailable:
+            dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
+            return []
+        if lookup.outcome is LookupOutcome.NOT_YOURS:
+            dispatcher.utter_message(response="utter_not_your_terminal")
+            return [SlotSet("terminal_id", None), SlotSet(CASE_ID, None)]
+        if lookup.outcome is LookupOutcome.NO_TERMINAL:
+            dispatcher.utter_message(response="utter_no_terminal")
+            return []
+        if lookup.outcome is LookupOutcome.CHOOSE:
+            dispatcher.utter_message(
+                response="utter_ask_which_terminal",
+                buttons=terminal_buttons(domain, lookup.choices),
+            )
+            return []
+        return await self.respond(lookup, dispatcher, tracker, domain)
+
+    @abstractmethod
+    async def respond(
+        self,
+        lookup: CaseLookup,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        """Answers once the terminal (and its latest case, if any) is known."""
+
+
+class StatusAnswer(CaseAnswer):
+    """Status, decision window, missing documents, rejection or reactivation advice."""
+
+    async def respond(
+        self,
+        lookup: CaseLookup,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        if lookup.case is None:
+            dispatcher.utter_message(
+                response="utter_no_case", terminal_id=lookup.terminal.terminal_id
+            )
+            return []
+        utter_case_status(dispatcher, lookup.case)
+        return [SlotSet(CASE_ID, lookup.case.case_id)]
+
+
+class RejectionAnswer(StatusAnswer):
+    """Why an application was rejected and what to do next (the status answer covers it)."""
+
+
+class UrgeAnswer(CaseAnswer):
+    """Overdue: an escalation ticket; on time: the remaining window."""
+
+    async def respond(
+        self,
+        lookup: CaseLookup,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        case = lookup.case
+        if case is None:
+            dispatcher.utter_message(
+                response="utter_no_case", terminal_id=lookup.terminal.terminal_id
+            )
+            return []
+        if not case.is_open:
+            dispatcher.utter_message(response="utter_urge_closed", case_id=case.case_id)
+            utter_case_status(dispatcher, case)
+            return [SlotSet(CASE_ID, case.case_id)]
+        if not case.overdue:
+            dispatcher.utter_message(
+                response="utter_not_overdue",
+                case_id=case.case_id,
+                submitted_on=format_chinese_date(case.submitted_at),
+                elapsed=case.elapsed_workdays,
+                window_end=format_chinese_date(case.window.last_day),
+            )
+            return [SlotSet(CASE_ID, case.case_id)]
+        now = self.clock()
+        try:
+            ticket_id, created = await self.in_session(
+                lambda session: escalate_case(
+                    session, case_id=case.case_id, sender_id=tracker.sender_id, now=now
+                )
+            )
+        except StoreUnavailable:
+            dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
+            return []
+        response = "utter_escalated" if created else "utter_escalation_exists"
+        dispatcher.utter_message(response=response, ticket_id=ticket_id)
+        return [SlotSet(CASE_ID, case.case_id)]
+
+
+class ReasonAnswer(CaseAnswer):
+    """The suspension reason recorded for the terminal and the documents it needs."""
+
+    async def respond(
+        self,
+        lookup: CaseLookup,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        terminal = lookup.terminal
+        reason = terminal.suspension_reason or (
+            lookup.case.suspension_reason if lookup.case else None
+        )
+        if not reason:
+            dispatcher.utter_message(
+                response="utter_terminal_not_suspended", terminal_id=terminal.terminal_id
+            )
+            return []
+        dispatcher.utter_message(
+            response="utter_terminal_suspended",
+            terminal_id=terminal.terminal_id,
+            pos_type_label=pos_label(domain, terminal.pos_type),
+            suspended_on=suspended_on(terminal),
+            reason_label=reason_label(domain, reason),
+        )
+        dispatcher.utter_message(response=f"utter_documents_{reason}")
+        return []
+
+
+ANSWERS: dict[str, type[CaseAnswer]] = {
+    CHECK_CASE_STATUS: StatusAnswer,
+    URGE_PROGRESS: UrgeAnswer,
+    REPORT_REJECTED: RejectionAnswer,
+    ASK_SUSPEND_REASON: ReasonAnswer,
+}
+
+
+class CaseAction(Action, ABC):
+    """A rasa-sdk action that answers with one ``CaseAnswer``."""
+
+    answer_class: type[CaseAnswer] = StatusAnswer
+
+    def __init__(self, **dependencies: Any) -> None:
+        self.dependencies = dependencies
+
+    @abstractmethod
+    def name(self) -> str:
+        """The action name in domain.yml."""
+
+    def answer_for(self, tracker: Tracker) -> CaseAnswer:
+        """The answer this action gives."""
+        return self.answer_class(**self.dependencies)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        """Answers the case question."""
+        return await self.answer_for(tracker).answer(dispatcher, tracker, domain)
+
+
+class ActionCaseStatus(CaseAction):
+    """check_case_status for a verified merchant."""
+
+    answer_class = StatusAnswer
+
+    def name(self) -> str:
+        return "action_case_status"
+
+
+class ActionUrgeProgress(CaseAction):
+    """urge_progress for a verified merchant."""
+
+    answer_class = UrgeAnswer
+
+    def name(self) -> str:
+        return "action_urge_progress"
+
+
+class ActionRejectionAdvice(CaseAction):
+    """report_rejected for a verified merchant."""
+
+    answer_class = RejectionAnswer
+
+    def name(self) -> str:
+        return "action_rejection_advice"
+
+
+class ActionSuspendReason(CaseAction):
+    """ask_suspend_reason: the general reasons, or the recorded one once verified."""
+
+    answer_class = ReasonAnswer
+
+    def name(self) -> str:
+        return "action_suspend_reason"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Events:
+        if not tracker.get_slot(VERIFIED):
+            dispatcher.utter_message(response="utter_suspend_reason_general")
+            dispatcher.utter_message(response="utter_offer_verify")
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+
+class ActionCaseFollowup(CaseAction):
+    """After verification or a terminal choice: answers the latest case question asked."""
+
+    def name(self) -> str:
+        return "action_case_followup"
+
+    def answer_for(self, tracker: Tracker) -> CaseAnswer:
+        return ANSWERS[pending_case_intent(tracker)](**self.dependencies)
+
+
+def pending_case_intent(tracker: Tracker) -> str:
+    """The newest case question of the conversation (status when there is none)."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent in CASE_INTENTS:
+            return intent
+    return CHECK_CASE_STATUS

@@ -1,0 +1,56 @@
+"""Names shared by the actions: slots, intents, responses."""
+
+from __future__ import annotations
+
+from typing import Final
+
+REQUESTED_SLOT: Final = "requested_slot"
+
+MERCHANT_ID: Final = "merchant_id"
+TERMINAL_ID: Final = "terminal_id"
+CASE_ID: Final = "case_id"
+PHONE_NUMBER: Final = "phone_number"
+PHONE_LAST4: Final = "phone_last4"
+SUSPENSION_REASON: Final = "suspension_reason"
+VERIFIED: Final = "verified"
+VERIFIED_MERCHANT_ID: Final = "verified_merchant_id"
+VERIFY_FAILURES: Final = "verify_failures"
+CONFIRM_PENDING: Final = "confirm_pending"
+OPEN_CASE_ID: Final = "open_case_id"
+
+NLU_FALLBACK: Final = "nlu_fallback"
+CHECK_CASE_STATUS: Final = "check_case_status"
+URGE_PROGRESS: Final = "urge_progress"
+REPORT_REJECTED: Final = "report_rejected"
+ASK_SUSPEND_REASON: Final = "ask_suspend_reason"
+# Intents whose answer depends on the merchant's own case, newest one wins after verification.
+CASE_INTENTS: Final = (CHECK_CASE_STATUS, URGE_PROGRESS, REPORT_REJECTED, ASK_SUSPEND_REASON)
+# Intents that leave a form; rules decide what follows.
+FORM_EXIT_INTENTS: Final = frozenset({"deny", "goodbye", "request_human"})
+
+# Questions answered by a fixed response, at any time, including in the middle of a form.
+FAQ_RESPONSES: Final = {
+    "ask_unsuspend_process": "utter_unsuspend_process",
+    "ask_required_documents": "utter_required_documents",
+    "ask_review_time": "utter_review_time",
+    "report_hardware_fault": "utter_hardware_fault",
+    "report_network_problem": "utter_network_problem",
+    "ask_maintenance": "utter_maintenance",
+    "ask_prevention": "utter_prevention",
+    "ask_after_reactivation": "utter_after_reactivation",
+    "report_fraud": "utter_fraud_warning",
+    "ask_pos_types": "utter_pos_types",
+    "ask_contact": "utter_contact",
+    "ask_suspend_reason": "utter_suspend_reason_general",
+    "report_rejected": "utter_rejected_general",
+}
+# Small talk answered inside a form before the question is asked again.
+FORM_SMALL_TALK_RESPONSES: Final = {
+    "greet": "utter_affirm_ack",
+    "thank": "utter_thank",
+    "bot_challenge": "utter_iamabot",
+    "out_of_scope": "utter_out_of_scope",
+    "share_secret": "utter_secret_warning",
+}
+
+UTTER_STORE_UNAVAILABLE: Final = "utter_store_unavailable"

@@ -1,0 +1,57 @@
+"""Low-confidence messages: ask which of the two likeliest questions was meant."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import DomainDict, response_text
+from actions.constants import NLU_FALLBACK
+
+CLARIFY_ACTION = "action_clarify"
+TOPIC_RESPONSE = "utter_topic_{}"
+
+
+def previous_user_intent(tracker: Tracker) -> str | None:
+    """The intent of the user message before the latest one."""
+    users = [event for event in tracker.events if event.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")
+
+
+class ActionClarify(Action):
+    """First miss: "您是想问…吗？" with two buttons; a second miss in a row: offer a human."""
+
+    def name(self) -> str:
+        return CLARIFY_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list:
+        if previous_user_intent(tracker) == NLU_FALLBACK:
+            dispatcher.utter_message(response="utter_offer_human")
+            return []
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        topics = []
+        for candidate in ranking:
+            intent = candidate.get("name")
+            title = response_text(domain, TOPIC_RESPONSE.format(intent))
+            if intent != NLU_FALLBACK and title:
+                topics.append((intent, title))
+            if len(topics) == 2:
+                break
+        if not topics:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        buttons = [{"title": title, "payload": f"/{intent}"} for intent, title in topics]
+        buttons.append({"title": response_text(domain, "utter_topic_other"), "payload": "/deny"})
+        if len(topics) == 2:
+            dispatcher.utter_message(
+                response="utter_clarify", first=topics[0][1], second=topics[1][1], buttons=buttons
+            )
+        else:
+            dispatcher.utter_message(
+                response="utter_clarify_single", first=topics[0][1], buttons=buttons
+            )
+        return []

@@ -1,0 +1,1 @@
+"""The ``posbot`` command line."""

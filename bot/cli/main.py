@@ -1,0 +1,127 @@
+"""``posbot``: manage the case store and run the bot.
+
+Examples:
+    posbot db setup                 # create tables; load the demo data into an empty store
+    posbot db import export.csv     # import the back office's case export (all or nothing)
+    posbot serve                    # action server + Rasa server (REST on :5005)
+    posbot serve --shell            # action server + chat in the terminal
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.store.database import CaseStore, StoreConfigError, database_url
+from bot.store.importer import CsvImportError, import_cases_csv
+from bot.store.models import Merchant
+from bot.store.seed import seed_demo_data
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _store() -> CaseStore:
+    return CaseStore(database_url())
+
+
+def _db_init(_args: argparse.Namespace) -> int:
+    store = _store()
+    store.create_schema()
+    print(f"case store ready: {store.engine.url.render_as_string(hide_password=True)}")
+    return EXIT_OK
+
+
+def _db_seed(_args: argparse.Namespace) -> int:
+    store = _store()
+    store.create_schema()
+    result = seed_demo_data(store)
+    print(f"demo data loaded: {result.rows} rows, {result.cases_created} new cases")
+    return EXIT_OK
+
+
+def _db_setup(_args: argparse.Namespace) -> int:
+    store = _store()
+    store.create_schema()
+    with store.session() as session:
+        merchants = session.execute(select(func.count()).select_from(Merchant)).scalar_one()
+    if merchants:
+        print(f"case store ready ({merchants} merchants)")
+        return EXIT_OK
+    return _db_seed(_args)
+
+
+def _db_import(args: argparse.Namespace) -> int:
+    store = _store()
+    store.create_schema()
+    try:
+        result = import_cases_csv(store, Path(args.file))
+    except CsvImportError as error:
+        print(f"{args.file}: rejected, nothing was imported:", file=sys.stderr)
+        for row_error in error.errors:
+            print(f"  {row_error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"{args.file}: cannot read: {error.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        f"imported {result.rows} rows: cases {result.cases_created} new, "
+        f"{result.cases_updated} updated, {result.cases_unchanged} unchanged; "
+        f"merchants {result.merchants_created} new, {result.merchants_updated} updated; "
+        f"terminals {result.terminals_created} new, {result.terminals_updated} updated"
+    )
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.cli.serve import serve
+
+    return serve(model=args.model, shell=args.shell, port=args.port, actions_port=args.actions_port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``posbot``."""
+    parser = argparse.ArgumentParser(prog="posbot", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="manage the case store (POSBOT_DB_URL)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("init", help="create missing tables").set_defaults(run=_db_init)
+    db_commands.add_parser("seed", help="load the demo data").set_defaults(run=_db_seed)
+    db_commands.add_parser(
+        "setup", help="create tables; load the demo data if the store is empty"
+    ).set_defaults(run=_db_setup)
+    importer = db_commands.add_parser("import", help="import a case export (CSV contract)")
+    importer.add_argument("file", help="UTF-8 CSV file with the contract's columns")
+    importer.set_defaults(run=_db_import)
+
+    serve = commands.add_parser("serve", help="run the action server and the Rasa server")
+    serve.add_argument("--model", default="models/posbot.tar.gz")
+    serve.add_argument("--shell", action="store_true", help="chat in the terminal")
+    serve.add_argument("--port", type=int, default=5005)
+    serve.add_argument("--actions-port", type=int, default=5055)
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``posbot`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except StoreConfigError as error:
+        print(f"posbot: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SQLAlchemyError as error:
+        print(f"posbot: database error: {error.__class__.__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Runs the action server and the Rasa server together; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+READY_TIMEOUT_SECONDS = 180
+POLL_SECONDS = 0.5
+
+
+def bot_environment() -> dict[str, str]:
+    """The environment of the child processes: no telemetry, no crash reports."""
+    env = dict(os.environ)
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    return env
+
+
+def _executable(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def action_server_command(port: int) -> list[str]:
+    """The command line of the rasa-sdk action server."""
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def rasa_server_command(model: str, port: int) -> list[str]:
+    """The command line of the Rasa server with the REST channel."""
+    return [
+        _executable("rasa"),
+        "run",
+        "--model",
+        model,
+        "--port",
+        str(port),
+        "--credentials",
+        "credentials.yml",
+        "--endpoints",
+        "endpoints.yml",
+    ]
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    """Polls ``url`` until it answers 200, the process exits or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(POLL_SECONDS)
+    return False
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
+    """Starts both servers (or the action server and ``rasa shell``) until interrupted."""
+    if not Path(model).exists():
+        print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
+        return 1
+    env = bot_environment()
+    actions = subprocess.Popen(action_server_command(actions_port), env=env)
+    processes = [actions]
+    try:
+        if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 60):
+            print("posbot: the action server did not start", file=sys.stderr)
+            return 1
+        if shell:
+            command = [
+                _executable("rasa"),
+                "shell",
+                "--model",
+                model,
+                "--endpoints",
+                "endpoints.yml",
+            ]
+            return subprocess.call(command, env=env)
+        rasa = subprocess.Popen(rasa_server_command(model, port), env=env)
+        processes.append(rasa)
+        if not wait_until_ready(f"http://127.0.0.1:{port}/", rasa, READY_TIMEOUT_SECONDS):
+            print("posbot: the Rasa server did not start", file=sys.stderr)
+            return 1
+        print(
+            "\n  POS机解除停用助手 is running.\n"
+            f"  REST:    curl -s localhost:{port}/webhooks/rest/webhook "
+            '-d \'{"sender":"demo","message":"我的POS机为什么被停用"}\'\n'
+            "  Terminal chat: make shell    Stop: Ctrl-C\n",
+            flush=True,
+        )
+        while all(process.poll() is None for process in processes):
+            time.sleep(POLL_SECONDS)
+        print("posbot: a server stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(processes)

@@ -1,0 +1,78 @@
+"""Pipeline tail: a message that carries a password or code is answered with a warning only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.text import SECRET_MASK, find_secrets
+
+SHARE_SECRET_INTENT = "share_secret"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class SecretGuard(GraphComponent):
+    """Overrides the intent with ``share_secret`` when a secret value is present.
+
+    The secret is masked in the parsed text and entities overlapping it are dropped, so that a
+    verification code such as ``5678`` never fills ``phone_last4`` and is never echoed back.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SecretGuard:
+        """Creates the component (it has no state)."""
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Flags and masks secrets in incoming messages."""
+        for message in messages:
+            self._guard(message)
+        return messages
+
+    @staticmethod
+    def _guard(message: Message) -> None:
+        text = message.get(TEXT) or ""
+        spans = find_secrets(text)
+        if not spans:
+            return
+        entities = [
+            entity
+            for entity in message.get(ENTITIES) or []
+            if not any(
+                entity[ENTITY_ATTRIBUTE_START] < end and start < entity[ENTITY_ATTRIBUTE_END]
+                for start, end in spans
+            )
+        ]
+        for start, end in reversed(spans):
+            text = text[:start] + SECRET_MASK + text[end:]
+        intent = {INTENT_NAME_KEY: SHARE_SECRET_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        ranking = [intent] + [
+            item
+            for item in message.get(INTENT_RANKING_KEY) or []
+            if item.get(INTENT_NAME_KEY) != SHARE_SECRET_INTENT
+        ]
+        message.set(TEXT, text)
+        message.set(ENTITIES, entities, add_to_output=True)
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

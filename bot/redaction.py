@@ -1,0 +1,30 @@
+"""Masks personal data in free text before it is stored in a ticket or shown to an agent.
+
+Identifiers the bot needs (15-digit merchant id, 8-digit terminal id, case id) stay readable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from bot.domain_values import mask_phone, to_half_width
+from bot.text import mask_secrets
+
+_ID_CARD: Final = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+_BANK_CARD: Final = re.compile(r"(?<![0-9])[0-9]{16,19}(?![0-9])")
+_MOBILE: Final = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+
+
+def mask_pii(text: str) -> str:
+    """Masks secrets, ID card numbers, bank card numbers and mobile numbers in ``text``."""
+    text = mask_secrets(to_half_width(text))
+    text = _ID_CARD.sub(lambda m: _keep_ends(m.group(), 3, 4), text)
+    text = _BANK_CARD.sub(
+        lambda m: m.group()[:4] + "*" * (len(m.group()) - 8) + m.group()[-4:], text
+    )
+    return _MOBILE.sub(lambda m: mask_phone(m.group()), text)
+
+
+def _keep_ends(value: str, head: int, tail: int) -> str:
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]

@@ -1,0 +1,1 @@
+"""Business logic over the case store, free of Rasa: identity, case views, applications."""

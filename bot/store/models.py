@@ -1,0 +1,98 @@
+"""SQLAlchemy models of the case store.
+
+Datetimes are stored naive and mean China time (Asia/Shanghai), the zone the acquirer's back
+office and the merchants live in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+
+class Merchant(Base):
+    """A merchant (商户) identified by its 15-digit merchant number."""
+
+    __tablename__ = "merchants"
+
+    merchant_id = Column(String(15), primary_key=True)
+    name = Column(String(200), nullable=False, default="")
+    registered_phone = Column(String(11), nullable=False)
+
+    terminals = relationship("Terminal", back_populates="merchant", order_by="Terminal.terminal_id")
+    cases = relationship("Case", back_populates="merchant")
+
+
+class Terminal(Base):
+    """A POS terminal (终端) and, when suspended, why and since when."""
+
+    __tablename__ = "terminals"
+
+    terminal_id = Column(String(8), primary_key=True)
+    merchant_id = Column(ForeignKey("merchants.merchant_id"), nullable=False, index=True)
+    pos_type = Column(String(16), nullable=True)
+    suspension_reason = Column(String(32), nullable=True)
+    suspended_at = Column(DateTime, nullable=True)
+
+    merchant = relationship("Merchant", back_populates="terminals")
+    cases = relationship("Case", back_populates="terminal")
+
+
+class Case(Base):
+    """An application to lift a suspension (解除停用申请)."""
+
+    __tablename__ = "cases"
+
+    case_id = Column(String(14), primary_key=True)
+    merchant_id = Column(ForeignKey("merchants.merchant_id"), nullable=False, index=True)
+    terminal_id = Column(ForeignKey("terminals.terminal_id"), nullable=False, index=True)
+    status = Column(String(20), nullable=False, index=True)
+    suspension_reason = Column(String(32), nullable=True)
+    submitted_at = Column(DateTime, nullable=True)
+    updated_at = Column(DateTime, nullable=True)
+    rejection_reason = Column(Text, nullable=False, default="")
+    missing_documents = Column(Text, nullable=False, default="")
+    contact_phone = Column(String(11), nullable=True)
+    source = Column(String(16), nullable=False, default="import")
+
+    merchant = relationship("Merchant", back_populates="cases")
+    terminal = relationship("Terminal", back_populates="cases")
+    events = relationship("CaseEvent", back_populates="case", order_by="CaseEvent.id")
+
+    __table_args__ = (Index("ix_cases_terminal_status", "terminal_id", "status"),)
+
+    @property
+    def missing_document_list(self) -> list[str]:
+        """The missing documents as a list (stored `;`-separated)."""
+        return [item.strip() for item in (self.missing_documents or "").split(";") if item.strip()]
+
+
+class CaseEvent(Base):
+    """One entry of a case's history: imported, status change, submitted, escalated."""
+
+    __tablename__ = "case_events"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    case_id = Column(ForeignKey("cases.case_id"), nullable=False, index=True)
+    occurred_at = Column(DateTime, nullable=False)
+    kind = Column(String(32), nullable=False)
+    detail = Column(Text, nullable=False, default="")
+
+    case = relationship("Case", back_populates="events")
+
+
+class Ticket(Base):
+    """A ticket for people: an escalation of an overdue case or a handoff to an agent."""
+
+    __tablename__ = "tickets"
+
+    ticket_id = Column(String(14), primary_key=True)
+    kind = Column(String(16), nullable=False, index=True)
+    case_id = Column(ForeignKey("cases.case_id"), nullable=True, index=True)
+    merchant_id = Column(ForeignKey("merchants.merchant_id"), nullable=True, index=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    summary = Column(Text, nullable=False, default="")
+    status = Column(String(16), nullable=False, default="open", index=True)
+    created_at = Column(DateTime, nullable=False)

@@ -1,0 +1,177 @@
+"""Repositories: every query of the case store. Each takes a caller-owned ``Session``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from bot.domain_values import OPEN_CASE_STATUSES
+from bot.store.models import Case, CaseEvent, Merchant, Terminal, Ticket
+
+CASE_ID_PREFIX = "JC"
+TICKET_ID_PREFIX = "TK"
+
+
+def _next_daily_id(
+    session: Session, column: InstrumentedAttribute, prefix: str, now: datetime
+) -> str:
+    """Next id of the form PREFIX + yyyymmdd + 4-digit sequence for ``now``'s day."""
+    day_prefix = f"{prefix}{now:%Y%m%d}"
+    last = session.execute(
+        select(func.max(column)).where(column.like(f"{day_prefix}%"))
+    ).scalar_one_or_none()
+    sequence = int(last[-4:]) + 1 if last else 1
+    if sequence > 9999:
+        raise OverflowError(f"more than 9999 ids for {day_prefix}")
+    return f"{day_prefix}{sequence:04d}"
+
+
+class MerchantRepository:
+    """Merchants and their terminals."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        """The merchant with this id, if any."""
+        return self.session.get(Merchant, merchant_id)
+
+    def get_terminal(self, terminal_id: str) -> Terminal | None:
+        """The terminal with this id, if any."""
+        return self.session.get(Terminal, terminal_id)
+
+    def terminals_of(self, merchant_id: str) -> Sequence[Terminal]:
+        """The merchant's terminals, by terminal id."""
+        query = (
+            select(Terminal)
+            .where(Terminal.merchant_id == merchant_id)
+            .order_by(Terminal.terminal_id)
+        )
+        return self.session.execute(query).scalars().all()
+
+
+class CaseRepository:
+    """Applications and their history."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, case_id: str) -> Case | None:
+        """The case with this id, if any."""
+        return self.session.get(Case, case_id)
+
+    def for_merchant(self, merchant_id: str) -> Sequence[Case]:
+        """The merchant's cases, newest first."""
+        query = (
+            select(Case)
+            .where(Case.merchant_id == merchant_id)
+            .order_by(Case.submitted_at.desc(), Case.case_id.desc())
+        )
+        return self.session.execute(query).scalars().all()
+
+    def latest_for_terminal(self, terminal_id: str) -> Case | None:
+        """The newest case of a terminal, if any."""
+        query = (
+            select(Case)
+            .where(Case.terminal_id == terminal_id)
+            .order_by(Case.submitted_at.desc(), Case.case_id.desc())
+            .limit(1)
+        )
+        return self.session.execute(query).scalars().first()
+
+    def open_for_terminal(self, terminal_id: str) -> Case | None:
+        """The terminal's open case (submitted, under review or waiting for documents)."""
+        query = (
+            select(Case)
+            .where(Case.terminal_id == terminal_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .order_by(Case.submitted_at.desc())
+            .limit(1)
+        )
+        return self.session.execute(query).scalars().first()
+
+    def create(
+        self,
+        *,
+        merchant_id: str,
+        terminal_id: str,
+        suspension_reason: str,
+        contact_phone: str,
+        now: datetime,
+        source: str = "bot",
+    ) -> Case:
+        """Files a new case with a fresh ``JC`` + 12-digit id and records the event."""
+        case = Case(
+            case_id=_next_daily_id(self.session, Case.case_id, CASE_ID_PREFIX, now),
+            merchant_id=merchant_id,
+            terminal_id=terminal_id,
+            status="submitted",
+            suspension_reason=suspension_reason,
+            submitted_at=now,
+            updated_at=now,
+            rejection_reason="",
+            missing_documents="",
+            contact_phone=contact_phone,
+            source=source,
+        )
+        self.session.add(case)
+        self.add_event(case.case_id, "submitted", f"via {source}", now)
+        self.session.flush()
+        return case
+
+    def add_event(self, case_id: str, kind: str, detail: str, now: datetime) -> CaseEvent:
+        """Appends one entry to the case history."""
+        entry = CaseEvent(case_id=case_id, kind=kind, detail=detail, occurred_at=now)
+        self.session.add(entry)
+        return entry
+
+    def history(self, case_id: str) -> Sequence[CaseEvent]:
+        """The case history in order."""
+        query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        return self.session.execute(query).scalars().all()
+
+
+class TicketRepository:
+    """Tickets for people (escalations and handoffs)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(
+        self,
+        *,
+        kind: str,
+        sender_id: str,
+        summary: str,
+        now: datetime,
+        case_id: str | None = None,
+        merchant_id: str | None = None,
+    ) -> Ticket:
+        """Opens a ticket with a fresh ``TK`` + 12-digit id."""
+        ticket = Ticket(
+            ticket_id=_next_daily_id(self.session, Ticket.ticket_id, TICKET_ID_PREFIX, now),
+            kind=kind,
+            sender_id=sender_id,
+            summary=summary,
+            case_id=case_id,
+            merchant_id=merchant_id,
+            status="open",
+            created_at=now,
+        )
+        self.session.add(ticket)
+        self.session.flush()
+        return ticket
+
+    def open_for_case(self, case_id: str, kind: str) -> Ticket | None:
+        """An open ticket of this kind for the case, to avoid duplicates."""
+        query = select(Ticket).where(
+            Ticket.case_id == case_id, Ticket.kind == kind, Ticket.status == "open"
+        )
+        return self.session.execute(query).scalars().first()
+
+    def for_sender(self, sender_id: str) -> Sequence[Ticket]:
+        """The tickets opened from one conversation."""
+        query = select(Ticket).where(Ticket.sender_id == sender_id).order_by(Ticket.ticket_id)
+        return self.session.execute(query).scalars().all()

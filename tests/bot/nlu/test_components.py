@@ -1,0 +1,55 @@
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.normalizer import TextNormalizer
+from bot.nlu.secret_guard import SecretGuard
+
+
+def test_normalizer_moves_training_annotations_with_the_text():
+    text = "手机 138-1234-5678 尾号５６７８"
+    message = Message(
+        data={
+            "text": text,
+            "intent": "inform",
+            "entities": [
+                {"entity": "phone_number", "value": "13812345678", "start": 3, "end": 16},
+                {"entity": "phone_last4", "value": "5678", "start": 19, "end": 23},
+            ],
+        }
+    )
+    TextNormalizer().process_training_data(TrainingData([message]))
+    normalized = message.get("text")
+    assert normalized == "手机 13812345678 尾号5678"
+    spans = [normalized[e["start"] : e["end"]] for e in message.get("entities")]
+    assert spans == ["13812345678", "5678"]
+
+
+def test_secret_guard_overrides_intent_masks_text_and_drops_overlapping_entities():
+    message = Message(
+        data={
+            "text": "验证码5678 帮我查进度",
+            "intent": {"name": "check_case_status", "confidence": 0.8},
+            "intent_ranking": [{"name": "check_case_status", "confidence": 0.8}],
+            "entities": [{"entity": "phone_last4", "value": "5678", "start": 3, "end": 7}],
+        }
+    )
+    SecretGuard().process([message])
+    assert message.get("intent") == {"name": "share_secret", "confidence": 1.0}
+    assert [i["name"] for i in message.get("intent_ranking")] == [
+        "share_secret",
+        "check_case_status",
+    ]
+    assert message.get("entities") == []
+    assert message.get("text") == "验证码****** 帮我查进度"
+
+
+def test_secret_guard_leaves_ordinary_messages_alone():
+    data = {
+        "text": "有人打电话要我的验证码 是骗子吗",
+        "intent": {"name": "report_fraud", "confidence": 0.9},
+        "entities": [],
+    }
+    message = Message(data=dict(data))
+    SecretGuard().process([message])
+    assert message.get("intent") == data["intent"]
+    assert message.get("text") == data["text"]

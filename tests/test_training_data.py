@@ -1,0 +1,101 @@
+"""Consistency of the training data, the domain, the rules and the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from actions.constants import FAQ_RESPONSES, FORM_SMALL_TALK_RESPONSES
+from bot.domain_values import POS_TYPES, SUSPENSION_REASONS
+from tests.conftest import ROOT
+
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]+\)|\{[^}]+\})")
+CATALOGUE = re.compile(r"^\| ([a-z_]+) \| ", re.MULTILINE)
+
+
+def _nlu_items(path: Path) -> list[dict]:
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []
+
+
+def _examples(paths: list[Path]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        for item in _nlu_items(path):
+            if "intent" in item:
+                lines = [
+                    line[2:] for line in item["examples"].splitlines() if line.startswith("- ")
+                ]
+                found.setdefault(item["intent"], []).extend(lines)
+    return found
+
+
+def _plain(example: str) -> str:
+    return re.sub(r"\s+", "", ANNOTATION.sub(r"\1", example)).lower()
+
+
+TRAIN = _examples(sorted((ROOT / "data" / "nlu").glob("*.yml")))
+TEST = _examples([ROOT / "tests" / "nlu" / "test_nlu.yml"])
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def test_held_out_set_shares_no_example_with_training():
+    train = {_plain(e) for examples in TRAIN.values() for e in examples}
+    copies = [e for examples in TEST.values() for e in examples if _plain(e) in train]
+    assert copies == []
+
+
+def test_every_catalogue_intent_is_trained_tested_and_declared():
+    domain_md = ROOT.parent / "shared" / "domain.md"
+    intents = set(DOMAIN["intents"])
+    if domain_md.exists():
+        section = domain_md.read_text(encoding="utf-8").split("## Intent catalogue")[1]
+        section = section.split("## Entities")[0]
+        catalogue = set(CATALOGUE.findall(section)) - {"intent"}
+        assert catalogue <= intents
+    for intent in intents:
+        assert len(TRAIN.get(intent, [])) >= 30, intent
+        assert len(TEST.get(intent, [])) >= 8, intent
+
+
+def test_every_lookup_word_maps_to_a_canonical_value():
+    items = _nlu_items(ROOT / "data" / "nlu" / "entities.yml")
+    synonyms = {}
+    for item in items:
+        if "synonym" in item:
+            for word in item["examples"].split("\n"):
+                if word.strip():
+                    synonyms[word.strip()[2:].lower()] = item["synonym"]
+    canonical = {"suspension_reason": SUSPENSION_REASONS, "pos_type": POS_TYPES}
+    for item in items:
+        if "lookup" in item:
+            words = [w.strip()[2:] for w in item["examples"].split("\n") if w.strip()]
+            # The extractor joins the words into one alternation: longer words must come first.
+            assert words == sorted(words, key=len, reverse=True), item["lookup"]
+            for word in words:
+                assert synonyms.get(word.lower()) in canonical[item["lookup"]], word
+
+
+def test_every_response_used_by_the_code_exists():
+    responses = set(DOMAIN["responses"])
+    used = set(FAQ_RESPONSES.values()) | set(FORM_SMALL_TALK_RESPONSES.values())
+    for path in (ROOT / "actions").glob("*.py"):
+        used |= set(re.findall(r'"(utter_[a-z0-9_]+)"', path.read_text(encoding="utf-8")))
+    used |= {f"utter_documents_{reason}" for reason in SUSPENSION_REASONS}
+    used |= {f"utter_reason_label_{reason}" for reason in SUSPENSION_REASONS}
+    used |= {f"utter_pos_label_{kind}" for kind in POS_TYPES}
+    assert sorted(used - responses) == []
+
+
+def test_faq_answers_inside_and_outside_forms_agree():
+    by_intent: dict[str, set[str]] = {}
+    for path in (ROOT / "data" / "rules").glob("*.yml"):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
+            steps = rule["steps"]
+            if "intent" in steps[0]:
+                by_intent.setdefault(steps[0]["intent"], set()).add(steps[1]["action"])
+    for intent, response in FAQ_RESPONSES.items():
+        assert intent in by_intent, intent
+        replies = {action for action in by_intent[intent] if action.startswith("utter_")}
+        assert replies <= {response}, intent
