@@ -32,7 +32,13 @@ from actions.constants import (
     VERIFY_FAILURES,
 )
 from bot.domain_values import normalize_identifier
-from bot.services.cases import CaseLookup, LookupOutcome, escalate_case, lookup_for_merchant
+from bot.services.cases import (
+    CaseLookup,
+    LookupOutcome,
+    TerminalView,
+    escalate_case,
+    lookup_for_merchant,
+)
 from bot.services.identity import MAX_VERIFY_FAILURES
 from bot.workdays import format_chinese_date
 
@@ -113,9 +119,10 @@ class StatusAnswer(CaseAnswer):
         domain: DomainDict,
     ) -> Events:
         if lookup.case is None:
-            dispatcher.utter_message(
-                response="utter_no_case", terminal_id=lookup.terminal.terminal_id
-            )
+            terminal = lookup.terminal
+            if terminal.suspension_reason:
+                utter_recorded_reason(dispatcher, domain, terminal, terminal.suspension_reason)
+            dispatcher.utter_message(response="utter_no_case", terminal_id=terminal.terminal_id)
             return []
         utter_case_status(dispatcher, lookup.case)
         return [SlotSet(CASE_ID, lookup.case.case_id)]
@@ -188,15 +195,22 @@ class ReasonAnswer(CaseAnswer):
                 response="utter_terminal_not_suspended", terminal_id=terminal.terminal_id
             )
             return []
-        dispatcher.utter_message(
-            response="utter_terminal_suspended",
-            terminal_id=terminal.terminal_id,
-            pos_type_label=pos_label(domain, terminal.pos_type),
-            suspended_on=suspended_on(terminal),
-            reason_label=reason_label(domain, reason),
-        )
+        utter_recorded_reason(dispatcher, domain, terminal, reason)
         dispatcher.utter_message(response=f"utter_documents_{reason}")
         return []
+
+
+def utter_recorded_reason(
+    dispatcher: CollectingDispatcher, domain: DomainDict, terminal: TerminalView, reason: str
+) -> None:
+    """Says when and why the terminal was suspended."""
+    dispatcher.utter_message(
+        response="utter_terminal_suspended",
+        terminal_id=terminal.terminal_id,
+        pos_type_label=pos_label(domain, terminal.pos_type),
+        suspended_on=suspended_on(terminal),
+        reason_label=reason_label(domain, reason),
+    )
 
 
 ANSWERS: dict[str, type[CaseAnswer]] = {

@@ -64,10 +64,22 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float) -> boo
     return False
 
 
+class _StopRequested(Exception):
+    """SIGINT (Ctrl-C) or SIGTERM arrived."""
+
+
+def _request_stop(signum: int, _frame: object) -> None:
+    raise _StopRequested(signal.Signals(signum).name)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            process.terminate()
     deadline = time.monotonic() + 15
     for process in processes:
         try:
@@ -83,6 +95,9 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
         print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
         return 1
     env = bot_environment()
+    # Handle both signals explicitly: a shell may start us with SIGINT ignored.
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
     actions = subprocess.Popen(action_server_command(actions_port), env=env)
     processes = [actions]
     try:
@@ -98,7 +113,7 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
                 "--endpoints",
                 "endpoints.yml",
             ]
-            return subprocess.call(command, env=env)
+            return subprocess.call(command, env=env, preexec_fn=_default_sigint)
         rasa = subprocess.Popen(rasa_server_command(model, port), env=env)
         processes.append(rasa)
         if not wait_until_ready(f"http://127.0.0.1:{port}/", rasa, READY_TIMEOUT_SECONDS):
@@ -115,7 +130,8 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             time.sleep(POLL_SECONDS)
         print("posbot: a server stopped; shutting down", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _StopRequested):
+        print("posbot: stopping", flush=True)
         return 0
     finally:
         _stop(processes)

@@ -111,7 +111,8 @@ async def test_two_terminals_ask_which_one_then_answer(deps, domain):
         ),
         domain,
     )
-    assert said(dispatcher) == ["utter_no_case"]
+    assert said(dispatcher) == ["utter_terminal_suspended", "utter_no_case"]
+    assert message(dispatcher, "utter_terminal_suspended")["reason_label"] == "交易纠纷"
     assert message(dispatcher, "utter_no_case")["terminal_id"] == "60060001"
 
 
