@@ -2,92 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bot.cli.serve import action_server_command, bot_environment, wait_until_ready
-from bot.store.database import CaseStore
 from bot.store.models import Case, Ticket
-from bot.store.seed import seed_demo_data
-from tests.conftest import ROOT
 
-MODEL = ROOT / "models" / "posbot.tar.gz"
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Bot:
-    """A running bot reached over REST."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def say(self, sender: str, text: str) -> list[dict]:
-        body = json.dumps({"sender": sender, "message": text}).encode("utf-8")
-        request = urllib.request.Request(
-            f"{self.url}/webhooks/rest/webhook",
-            data=body,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read().decode("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}: run `make test` (it trains first)")
-    workdir = tmp_path_factory.mktemp("e2e")
-    store = CaseStore(f"sqlite:///{workdir / 'cases.db'}")
-    store.create_schema()
-    seed_demo_data(store)
-    actions_port, rasa_port = _free_port(), _free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n', encoding="utf-8"
-    )
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url}
-    logs = (workdir / "actions.log").open("w"), (workdir / "rasa.log").open("w")
-    actions = subprocess.Popen(
-        action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]
-    )
-    rasa_bin = str(Path(sys.executable).with_name("rasa"))
-    rasa = subprocess.Popen(
-        [rasa_bin, "run", "--model", str(MODEL), "--port", str(rasa_port),
-         "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
-        cwd=ROOT, env=env, stdout=logs[1], stderr=logs[1],
-    )  # fmt: skip
-    try:
-        assert wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90)
-        assert wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa, 180), (
-            workdir / "rasa.log"
-        ).read_text()[-3000:]
-        yield Bot(f"http://127.0.0.1:{rasa_port}"), store
-    finally:
-        for process in (rasa, actions):
-            process.terminate()
-        for process in (rasa, actions):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in logs:
-            log.close()
-        store.dispose()
 
 
 def texts(replies: list[dict]) -> str:

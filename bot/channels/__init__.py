@@ -1,0 +1,1 @@
+"""Custom Rasa input channels and the pages served by the bot."""

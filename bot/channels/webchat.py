@@ -1,0 +1,41 @@
+"""The web chat widget: a page at /chat talking to the REST channel, and its embed snippet."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.pages import STATIC_DIR, html_page, static_file
+
+
+class WebChatInput(InputChannel):
+    """Serves the widget; messages go through Rasa's REST channel on the same origin."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "chat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        return cls()
+
+    def url_prefix(self) -> str:
+        return "/chat"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        chat = Blueprint("posbot_chat", __name__)
+
+        @chat.get("/")
+        async def page(_request: Request) -> HTTPResponse:
+            return html_page((STATIC_DIR / "chat.html").read_text(encoding="utf-8"))
+
+        @chat.get("/static/<name>")
+        async def asset(_request: Request, name: str) -> HTTPResponse:
+            return static_file(name)
+
+        return chat
