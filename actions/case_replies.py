@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -11,28 +10,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import DomainDict, response_text
 from bot.services.cases import CaseView, TerminalView
+from bot.services.rejection import rejection_next_steps
 from bot.workdays import format_chinese_date
-
-_DOCUMENT_WORDS = re.compile(
-    r"材料|资料|证明|证件|照片|模糊|不全|不清|缺|过期|有效期|签字|盖章|补充"
-)
-_ACCOUNT_WORDS = re.compile(r"欠款|欠费|未结清|未缴|纠纷|拒付|投诉|结算")
-_VIOLATION_WORDS = re.compile(r"违规|风控|套现|异常交易|交易异常|移机|风险")
 
 
 def _date(value: date | datetime | None) -> str:
     return format_chinese_date(value) if value is not None else "—"
-
-
-def rejection_next_steps(rejection_reason: str) -> str:
-    """The response with concrete next steps for a rejection reason (free text)."""
-    if _VIOLATION_WORDS.search(rejection_reason):
-        return "utter_rejection_next_violation"
-    if _ACCOUNT_WORDS.search(rejection_reason):
-        return "utter_rejection_next_account"
-    if _DOCUMENT_WORDS.search(rejection_reason):
-        return "utter_rejection_next_documents"
-    return "utter_rejection_next_other"
 
 
 def utter_window(dispatcher: CollectingDispatcher, view: CaseView) -> None:

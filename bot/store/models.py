@@ -96,3 +96,16 @@ class Ticket(Base):
     summary = Column(Text, nullable=False, default="")
     status = Column(String(16), nullable=False, default="open", index=True)
     created_at = Column(DateTime, nullable=False)
+
+
+class CaseAccessAudit(Base):
+    """Who looked at which merchant's case data, when (agents skip merchant verification)."""
+
+    __tablename__ = "case_access_audit"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    agent_id = Column(String(64), nullable=False, index=True)
+    call_id = Column(String(64), nullable=False, index=True)
+    merchant_id = Column(String(15), nullable=True, index=True)
+    case_id = Column(String(14), nullable=True, index=True)
+    accessed_at = Column(DateTime, nullable=False, index=True)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.models import Case
+from tests.e2e.conftest import AGENT_TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -149,3 +150,17 @@ def test_pages_send_a_strict_csp(running_bot):
         with urllib.request.urlopen(f"{bot.url}{path}", timeout=10) as response:
             policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "unsafe" not in policy
+
+
+def test_copilot_page_login_and_suggestion(running_bot, page, tmp_path):
+    bot, _ = running_bot
+    page.goto(f"{bot.url}/copilot")
+    page.fill("#token", AGENT_TOKEN)
+    page.click("#login button")
+    page.fill("#said", "商户号898310058125555 他问申请怎么还没审完")
+    page.click("#turn button")
+    page.wait_for_function("document.getElementById('reply').textContent.length > 0")
+    assert "898310058125555" in page.inner_text("#case")
+    assert "（已超期）" in page.inner_text("#case")
+    assert page.locator("#steps li").count() >= 1
+    page.screenshot(path=str(tmp_path / "copilot.png"))

@@ -1,0 +1,149 @@
+"""The hotline copilot: call context across turns and the case card for an agent."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from bot.domain_values import mask_name, mask_phone
+from bot.services.cases import CaseView
+from bot.store.models import Case, CaseAccessAudit, Merchant
+from bot.store.repositories import CaseRepository, MerchantRepository
+from bot.workdays import WorkdayCalendar
+
+CALL_IDS: Final = ("merchant_id", "terminal_id", "case_id")
+MAX_CALLS: Final = 500
+CALL_TTL_SECONDS: Final = 4 * 3600
+
+
+@dataclass
+class CallContext:
+    """What is known about one phone call so far (personal data masked)."""
+
+    call_id: str
+    agent_id: str
+    turns: list[str] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)
+    touched: float = 0.0
+
+
+class CallRegistry:
+    """Recent calls in memory, bounded in number and age."""
+
+    def __init__(
+        self,
+        max_calls: int = MAX_CALLS,
+        ttl_seconds: float = CALL_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._calls: OrderedDict[str, CallContext] = OrderedDict()
+        self._max_calls = max_calls
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def add_turn(
+        self, call_id: str, agent_id: str, masked_text: str, entities: Iterable[dict[str, Any]]
+    ) -> CallContext:
+        """Records what the caller said; identifiers accumulate across the call."""
+        now = self._clock()
+        with self._lock:
+            for key in [k for k, c in self._calls.items() if now - c.touched > self._ttl]:
+                del self._calls[key]
+            context = self._calls.pop(call_id, None)
+            if context is None or context.agent_id != agent_id:
+                context = CallContext(call_id, agent_id)
+            context.turns.append(masked_text)
+            for entity in entities:
+                if entity.get("entity") in CALL_IDS and entity.get("value"):
+                    context.ids[entity["entity"]] = str(entity["value"]).upper()
+            context.touched = now
+            self._calls[call_id] = context
+            while len(self._calls) > self._max_calls:
+                self._calls.popitem(last=False)
+            return context
+
+
+def _case_dict(view: CaseView) -> dict[str, Any]:
+    window = view.window
+    return {
+        "case_id": view.case_id,
+        "terminal_id": view.terminal_id,
+        "status": view.status,
+        "suspension_reason": view.suspension_reason,
+        "submitted_at": view.submitted_at.isoformat() if view.submitted_at else None,
+        "updated_at": view.updated_at.isoformat() if view.updated_at else None,
+        "window_start": window.first_day.isoformat() if window else None,
+        "window_end": window.last_day.isoformat() if window else None,
+        "window_estimated": window.estimated if window else None,
+        "overdue": view.overdue,
+        "missing_documents": list(view.missing_documents),
+        "rejection_reason": view.rejection_reason,
+    }
+
+
+def case_card(
+    session: Session,
+    *,
+    ids: dict[str, str],
+    agent_id: str,
+    call_id: str,
+    calendar: WorkdayCalendar,
+    today: date,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The case card for the identifiers heard in the call; each look-up is audited.
+
+    Returns:
+        The card (phone and name masked), or ``None`` when nothing matches.
+    """
+    cases = CaseRepository(session)
+    merchants = MerchantRepository(session)
+    case: Case | None = None
+    merchant: Merchant | None = None
+    if ids.get("case_id"):
+        case = cases.get(ids["case_id"])
+        merchant = case.merchant if case else None
+    if merchant is None and ids.get("terminal_id"):
+        terminal = merchants.get_terminal(ids["terminal_id"])
+        if terminal is not None:
+            merchant = terminal.merchant
+            case = cases.latest_for_terminal(terminal.terminal_id)
+    if merchant is None and ids.get("merchant_id"):
+        merchant = merchants.get(ids["merchant_id"])
+        if merchant is not None:
+            found = cases.for_merchant(merchant.merchant_id)
+            case = found[0] if found else None
+    if merchant is None:
+        return None
+    session.add(
+        CaseAccessAudit(
+            agent_id=agent_id,
+            call_id=call_id,
+            merchant_id=merchant.merchant_id,
+            case_id=case.case_id if case else None,
+            accessed_at=now,
+        )
+    )
+    return {
+        "merchant_id": merchant.merchant_id,
+        "merchant_name": mask_name(merchant.name),
+        "registered_phone": mask_phone(merchant.registered_phone),
+        "terminals": [
+            {
+                "terminal_id": t.terminal_id,
+                "pos_type": t.pos_type,
+                "suspension_reason": t.suspension_reason,
+                "suspended_at": t.suspended_at.isoformat() if t.suspended_at else None,
+            }
+            for t in merchant.terminals
+        ],
+        "case": _case_dict(CaseView.of(case, calendar, today)) if case else None,
+    }
