@@ -29,6 +29,7 @@ from actions.form_base import (
     is_locked,
     slots_after,
 )
+from actions.handoff import hand_off
 from bot.domain_values import (
     PHONE_RE,
     SUSPENSION_REASONS,
@@ -169,10 +170,13 @@ class ActionConfirmApplication(StoreBacked, Action):
     ) -> Events:
         slots = dict(tracker.slots)
         if not slots.get(VERIFIED):
-            locked = is_locked(slots)
-            dispatcher.utter_message(
-                response="utter_verification_locked" if locked else "utter_application_incomplete"
-            )
+            if is_locked(slots):
+                dispatcher.utter_message(response="utter_verification_locked")
+                return [
+                    SlotSet(CONFIRM_PENDING, False),
+                    *await hand_off(self, dispatcher, tracker, reason="身份验证失败3次"),
+                ]
+            dispatcher.utter_message(response="utter_application_incomplete")
             return [SlotSet(CONFIRM_PENDING, False)]
         open_case_id = slots.get(OPEN_CASE_ID)
         if open_case_id:

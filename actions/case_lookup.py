@@ -31,6 +31,7 @@ from actions.constants import (
     VERIFIED_MERCHANT_ID,
     VERIFY_FAILURES,
 )
+from actions.handoff import hand_off
 from bot.domain_values import normalize_identifier
 from bot.services.cases import (
     CaseLookup,
@@ -56,6 +57,7 @@ class CaseAnswer(StoreBacked, ABC):
         if not tracker.get_slot(VERIFIED) or not verified_merchant:
             if (tracker.get_slot(VERIFY_FAILURES) or 0) >= MAX_VERIFY_FAILURES:
                 dispatcher.utter_message(response="utter_verification_locked")
+                return await hand_off(self, dispatcher, tracker, reason="身份验证失败3次")
             else:
                 dispatcher.utter_message(response="utter_offer_verify")
             return []

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import DomainDict, response_text
+from actions.base import DomainDict, StoreBacked, response_text
 from actions.constants import NLU_FALLBACK
+from actions.handoff import hand_off
 
 CLARIFY_ACTION = "action_clarify"
 TOPIC_RESPONSE = "utter_topic_{}"
@@ -20,8 +21,8 @@ def previous_user_intent(tracker: Tracker) -> str | None:
     return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")
 
 
-class ActionClarify(Action):
-    """First miss: "您是想问…吗？" with two buttons; a second miss in a row: offer a human."""
+class ActionClarify(StoreBacked, Action):
+    """First miss: "您是想问…吗？" with two buttons; a second miss in a row: a human takes over."""
 
     def name(self) -> str:
         return CLARIFY_ACTION
@@ -30,8 +31,7 @@ class ActionClarify(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list:
         if previous_user_intent(tracker) == NLU_FALLBACK:
-            dispatcher.utter_message(response="utter_offer_human")
-            return []
+            return await hand_off(self, dispatcher, tracker, reason="连续两次未能理解")
         ranking = tracker.latest_message.get("intent_ranking") or []
         topics = []
         for candidate in ranking:

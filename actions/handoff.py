@@ -1,8 +1,11 @@
-"""Handing the conversation to a human agent with a masked summary."""
+"""Handing the conversation to a human agent: a ticket with a masked summary, bot paused."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import DomainDict, StoreBacked, StoreUnavailable
@@ -14,7 +17,7 @@ MAX_SUMMARY_TURNS = 10
 MAX_TURN_CHARS = 200
 
 
-def conversation_summary(tracker: Tracker) -> str:
+def conversation_summary(tracker: Tracker, reason: str = "") -> str:
     """The last user turns with their intents, personal data masked."""
     lines = []
     for event in tracker.events:
@@ -26,37 +29,44 @@ def conversation_summary(tracker: Tracker) -> str:
         lines.append(f"[{intent}] {text}")
     verified = tracker.get_slot(VERIFIED_MERCHANT_ID) if tracker.get_slot(VERIFIED) else None
     header = f"已验证商户：{verified}" if verified else "身份未验证"
+    if reason:
+        header += f"；转人工原因：{reason}"
     return "\n".join([header, *lines[-MAX_SUMMARY_TURNS:]])
 
 
+async def hand_off(
+    action: StoreBacked, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str = ""
+) -> list[dict[str, Any]]:
+    """Opens a handoff ticket, tells the merchant, and pauses the bot for this conversation.
+
+    When the store is down the merchant gets the hotline instead and the bot is not paused
+    (nobody would know to pick the conversation up).
+    """
+    summary = conversation_summary(tracker, reason)
+    merchant_id = tracker.get_slot(VERIFIED_MERCHANT_ID) if tracker.get_slot(VERIFIED) else None
+    now = action.clock()
+    try:
+        ticket_id = await action.in_session(
+            lambda session: open_handoff(
+                session, sender_id=tracker.sender_id, summary=summary, now=now,
+                merchant_id=merchant_id,
+            )
+        )  # fmt: skip
+    except StoreUnavailable:
+        dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
+        dispatcher.utter_message(response="utter_contact")
+        return []
+    dispatcher.utter_message(response="utter_handoff", ticket_id=ticket_id)
+    return [ConversationPaused()]
+
+
 class ActionHandoff(StoreBacked, Action):
-    """Opens a handoff ticket and tells the merchant its number and the service hours."""
+    """request_human: hand the conversation to an agent."""
 
     def name(self) -> str:
         return "action_handoff"
 
     async def run(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list:
-        summary = conversation_summary(tracker)
-        merchant_id = tracker.get_slot(VERIFIED_MERCHANT_ID) if tracker.get_slot(VERIFIED) else None
-        now = self.clock()
-        try:
-            ticket_id = await self.in_session(
-                lambda session: open_handoff(
-                    session,
-                    sender_id=tracker.sender_id,
-                    summary=summary,
-                    now=now,
-                    merchant_id=merchant_id,
-                )
-            )
-        except StoreUnavailable:
-            dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
-            dispatcher.utter_message(response="utter_contact")
-            return []
-        dispatcher.utter_message(response="utter_handoff", ticket_id=ticket_id)
-        return []
+        return await hand_off(self, dispatcher, tracker)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.outbox import OUTBOX
 from bot.channels.pages import STATIC_DIR, html_page, static_file
+
+SENDER_RE: Final = re.compile(r"^web-[0-9a-f]{24}$")
 
 
 class WebChatInput(InputChannel):
@@ -37,5 +41,12 @@ class WebChatInput(InputChannel):
         @chat.get("/static/<name>")
         async def asset(_request: Request, name: str) -> HTTPResponse:
             return static_file(name)
+
+        @chat.get("/inbox")
+        async def inbox(request: Request) -> HTTPResponse:
+            sender = request.args.get("sender", "")
+            if not SENDER_RE.match(sender):
+                return response.json({"error": "sender: the widget's id"}, status=400)
+            return response.json({"messages": OUTBOX.take(sender)})
 
         return chat

@@ -11,7 +11,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 READY_TIMEOUT_SECONDS = 180
+DEFAULT_ACTIONS_PORT = 5055
+ENDPOINTS_FILE = Path("endpoints.yml")
 POLL_SECONDS = 0.5
 
 
@@ -32,7 +36,22 @@ def action_server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
 
 
-def rasa_server_command(model: str, port: int) -> list[str]:
+def endpoints_for(actions_port: int, source: Path = ENDPOINTS_FILE) -> Path:
+    """``endpoints.yml`` pointing at the action server on ``actions_port``.
+
+    The default port uses the file as it is; another port gets a generated copy in ``var/``.
+    """
+    if actions_port == DEFAULT_ACTIONS_PORT:
+        return source
+    config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    config["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
+    target = Path("var") / f"endpoints.{actions_port}.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+def rasa_server_command(model: str, port: int, endpoints: Path = ENDPOINTS_FILE) -> list[str]:
     """The command line of the Rasa server with the REST channel."""
     return [
         _executable("rasa"),
@@ -44,7 +63,7 @@ def rasa_server_command(model: str, port: int) -> list[str]:
         "--credentials",
         "credentials.yml",
         "--endpoints",
-        "endpoints.yml",
+        str(endpoints),
     ]
 
 
@@ -114,7 +133,9 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
                 "endpoints.yml",
             ]
             return subprocess.call(command, env=env, preexec_fn=_default_sigint)
-        rasa = subprocess.Popen(rasa_server_command(model, port), env=env)
+        rasa = subprocess.Popen(
+            rasa_server_command(model, port, endpoints_for(actions_port)), env=env
+        )
         processes.append(rasa)
         if not wait_until_ready(f"http://127.0.0.1:{port}/", rasa, READY_TIMEOUT_SECONDS):
             print("posbot: the Rasa server did not start", file=sys.stderr)

@@ -147,11 +147,16 @@ async def test_unverified_gets_no_case_data(deps, domain):
     assert events == []
 
 
-async def test_locked_after_three_failures(deps, domain):
-    dispatcher, _ = await run(
+async def test_locked_after_three_failures_hands_off(deps, domain, seeded_store):
+    dispatcher, events = await run(
         ActionCaseFollowup(**deps), make_tracker(slots={"verify_failures": 3}), domain
     )
-    assert said(dispatcher) == ["utter_verification_locked"]
+    assert said(dispatcher) == ["utter_verification_locked", "utter_handoff"]
+    assert events == [{"event": "pause", "timestamp": None}]
+    with seeded_store.session() as session:
+        ticket = session.execute(select(Ticket)).scalar_one()
+    assert (ticket.kind, ticket.merchant_id) == ("handoff", None)
+    assert ticket.summary.startswith("身份未验证；转人工原因：身份验证失败3次")
 
 
 async def test_urging_an_overdue_case_opens_one_escalation(deps, domain, seeded_store: CaseStore):

@@ -32,7 +32,7 @@ async def test_handoff_ticket_has_a_masked_summary(seeded_store, calendar, domai
     dispatcher, events = await run(action, tracker, domain)
     assert said(dispatcher) == ["utter_handoff"]
     assert message(dispatcher, "utter_handoff")["ticket_id"] == "TK202611260001"
-    assert events == []
+    assert events == [{"event": "pause", "timestamp": None}]
     with seeded_store.session() as session:
         ticket = session.execute(select(Ticket)).scalar_one()
     assert (ticket.kind, ticket.merchant_id, ticket.sender_id) == (
@@ -68,10 +68,22 @@ async def test_first_miss_offers_the_two_likeliest_questions(domain):
     ]
 
 
-async def test_second_miss_in_a_row_offers_a_human(domain):
+async def test_second_miss_in_a_row_hands_off(seeded_store, calendar, domain):
+    action = ActionClarify(store=seeded_store, calendar=calendar, clock=lambda: NOW)
     tracker = make_tracker("nlu_fallback", events=[user_event("nlu_fallback", "啊啊啊")])
-    dispatcher, _ = await run(ActionClarify(), tracker, domain)
-    assert said(dispatcher) == ["utter_offer_human"]
+    dispatcher, events = await run(action, tracker, domain)
+    assert said(dispatcher) == ["utter_handoff"]
+    assert events == [{"event": "pause", "timestamp": None}]
+
+
+async def test_handoff_with_the_store_down_gives_the_hotline_and_keeps_the_bot(calendar, domain):
+    from bot.store.database import CaseStore
+
+    dead = CaseStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+    action = ActionHandoff(store=dead, calendar=calendar, clock=lambda: NOW)
+    dispatcher, events = await run(action, make_tracker("request_human"), domain)
+    assert said(dispatcher) == ["utter_store_unavailable", "utter_contact"]
+    assert events == []
 
 
 async def test_documents_for_the_named_reason(domain):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -164,3 +166,63 @@ def test_copilot_page_login_and_suggestion(running_bot, page, tmp_path):
     assert "（已超期）" in page.inner_text("#case")
     assert page.locator("#steps li").count() >= 1
     page.screenshot(path=str(tmp_path / "copilot.png"))
+
+
+def _agent_call(url: str, method: str = "GET", body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode("utf-8") if body is not None else None,
+        headers={"Authorization": f"Bearer {AGENT_TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_handoff_pauses_the_bot_and_an_agent_answers_in_the_widget(running_bot, page):
+    bot, _ = running_bot
+    page.goto(f"{bot.url}/chat")
+    page.wait_for_selector(".msg.bot")
+    _send(page, "我要转人工 我手机13812345678")
+    assert "已为您转人工客服，工单号 TK" in _bot_texts(page)[-1]
+    sender = page.evaluate("JSON.parse(localStorage.getItem('posbot.chat.v1')).sender")
+
+    bots_before = page.locator(".msg.bot").count()
+    page.fill("#input", "审核要多久")  # the bot is paused: no automatic answer
+    page.click("#send")
+    page.wait_for_function("document.getElementById('typing').hidden")
+    assert page.locator(".msg.bot").count() == bots_before
+
+    waiting = _agent_call(f"{bot.url}/agent/conversations")["conversations"]
+    mine = [c for c in waiting if c["sender_id"] == sender]
+    assert len(mine) == 1 and "138****5678" in mine[0]["summary"]
+    history = _agent_call(f"{bot.url}/agent/conversations/{sender}")
+    assert history["paused"] is True
+    assert [t["text"] for t in history["turns"] if t["from"] == "user"][-2:] == [
+        "我要转人工 我手机138****5678",
+        "审核要多久",
+    ]
+
+    result = _agent_call(
+        f"{bot.url}/agent/conversations/{sender}/reply", "POST", {"text": "您好，我是客服小王"}
+    )
+    assert result == {"delivered_via": "inbox"}
+    page.wait_for_selector(".msg.agent >> text=您好，我是客服小王", timeout=10_000)
+
+    released = _agent_call(f"{bot.url}/agent/conversations/{sender}/release", "POST", {})
+    assert released["resumed"] is True and len(released["closed_tickets"]) == 1
+    page.wait_for_selector(".msg.bot >> text=智能助手继续为您解答", timeout=10_000)
+    _send(page, "审核要多久")
+    assert "3-7 个工作日" in _bot_texts(page)[-1]
+    assert _agent_call(f"{bot.url}/agent/conversations/{sender}")["paused"] is False
+
+
+def test_agent_endpoints_require_a_token(running_bot):
+    bot, _ = running_bot
+    for path in ("/agent/conversations", "/agent/conversations/x"):
+        try:
+            urllib.request.urlopen(f"{bot.url}{path}", timeout=10)
+        except urllib.error.HTTPError as error:
+            assert error.code == 401
+        else:
+            raise AssertionError(f"{path} answered without a token")

@@ -32,15 +32,15 @@ def test_verification_then_case_status_from_the_database(running_bot):
     assert "13812345678" not in reply
 
 
-def test_wrong_digits_three_times_offer_a_human(running_bot):
+def test_wrong_digits_three_times_hand_over_to_a_human(running_bot):
     bot, _ = running_bot
     sender = "e2e-locked"
     bot.say(sender, "商户号898310058121234 查下进度")
     assert "不匹配" in texts(bot.say(sender, "0000"))
     assert "不匹配" in texts(bot.say(sender, "1111"))
-    replies = bot.say(sender, "2222")
-    assert "验证失败次数过多" in texts(replies)
-    assert any(b["payload"] == "/request_human" for r in replies for b in r.get("buttons", []))
+    reply = texts(bot.say(sender, "2222"))
+    assert "验证失败次数过多" in reply and "已为您转人工客服，工单号 TK" in reply
+    assert bot.say(sender, "5678") == []  # paused for the bot: a human takes over
 
 
 def test_faq_needs_no_verification_and_secrets_are_not_echoed(running_bot):

@@ -119,6 +119,18 @@
     send("/greet", "你好");
   });
 
+  function poll() {
+    if (document.hidden) { return; }
+    fetch("/chat/inbox?sender=" + encodeURIComponent(state.sender)).then(function (response) {
+      return response.ok ? response.json() : { messages: [] };
+    }).then(function (result) {
+      (result.messages || []).forEach(function (message) {
+        add({ from: message.from === "agent" ? "agent" : "bot", text: message.text });
+      });
+    }).catch(function () { /* offline: try again later */ });
+  }
+  window.setInterval(poll, 3000);
+
   renderAll();
   var question = new URLSearchParams(window.location.search).get("q");
   if (question) {

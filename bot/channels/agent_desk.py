@@ -1,0 +1,226 @@
+"""Human handoff for agents: waiting conversations, masked history, reply, hand back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    ConversationPaused,
+    ConversationResumed,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.channels.auth import AgentTokens
+from bot.channels.outbox import deliver
+from bot.channels.pages import agent_of, domain_text
+from bot.clock import china_now
+from bot.redaction import mask_pii
+from bot.store.database import CaseStore, default_store
+from bot.store.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+HANDOFF: Final = "handoff"
+MAX_REPLY_CHARS: Final = 2000
+HISTORY_LIMIT: Final = 100
+
+
+def _turns_while_paused(tracker: Any) -> int:
+    """User messages logged since the conversation was last paused."""
+    count = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, ConversationPaused):
+            return count
+        if isinstance(event, UserUttered):
+            count += 1
+    return 0
+
+
+def _unauthorized() -> HTTPResponse:
+    return response.json(
+        {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="agent"'}
+    )
+
+
+class AgentDeskInput(InputChannel):
+    """Endpoints for authenticated agents to take over and hand back conversations."""
+
+    def __init__(self, tokens: AgentTokens | None = None, store: CaseStore | None = None) -> None:
+        self.tokens = tokens or AgentTokens.from_env()
+        self._store = store
+
+    @classmethod
+    def name(cls) -> str:
+        return "agent"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> AgentDeskInput:
+        return cls()
+
+    def url_prefix(self) -> str:
+        return "/agent"
+
+    @property
+    def store(self) -> CaseStore:
+        """The case store holding the handoff tickets."""
+        if self._store is None:
+            self._store = default_store()
+        return self._store
+
+    def _open_tickets(self) -> list[dict[str, Any]]:
+        with self.store.session() as session:
+            tickets = session.execute(
+                select(Ticket)
+                .where(Ticket.kind == HANDOFF, Ticket.status == "open")
+                .order_by(Ticket.created_at)
+            ).scalars()
+            return [
+                {
+                    "ticket_id": t.ticket_id,
+                    "sender_id": t.sender_id,
+                    "merchant_id": t.merchant_id,
+                    "created_at": t.created_at.isoformat(),
+                    "summary": mask_pii(t.summary),
+                }
+                for t in tickets
+            ]
+
+    def _close_tickets(self, sender_id: str, agent_id: str) -> list[str]:
+        with self.store.session() as session:
+            tickets = (
+                session.execute(
+                    select(Ticket).where(
+                        Ticket.kind == HANDOFF,
+                        Ticket.status == "open",
+                        Ticket.sender_id == sender_id,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for ticket in tickets:
+                ticket.status = "closed"
+                ticket.summary += f"\n[closed by {agent_id} at {china_now():%Y-%m-%d %H:%M}]"
+            return [ticket.ticket_id for ticket in tickets]
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        desk = Blueprint("posbot_agent_desk", __name__)
+
+        async def _tracker(request: Request, sender_id: str) -> Any:
+            agent = agent_of(request)
+            if agent is None or not agent.is_ready():
+                return None
+            return await agent.tracker_store.retrieve(sender_id)
+
+        @desk.get("/conversations")
+        async def waiting(request: Request) -> HTTPResponse:
+            if self.tokens.agent_for(request) is None:
+                return _unauthorized()
+            try:
+                tickets = await asyncio.to_thread(self._open_tickets)
+            except SQLAlchemyError as error:
+                logger.error("agent desk: store unavailable: %s", error.__class__.__name__)
+                return response.json({"error": "case store unavailable"}, status=503)
+            return response.json({"conversations": tickets})
+
+        @desk.get("/conversations/<sender_id>")
+        async def history(request: Request, sender_id: str) -> HTTPResponse:
+            if self.tokens.agent_for(request) is None:
+                return _unauthorized()
+            tracker = await _tracker(request, sender_id)
+            if tracker is None:
+                return response.json({"error": "no such conversation"}, status=404)
+            turns = []
+            for event in tracker.events:
+                if isinstance(event, UserUttered) and event.text:
+                    turns.append({"from": "user", "text": mask_pii(event.text)})
+                elif isinstance(event, BotUttered) and event.text:
+                    author = (event.metadata or {}).get("agent_id")
+                    turns.append({"from": "agent" if author else "bot", "text": event.text})
+            return response.json(
+                {
+                    "sender_id": sender_id,
+                    "paused": tracker.is_paused(),
+                    "channel": tracker.get_latest_input_channel(),
+                    "turns": turns[-HISTORY_LIMIT:],
+                }
+            )
+
+        async def _append(request: Request, sender_id: str, events: list[Any]) -> Any:
+            agent = agent_of(request)
+            async with agent.lock_store.lock(sender_id):
+                tracker = await agent.tracker_store.retrieve(sender_id)
+                if tracker is None:
+                    return None
+                for event in events:
+                    tracker.update(event)
+                await agent.tracker_store.save(tracker)
+                return tracker
+
+        @desk.post("/conversations/<sender_id>/reply")
+        async def reply(request: Request, sender_id: str) -> HTTPResponse:
+            agent_id = self.tokens.agent_for(request)
+            if agent_id is None:
+                return _unauthorized()
+            try:
+                body = request.json
+            except Exception:
+                body = None
+            text = body.get("text") if isinstance(body, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return response.json({"error": 'expected JSON {"text": "..."}'}, status=400)
+            if len(text) > MAX_REPLY_CHARS:
+                return response.json({"error": "text too long"}, status=413)
+            if agent_of(request) is None:
+                return response.json({"error": "model loading"}, status=503)
+            text = text.strip()
+            tracker = await _append(
+                request, sender_id, [BotUttered(text, metadata={"agent_id": agent_id})]
+            )
+            if tracker is None:
+                return response.json({"error": "no such conversation"}, status=404)
+            route = await deliver(tracker.get_latest_input_channel(), sender_id, text, "agent")
+            return response.json({"delivered_via": route})
+
+        @desk.post("/conversations/<sender_id>/release")
+        async def release(request: Request, sender_id: str) -> HTTPResponse:
+            agent_id = self.tokens.agent_for(request)
+            if agent_id is None:
+                return _unauthorized()
+            agent = agent_of(request)
+            if agent is None:
+                return response.json({"error": "model loading"}, status=503)
+            back = domain_text(agent, "utter_back_to_bot")
+            current = await _tracker(request, sender_id)
+            if current is None:
+                return response.json({"error": "no such conversation"}, status=404)
+            # Messages the merchant sent while a human was in charge stay in the history but
+            # are taken out of what the bot predicts from, and the bot resumes listening (a
+            # paused conversation never reached action_listen): the next turn starts clean.
+            reverts = [UserUtteranceReverted() for _ in range(_turns_while_paused(current))]
+            resume = [ConversationResumed(), ActionExecuted(ACTION_LISTEN_NAME), BotUttered(back)]
+            tracker = await _append(request, sender_id, [*reverts, *resume])
+            if tracker is None:
+                return response.json({"error": "no such conversation"}, status=404)
+            try:
+                closed = await asyncio.to_thread(self._close_tickets, sender_id, agent_id)
+            except SQLAlchemyError as error:
+                logger.error("agent desk: could not close tickets: %s", error.__class__.__name__)
+                closed = []
+            await deliver(tracker.get_latest_input_channel(), sender_id, back, "bot")
+            return response.json({"resumed": True, "closed_tickets": closed})
+
+        return desk

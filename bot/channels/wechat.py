@@ -1,0 +1,467 @@
+"""WeChat Official Account (公众号) channel at /webhooks/wechat/webhook.
+
+WeChat waits 5 seconds for a passive reply and retries 3 times. A message is handed to the bot
+once (de-duplicated by MsgId, events by sender and CreateTime); if the answer is not ready within
+``POSBOT_WECHAT_REPLY_SECONDS`` the request gets ``success`` and the answer follows through the
+customer-service message API. Plaintext and safe mode (AES) are supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Final
+from xml.parsers.expat import ExpatError
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse, json, text
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
+
+from bot.channels.outbox import DELIVERERS
+from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApiClient
+from bot.channels.wechat_format import build_reply, option_payload, text_reply_xml
+from bot.channels.wechat_security import (
+    RequestRejected,
+    bad_request,
+    check_freshness,
+    check_signature,
+    decrypt_message,
+    parse_xml,
+    read_body,
+)
+from bot.channels.wechat_state import (
+    DEFAULT_DEDUP_TTL_SECONDS,
+    InMemoryDeduplicator,
+    MessageDeduplicator,
+    TtlCache,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME: Final = "wechat"
+
+TOKEN_ENV: Final = "POSBOT_WECHAT_TOKEN"
+APPID_ENV: Final = "POSBOT_WECHAT_APPID"
+APPSECRET_ENV: Final = "POSBOT_WECHAT_APPSECRET"
+AES_KEY_ENV: Final = "POSBOT_WECHAT_AES_KEY"
+API_BASE_ENV: Final = "POSBOT_WECHAT_API_BASE"
+REPLY_SECONDS_ENV: Final = "POSBOT_WECHAT_REPLY_SECONDS"
+
+DEFAULT_REPLY_SECONDS: Final = 4.0
+# WeChat abandons a callback after 5 seconds.
+WECHAT_TIMEOUT_SECONDS: Final = 5.0
+# Pause before follow-up chunks so that they arrive after the passive reply.
+DEFAULT_FOLLOW_UP_SECONDS: Final = 1.0
+OPTIONS_TTL_SECONDS: Final = 600.0
+AES_KEY_CHARS: Final = 43
+AES_KEY_BYTES: Final = 32
+
+GREET_PAYLOAD: Final = "/greet"
+GREET_EVENTS: Final = frozenset({"subscribe", "subscribe_scan"})
+VOICE_PROMPT: Final = "抱歉，没听清您的语音，请打字描述您的问题。"
+TYPE_PROMPT: Final = "抱歉，暂时只能处理文字消息，请直接打字描述您的问题。"
+BOT_ERROR_TEXT: Final = "抱歉，系统繁忙，请稍后再试。"
+SUCCESS: Final = "success"
+PLAINTEXT_MODE: Final = "raw"
+SAFE_MODE: Final = "aes"
+XML_CONTENT_TYPE: Final = "application/xml; charset=utf-8"
+
+# Keys of credentials.yml that override the environment (meant for tests).
+_SETTING_SOURCES: Final = (
+    ("token", TOKEN_ENV),
+    ("app_id", APPID_ENV),
+    ("app_secret", APPSECRET_ENV),
+    ("aes_key", AES_KEY_ENV),
+    ("api_base", API_BASE_ENV),
+    ("reply_seconds", REPLY_SECONDS_ENV),
+)
+_EVENT_TYPE: Final = "event"
+_REQUIRED_FIELDS: Final = ("MsgType", "FromUserName", "ToUserName")
+_MESSAGE_ERRORS: Final = (ExpatError, AttributeError, KeyError, TypeError, ValueError)
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    """Configuration of the channel; secrets are kept out of ``repr``."""
+
+    token: str = field(default="", repr=False)
+    app_id: str = ""
+    app_secret: str = field(default="", repr=False)
+    aes_key: str = field(default="", repr=False)
+    api_base: str = DEFAULT_API_BASE
+    reply_seconds: float = DEFAULT_REPLY_SECONDS
+    follow_up_seconds: float = DEFAULT_FOLLOW_UP_SECONDS
+
+    @classmethod
+    def load(
+        cls, credentials: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
+    ) -> WeChatSettings:
+        """Reads the ``POSBOT_WECHAT_*`` variables; lower-case credentials keys override them."""
+        environ = os.environ if environ is None else environ
+        credentials = credentials or {}
+        values: dict[str, str] = {}
+        for key, variable in _SETTING_SOURCES:
+            value = credentials.get(key)
+            values[key] = str(environ.get(variable, "") if value is None else value).strip()
+        return cls(
+            token=values["token"],
+            app_id=values["app_id"],
+            app_secret=values["app_secret"],
+            aes_key=values["aes_key"],
+            api_base=values["api_base"] or DEFAULT_API_BASE,
+            reply_seconds=_reply_seconds(values["reply_seconds"]),
+        )
+
+
+class WeChatOutput(CollectingOutputChannel):
+    """Collects the bot's messages for one WeChat message; named so responses can be per channel."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+
+@dataclass
+class _Inbound:
+    """An authenticated, decoded callback."""
+
+    message: BaseMessage
+    fields: dict[str, str]
+    encrypted: bool
+    nonce: str
+
+
+@dataclass
+class _Turn:
+    """One bot turn for a WeChat message, shared by WeChat's retries of that message."""
+
+    waiters: list[asyncio.Future[str | None]] = field(default_factory=list)
+    done: bool = False
+    passive: str | None = None
+
+
+class WeChatInput(InputChannel):
+    """Receives WeChat callbacks and answers with passive replies or customer-service messages."""
+
+    @classmethod
+    def name(cls) -> str:
+        """Served at ``/webhooks/wechat/webhook``."""
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
+        """Configures the channel from the environment (see :class:`WeChatSettings`)."""
+        return cls(WeChatSettings.load(credentials))
+
+    def __init__(
+        self,
+        settings: WeChatSettings,
+        deduplicator: MessageDeduplicator | None = None,
+        api: WeChatApiClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._crypto = _build_crypto(settings)
+        self._deduplicator = deduplicator or InMemoryDeduplicator()
+        self._api = api or _build_api(settings)
+        self._turns: TtlCache[str, _Turn] = TtlCache(DEFAULT_DEDUP_TTL_SECONDS)
+        self._options: TtlCache[str, tuple[str, ...]] = TtlCache(OPTIONS_TTL_SECONDS)
+        self._tasks: set[asyncio.Task[None]] = set()
+        if not settings.token:
+            logger.warning("%s is not set: the WeChat channel is off (answers 503)", TOKEN_ENV)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """GET verifies the server URL, POST receives messages; both under ``/webhook``."""
+        wechat = Blueprint("posbot_wechat", __name__)
+        if self._api is not None:
+            # Human agents' replies to WeChat users go out through the customer-service API.
+            DELIVERERS[CHANNEL_NAME] = self._api.send_text
+
+        @wechat.get("/")
+        async def health(_request: Request) -> HTTPResponse:
+            return json({"status": "ok"})
+
+        @wechat.get("/webhook")
+        async def verify(request: Request) -> HTTPResponse:
+            if not self.settings.token:
+                return self._unconfigured()
+            args = request.args
+            timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+            echostr = args.get("echostr", "")
+            try:
+                check_freshness(timestamp, self._clock())
+                check_signature(args.get("signature", ""), self.settings.token, timestamp, nonce)
+                if not echostr:
+                    raise bad_request("missing echostr")
+            except RequestRejected as rejection:
+                return _reject(request, rejection)
+            logger.info("WeChat server URL verified")
+            return text(echostr)
+
+        @wechat.post("/webhook", stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.settings.token:
+                return self._unconfigured()
+            deadline = asyncio.get_running_loop().time() + self.settings.reply_seconds
+            try:
+                inbound = self._authenticate(request.args, await read_body(request))
+            except RequestRejected as rejection:
+                return _reject(request, rejection)
+            content = await self._answer(inbound, on_new_message, deadline)
+            return self._respond(inbound, content)
+
+        @wechat.listener("after_server_stop")
+        async def close(_app: Any, _loop: Any) -> None:
+            await self.close()
+
+        return wechat
+
+    async def close(self) -> None:
+        """Cancels unfinished turns and closes the API client."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._api is not None:
+            await self._api.close()
+
+    def _authenticate(self, args: Mapping[str, Any], body: bytes) -> _Inbound:
+        """Checks freshness and signatures, decrypts safe-mode bodies and parses the message."""
+        timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+        check_freshness(timestamp, self._clock())
+        check_signature(args.get("signature", ""), self.settings.token, timestamp, nonce)
+        fields = parse_xml(body)
+        xml: bytes | str = body
+        encrypt_type = args.get("encrypt_type", PLAINTEXT_MODE).lower()
+        if encrypt_type not in (PLAINTEXT_MODE, SAFE_MODE):
+            raise bad_request("unsupported encrypt_type")
+        encrypted = encrypt_type == SAFE_MODE
+        if encrypted:
+            if self._crypto is None:
+                raise RequestRejected(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    f"safe-mode message but {AES_KEY_ENV} / {APPID_ENV} are not usable",
+                )
+            msg_signature = args.get("msg_signature", "")
+            xml = decrypt_message(self._crypto, fields, msg_signature, timestamp, nonce)
+            fields = parse_xml(xml)
+        for name in _REQUIRED_FIELDS:
+            if not fields.get(name):
+                raise bad_request(f"missing {name}")
+        try:
+            message = parse_message(xml)
+        except _MESSAGE_ERRORS:
+            raise bad_request("unparsable message") from None
+        return _Inbound(message, fields, encrypted, nonce)
+
+    async def _answer(
+        self,
+        inbound: _Inbound,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        deadline: float,
+    ) -> str | None:
+        """The passive reply text for a message, or ``None`` for ``success``."""
+        message, fields = inbound.message, inbound.fields
+        openid = fields["FromUserName"]
+        if fields["MsgType"].lower() == _EVENT_TYPE:
+            if getattr(message, "event", "") not in GREET_EVENTS:
+                return None
+            user_text = GREET_PAYLOAD
+        elif isinstance(message, TextMessage):
+            user_text = (message.content or "").strip()
+            if not user_text:
+                return TYPE_PROMPT
+            user_text = option_payload(user_text, self._options.get(openid) or ()) or user_text
+        elif isinstance(message, VoiceMessage):
+            user_text = (message.recognition or "").strip()
+            if not user_text:
+                return VOICE_PROMPT
+        else:
+            return TYPE_PROMPT
+        key = _dedup_key(fields)
+        turn = self._turns.get(key)
+        if turn is None:
+            if not await self._deduplicator.first_seen(key):
+                logger.info("WeChat message already handled: answering success")
+                return None
+            turn = _Turn()
+            self._turns.set(key, turn)
+            message_id = fields.get("MsgId") or None
+            self._spawn(self._run_turn(turn, openid, user_text, message_id, on_new_message))
+        else:
+            logger.info("WeChat retried a message: waiting for the same bot turn")
+        return await self._wait_for(turn, deadline)
+
+    async def _wait_for(self, turn: _Turn, deadline: float) -> str | None:
+        """The passive reply of ``turn`` if it is ready before ``deadline``."""
+        if turn.done:
+            return turn.passive
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[str | None] = loop.create_future()
+        turn.waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+        except asyncio.TimeoutError:
+            logger.info(
+                "Bot answer not ready within %.1f s: answering success, the answer follows "
+                "through the customer-service API",
+                self.settings.reply_seconds,
+            )
+            return None
+        finally:
+            turn.waiters.remove(waiter)
+
+    async def _run_turn(
+        self,
+        turn: _Turn,
+        openid: str,
+        user_text: str,
+        message_id: str | None,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        """Runs the bot and hands its answer to a waiting request or the customer-service API."""
+        collector = WeChatOutput()
+        user_message = UserMessage(
+            user_text, collector, openid, input_channel=CHANNEL_NAME, message_id=message_id
+        )
+        try:
+            await on_new_message(user_message)
+            messages = collector.messages
+        except Exception:
+            logger.exception("The bot failed to answer a WeChat message")
+            messages = [{"text": BOT_ERROR_TEXT}]
+        reply = build_reply(messages)
+        if reply.payloads:
+            self._options.set(openid, reply.payloads)
+        else:
+            self._options.pop(openid)
+        first = reply.chunks[0] if reply.chunks else None
+        waiters = [waiter for waiter in turn.waiters if not waiter.done()]
+        for waiter in waiters:
+            waiter.set_result(first)
+        turn.done = True
+        follow_ups: Sequence[str] = reply.chunks
+        if waiters:
+            turn.passive = first
+            follow_ups = reply.chunks[1:]
+            if follow_ups:
+                await asyncio.sleep(self.settings.follow_up_seconds)
+        if follow_ups:
+            await self._send(openid, follow_ups)
+
+    async def _send(self, openid: str, texts: Sequence[str]) -> None:
+        """Delivers ``texts`` through the customer-service API, logging failures."""
+        if self._api is None:
+            logger.error(
+                "Cannot deliver %d WeChat message(s): %s and %s are not set",
+                len(texts),
+                APPID_ENV,
+                APPSECRET_ENV,
+            )
+            return
+        if not await self._api.send_texts(openid, texts):
+            logger.error("Part of a bot answer was not delivered to WeChat user %s", _mask(openid))
+
+    def _respond(self, inbound: _Inbound, content: str | None) -> HTTPResponse:
+        """``success``, or a text reply, encrypted in safe mode."""
+        if content is None:
+            return text(SUCCESS)
+        xml = text_reply_xml(inbound.message, content)
+        if inbound.encrypted and self._crypto is not None:
+            xml = self._crypto.encrypt_message(xml, inbound.nonce, str(int(self._clock())))
+        return text(xml, content_type=XML_CONTENT_TYPE)
+
+    def _unconfigured(self) -> HTTPResponse:
+        logger.error("WeChat callback refused: %s is not set (HTTP 503)", TOKEN_ENV)
+        return text(HTTPStatus.SERVICE_UNAVAILABLE.phrase, status=HTTPStatus.SERVICE_UNAVAILABLE)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget_task)
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("A WeChat bot turn failed", exc_info=task.exception())
+
+
+def _reject(request: Request, rejection: RequestRejected) -> HTTPResponse:
+    logger.warning(
+        "Rejected a WeChat callback from %s: %s (HTTP %d)",
+        request.remote_addr or request.ip,
+        rejection.reason,
+        rejection.status,
+    )
+    return text(rejection.status.phrase, status=rejection.status)
+
+
+def _dedup_key(fields: Mapping[str, str]) -> str:
+    sender = fields["FromUserName"]
+    if fields.get("MsgId"):
+        return f"msg:{sender}:{fields['MsgId']}"
+    return f"event:{sender}:{fields.get('CreateTime', '')}"
+
+
+def _mask(openid: str) -> str:
+    return f"{openid[:6]}…" if len(openid) > 6 else "…"
+
+
+def _reply_seconds(raw: str) -> float:
+    if not raw:
+        return DEFAULT_REPLY_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < WECHAT_TIMEOUT_SECONDS:
+        logger.error(
+            "%s must be between 0 and %.0f seconds; using %.1f",
+            REPLY_SECONDS_ENV,
+            WECHAT_TIMEOUT_SECONDS,
+            DEFAULT_REPLY_SECONDS,
+        )
+        return DEFAULT_REPLY_SECONDS
+    return seconds
+
+
+def _build_crypto(settings: WeChatSettings) -> WeChatCrypto | None:
+    """The safe-mode crypto, or ``None`` (logged) when the AES key is absent or unusable."""
+    if not settings.aes_key or not settings.token:
+        return None
+    if not settings.app_id:
+        logger.error("%s is set but %s is not: safe mode is disabled", AES_KEY_ENV, APPID_ENV)
+        return None
+    try:
+        key = base64.b64decode(settings.aes_key + "=", validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(settings.aes_key) != AES_KEY_CHARS or len(key) != AES_KEY_BYTES:
+        logger.error(
+            "%s must be the 43-character EncodingAESKey: safe mode is disabled", AES_KEY_ENV
+        )
+        return None
+    return WeChatCrypto(settings.token, settings.aes_key, settings.app_id)
+
+
+def _build_api(settings: WeChatSettings) -> WeChatApiClient | None:
+    if not settings.app_id or not settings.app_secret:
+        logger.warning(
+            "%s / %s are not set: slow or long answers cannot be delivered on WeChat",
+            APPID_ENV,
+            APPSECRET_ENV,
+        )
+        return None
+    return WeChatApiClient(settings.app_id, settings.app_secret, settings.api_base)

@@ -1,0 +1,40 @@
+from bot.channels import outbox
+from bot.channels.auth import AgentTokens
+from bot.channels.outbox import DELIVERERS, HumanOutbox, deliver
+
+
+async def test_agent_messages_go_through_the_channel_or_the_widget_inbox(monkeypatch):
+    box = HumanOutbox()
+    monkeypatch.setattr(outbox, "OUTBOX", box)
+    sent = []
+
+    async def wechat_send(openid: str, text: str) -> bool:
+        sent.append((openid, text))
+        return True
+
+    monkeypatch.setitem(DELIVERERS, "wechat", wechat_send)
+    assert await deliver("wechat", "openid-1", "您好", "agent") == "wechat"
+    assert sent == [("openid-1", "您好")]
+    assert await deliver("rest", "web-abc", "您好", "agent") == "inbox"
+    assert [m["text"] for m in box.take("web-abc")] == ["您好"]
+    assert box.take("web-abc") == []
+
+
+async def test_failed_channel_delivery_falls_back_to_the_inbox(monkeypatch):
+    box = HumanOutbox()
+    monkeypatch.setattr(outbox, "OUTBOX", box)
+
+    async def broken(openid: str, text: str) -> bool:
+        return False
+
+    monkeypatch.setitem(DELIVERERS, "wechat", broken)
+    assert await deliver("wechat", "openid-2", "稍等", "agent") == "inbox"
+    assert [m["from"] for m in box.take("openid-2")] == ["agent"]
+
+
+def test_agent_tokens_parse_and_skip_weak_entries():
+    tokens = AgentTokens.from_env(
+        {"POSBOT_AGENT_TOKENS": "alice:0123456789abcdef, bob:short, :0123456789abcdef"}
+    )
+    assert dict(tokens.tokens) == {"alice": "0123456789abcdef"}
+    assert AgentTokens.from_env({}).tokens == {}
