@@ -13,7 +13,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories test-e2e db clean
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -60,3 +60,11 @@ test: lint validate test-unit test-stories
 
 clean:
 	rm -rf models reports results .rasa .pytest_cache .ruff_cache
+
+NLU_TRAIN ?= data/nlu
+NLU_TEST ?= tests/nlu/test_nlu.yml
+EVAL_OUT ?= reports/eval
+
+# Quality side by side: ours vs Rasa's stock config vs BM25 on one split (not part of `test`).
+eval: $(STAMP)
+	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT)

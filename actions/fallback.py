@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import DomainDict, StoreBacked, response_text
+from actions.base import DomainDict, StoreBacked, StoreUnavailable, response_text
 from actions.constants import NLU_FALLBACK
 from actions.handoff import hand_off
+from bot.quality.review import record_miss
+
+logger = logging.getLogger(__name__)
 
 CLARIFY_ACTION = "action_clarify"
 TOPIC_RESPONSE = "utter_topic_{}"
@@ -27,9 +32,33 @@ class ActionClarify(StoreBacked, Action):
     def name(self) -> str:
         return CLARIFY_ACTION
 
+    async def _record_miss(self, tracker: Tracker) -> None:
+        """Keeps the missed message (masked) for `posbot review`; never fails the reply."""
+        ranking = [
+            item
+            for item in tracker.latest_message.get("intent_ranking") or []
+            if item.get("name") != NLU_FALLBACK
+        ]
+        guess = ranking[0] if ranking else {}
+        now = self.clock()
+        try:
+            await self.in_session(
+                lambda session: record_miss(
+                    session,
+                    sender_id=tracker.sender_id,
+                    text=str(tracker.latest_message.get("text") or ""),
+                    guess=guess.get("name"),
+                    confidence=guess.get("confidence"),
+                    now=now,
+                )
+            )
+        except StoreUnavailable:
+            logger.warning("could not record a missed message: case store unavailable")
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list:
+        await self._record_miss(tracker)
         if previous_user_intent(tracker) == NLU_FALLBACK:
             return await hand_off(self, dispatcher, tracker, reason="连续两次未能理解")
         ranking = tracker.latest_message.get("intent_ranking") or []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Final
 
 from bot.domain_values import to_half_width
@@ -14,6 +16,13 @@ from bot.domain_values import to_half_width
 _DIGIT_GROUPS: Final = re.compile(r"(?<![0-9])[0-9]{2,}(?:[ \-][0-9]{2,})+(?![0-9])")
 _ID_LENGTHS: Final = frozenset({8, 11, 15})
 _CASE_ID_DIGITS: Final = 12
+# Four or more Chinese digits in a row are an identifier read out digit by digit.
+_CHINESE_DIGITS: Final = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
+_CHINESE_DIGIT_RUN: Final = re.compile(r"[零〇一幺二两三四五六七八九]{4,}")
+# Punctuation, emoji and filler repeated three or more times are kept once.
+_REPEATS: Final = re.compile(
+    r"([!?.,~。！？，、…～—\-啊呀哈呢吧嗯哦噢唉]|[\U0001F300-\U0001FAFF\u2600-\u27BF])\1{2,}"
+)
 _DATE_LIKE: Final = re.compile(r"^(?:19|20)[0-9]{2}[ \-][0-9]{1,2}[ \-][0-9]{1,2}$")
 _CASE_ID_PREFIX: Final = re.compile(r"jc\s?$", re.IGNORECASE)
 
@@ -53,7 +62,12 @@ class NormalizedText:
 
 
 def normalize_text(text: str) -> NormalizedText:
-    """Folds full-width characters and joins digit groups that form one identifier.
+    """Normalises a message the same way for training and inference.
+
+    Character for character: full width to half width, Traditional to Simplified, Latin to
+    lower case, runs of four or more Chinese digits (尾号五六七八) to digits. Then removals:
+    spaces and dashes inside an identifier ("138-1234-5678"), repeated punctuation, emoji and
+    filler characters ("！！！", "啊啊啊") kept once.
 
     Args:
         text: the user's message.
@@ -61,8 +75,11 @@ def normalize_text(text: str) -> NormalizedText:
     Returns:
         The normalised text with an index map back into ``text``.
     """
-    folded = to_half_width(text)
-    kept: list[int] = list(range(len(folded)))
+    chars = list(to_half_width(text))
+    simplified = traditional_to_simplified_map()
+    chars = [simplified.get(char, char) for char in chars]
+    folded = "".join(chars).lower() if text.isascii() else _lower_ascii("".join(chars))
+    folded = _CHINESE_DIGIT_RUN.sub(lambda m: m.group().translate(_CHINESE_DIGITS), folded)
     drop: set[int] = set()
     for match in _DIGIT_GROUPS.finditer(folded):
         if _DATE_LIKE.match(match.group()):
@@ -71,10 +88,29 @@ def normalize_text(text: str) -> NormalizedText:
         after_case_prefix = bool(_CASE_ID_PREFIX.search(folded[: match.start()]))
         if len(digits) in _ID_LENGTHS or (after_case_prefix and len(digits) == _CASE_ID_DIGITS):
             drop.update(i for i in range(match.start(), match.end()) if folded[i] in " -")
-    if not drop:
-        return NormalizedText(folded, tuple(kept))
-    kept = [i for i in kept if i not in drop]
+    for match in _REPEATS.finditer(folded):
+        drop.update(range(match.start() + 1, match.end()))
+    kept = [i for i in range(len(folded)) if i not in drop]
     return NormalizedText("".join(folded[i] for i in kept), tuple(kept))
+
+
+def _lower_ascii(text: str) -> str:
+    return "".join(char.lower() if char.isascii() else char for char in text)
+
+
+@lru_cache(maxsize=1)
+def traditional_to_simplified_map() -> dict[str, str]:
+    """OpenCC's character table (Traditional -> Simplified), one character to one."""
+    import opencc
+
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    table: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        source, _, targets = line.partition("\t")
+        target = targets.split(" ")[0] if targets else ""
+        if len(source) == 1 and len(target) == 1:
+            table[source] = target
+    return table
 
 
 def find_secrets(text: str) -> list[tuple[int, int]]:

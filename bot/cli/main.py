@@ -79,6 +79,22 @@ def _db_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _review(args: argparse.Namespace) -> int:
+    from bot.quality.review import group_misses, load_misses, write_worksheet
+
+    store = _store()
+    store.create_schema()
+    with store.session() as session:
+        misses = load_misses(session)
+        groups = group_misses(misses, args.groups)
+    if not groups:
+        print("no missed messages recorded yet")
+        return EXIT_OK
+    markdown, table = write_worksheet(groups, Path(args.out))
+    print(f"{len(misses)} missed messages in {len(groups)} groups: {markdown}, {table}")
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bot.cli.serve import serve
 
@@ -100,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     importer = db_commands.add_parser("import", help="import a case export (CSV contract)")
     importer.add_argument("file", help="UTF-8 CSV file with the contract's columns")
     importer.set_defaults(run=_db_import)
+
+    review = commands.add_parser("review", help="group missed messages into a worksheet")
+    review.add_argument("--out", default="reports/review")
+    review.add_argument("--groups", type=int, default=None, help="number of groups")
+    review.set_defaults(run=_review)
 
     serve = commands.add_parser("serve", help="run the action server and the Rasa server")
     serve.add_argument("--model", default="models/posbot.tar.gz")

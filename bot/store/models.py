@@ -6,7 +6,7 @@ office and the merchants live in.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -109,3 +109,16 @@ class CaseAccessAudit(Base):
     merchant_id = Column(String(15), nullable=True, index=True)
     case_id = Column(String(14), nullable=True, index=True)
     accessed_at = Column(DateTime, nullable=False, index=True)
+
+
+class NluMiss(Base):
+    """A message the bot did not understand (personal data masked), for the content team."""
+
+    __tablename__ = "nlu_misses"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    text = Column(Text, nullable=False)
+    guess = Column(String(64), nullable=True)
+    confidence = Column(Float, nullable=True)
+    recorded_at = Column(DateTime, nullable=False, index=True)

@@ -8,7 +8,7 @@ def test_full_width_digits_and_spaced_ids_are_normalised():
     assert normalize_text("商户号８９８３１００５８１２１２３４").text == "商户号898310058121234"
     assert normalize_text("手机138-1234-5678").text == "手机13812345678"
     assert normalize_text("8983 1005 8121 234查进度").text == "898310058121234查进度"
-    assert normalize_text("单号JC 2026-1118-0023").text == "单号JC 202611180023"
+    assert normalize_text("单号JC 2026-1118-0023").text == "单号jc 202611180023"
 
 
 def test_separate_numbers_and_dates_are_left_alone():
@@ -51,3 +51,11 @@ def test_identifier_tokens_get_placeholders():
     assert placeholder_for("60013452") == "terminalidtoken"
     assert placeholder_for("5678") == "fourdigittoken"
     assert placeholder_for("进度") is None
+
+
+def test_traditional_case_chinese_digits_and_repeats_are_normalised():
+    assert normalize_text("為什麼我的POS機被停用了！！！！").text == "为什么我的pos机被停用了!"
+    assert normalize_text("手机尾号五六七八").text == "手机尾号5678"
+    assert normalize_text("我打了一二三次电话").text == "我打了一二三次电话"  # too short for an id
+    assert normalize_text("啊啊啊啊怎么办😡😡😡").text == "啊怎么办😡"
+    assert normalize_text("哈哈").text == "哈哈"

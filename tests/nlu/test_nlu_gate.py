@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain_values import normalize_identifier
 from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "posbot.tar.gz"
@@ -59,12 +60,12 @@ def test_identifiers_are_extracted_exactly(parsed):
     misses = []
     for example, result in parsed:
         expected = sorted(
-            (e["entity"], e["value"])
+            (e["entity"], normalize_identifier(e["value"]))
             for e in example.get("entities") or []
             if e["entity"] in ID_ENTITIES and e["value"].isascii()
         )
         found = sorted(
-            (e["entity"], e["value"])
+            (e["entity"], normalize_identifier(e["value"]))
             for e in result.get("entities") or []
             if e["entity"] in ID_ENTITIES
         )

@@ -1,0 +1,1 @@
+"""Quality measurement of the NLU: evaluation against peers, noise benchmark."""

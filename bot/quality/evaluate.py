@@ -1,0 +1,383 @@
+"""`make eval`: our NLU pipeline against two peers on the same train/test split.
+
+Peers: Rasa's stock configuration (eval/configs/stock_zh.yml) and a BM25 retrieval baseline
+(nearest training example over jieba tokens). Writes reports/eval/summary.md, metrics.json and
+PNG charts. Works on any Rasa NLU YAML train/test pair (e.g. the SMP2017 benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from bot.domain_values import normalize_identifier
+from bot.quality.noise import homophone_table, perturbations
+
+OUT_OF_SCOPE: Final = "out_of_scope"
+FALLBACK: Final = "nlu_fallback"
+ID_ENTITIES: Final = ("merchant_id", "terminal_id", "case_id", "phone_number", "phone_last4")
+SEED: Final = 20261125
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled test message."""
+
+    text: str
+    intent: str
+    entities: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Prediction:
+    """What a pipeline said about one message."""
+
+    intent: str
+    confidence: float
+    entities: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Result:
+    """The figures of one pipeline on one test set."""
+
+    name: str
+    accuracy: float = 0.0
+    macro_f1: float = 0.0
+    oos_false_accept: float | None = None
+    noise_accuracy: float | None = None
+    noise_drop_points: float | None = None
+    entity_f1: dict[str, float] = field(default_factory=dict)
+    per_intent_f1: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    predictions: list[Prediction] = field(default_factory=list)
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Labelled examples of a Rasa NLU YAML file (or folder)."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    return [
+        Example(
+            m.get("text"),
+            m.get("intent"),
+            tuple(
+                (e["entity"], _entity_value(e["entity"], e["value"]))
+                for e in m.get("entities") or []
+            ),
+        )
+        for m in data.intent_examples
+    ]
+
+
+def _entity_value(entity: str, value: Any) -> str:
+    return normalize_identifier(value) if entity in ID_ENTITIES else str(value)
+
+
+def _label(intent: str) -> str:
+    return OUT_OF_SCOPE if intent == FALLBACK else intent
+
+
+class RasaPipeline:
+    """A Rasa NLU model trained from a config file."""
+
+    def __init__(self, name: str, config: Path, workdir: Path) -> None:
+        self.name = name
+        self.config = config
+        self.workdir = workdir
+        self.agent: Any = None
+
+    def train(self, train_data: Path) -> float:
+        """Trains the NLU model and returns the seconds it took."""
+        started = time.monotonic()
+        command = [
+            str(Path(sys.executable).with_name("rasa")), "train", "nlu", "--config",
+            str(self.config), "--nlu", str(train_data), "--out", str(self.workdir),
+            "--fixed-model-name", self.name,
+        ]  # fmt: skip
+        log = self.workdir / f"{self.name}-train.log"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as handle:
+            subprocess.run(command, check=True, stdout=handle, stderr=subprocess.STDOUT)
+        from rasa.core.agent import Agent
+
+        self.agent = Agent.load(str(self.workdir / f"{self.name}.tar.gz"))
+        return time.monotonic() - started
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Parses every text."""
+
+        async def parse_all() -> list[dict]:
+            return [await self.agent.parse_message(text) for text in texts]
+
+        return [
+            Prediction(
+                p["intent"]["name"],
+                float(p["intent"].get("confidence") or 0.0),
+                tuple(
+                    (e["entity"], _entity_value(e["entity"], e["value"]))
+                    for e in p.get("entities") or []
+                ),
+            )
+            for p in asyncio.run(parse_all())
+        ]
+
+
+class Bm25Pipeline:
+    """Retrieval baseline: the intent of the most similar training example (BM25, jieba)."""
+
+    name = "bm25"
+
+    def train(self, train_data: Path) -> float:
+        import jieba
+        from rank_bm25 import BM25Okapi
+
+        started = time.monotonic()
+        examples = load_examples(train_data)
+        self._intents = [e.intent for e in examples]
+        self._bm25 = BM25Okapi([list(jieba.cut(e.text)) or [""] for e in examples])
+        return time.monotonic() - started
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        import jieba
+
+        predictions = []
+        for text in texts:
+            scores = self._bm25.get_scores(list(jieba.cut(text)))
+            best = max(range(len(scores)), key=scores.__getitem__)
+            total = float(sum(scores)) or 1.0
+            predictions.append(Prediction(self._intents[best], float(scores[best]) / total))
+        return predictions
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def score(result: Result, examples: Sequence[Example], predictions: Sequence[Prediction]) -> None:
+    """Fills accuracy, macro-F1, per-intent F1, OOS false accepts and entity F1."""
+    gold = [e.intent for e in examples]
+    predicted = [_label(p.intent) for p in predictions]
+    result.predictions = list(predictions)
+    result.accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for g, p in zip(gold, predicted, strict=True):
+        if g == p:
+            counts[g]["tp"] += 1
+        else:
+            counts[g]["fn"] += 1
+            counts[p]["fp"] += 1
+    result.per_intent_f1 = {
+        intent: _f1(c["tp"], c["fp"], c["fn"]) for intent, c in sorted(counts.items())
+        if intent in set(gold)
+    }  # fmt: skip
+    result.macro_f1 = sum(result.per_intent_f1.values()) / len(result.per_intent_f1)
+    oos = [p for g, p in zip(gold, predicted, strict=True) if g == OUT_OF_SCOPE]
+    if oos:
+        result.oos_false_accept = sum(p != OUT_OF_SCOPE for p in oos) / len(oos)
+    entity_counts: dict[str, Counter] = defaultdict(Counter)
+    for example, prediction in zip(examples, predictions, strict=True):
+        expected, found = Counter(example.entities), Counter(prediction.entities)
+        for entity, value in set(expected) | set(found):
+            matched = min(expected[(entity, value)], found[(entity, value)])
+            entity_counts[entity]["tp"] += matched
+            entity_counts[entity]["fn"] += expected[(entity, value)] - matched
+            entity_counts[entity]["fp"] += found[(entity, value)] - matched
+    result.entity_f1 = {
+        entity: _f1(c["tp"], c["fp"], c["fn"])
+        for entity, c in sorted(entity_counts.items())
+        if c["tp"] + c["fn"] > 0
+    }
+
+
+def noisy_copies(examples: Sequence[Example], vocabulary: list[str]) -> list[Example]:
+    """Every example perturbed once by each perturbation (seeded)."""
+    rng = random.Random(SEED)
+    noise = perturbations(homophone_table(vocabulary))
+    copies = []
+    for example in examples:
+        for perturb in noise.values():
+            copies.append(Example(perturb(example.text, rng), example.intent, example.entities))
+    return copies
+
+
+def _fmt(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f} %" if percent else f"{value:.3f}"
+
+
+def write_report(results: list[Result], out: Path, train: Path, test: Path, n_test: int) -> None:
+    """summary.md, metrics.json and charts."""
+    out.mkdir(parents=True, exist_ok=True)
+    ours = results[0]
+    rows = [
+        ("intent accuracy", "accuracy", False, True),
+        ("macro-F1", "macro_f1", False, True),
+        ("out-of-scope false-accept", "oos_false_accept", True, False),
+        ("accuracy on noisy copies", "noise_accuracy", False, True),
+        ("noise drop (points)", "noise_drop_points", False, False),
+        ("training seconds", "train_seconds", False, False),
+    ]
+    lines = [
+        "# NLU evaluation", "",
+        f"Train: `{train}` · test: `{test}` ({n_test} examples) · seed {SEED}", "",
+        "| figure | " + " | ".join(r.name for r in results) + " | ours / peer |",
+        "|---|" + "---|" * len(results) + "---|",
+    ]  # fmt: skip
+    for title, attribute, percent, _higher in rows:
+        values = [getattr(r, attribute) for r in results]
+        ratios = ", ".join(
+            f"{r.name}: {values[0] / v:.2f}" if v not in (None, 0) and values[0] is not None
+            else f"{r.name}: —"
+            for r, v in zip(results[1:], values[1:], strict=True)
+        )  # fmt: skip
+        cells = []
+        for value in values:
+            if attribute == "train_seconds":
+                cells.append(f"{value:.0f}")
+            elif attribute == "noise_drop_points":
+                cells.append("—" if value is None else f"{value:.1f}")
+            else:
+                cells.append(_fmt(value, percent))
+        lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratios} |")
+    entity_names = sorted({e for r in results for e in r.entity_f1})
+    if entity_names:
+        lines += ["", "| entity F1 | " + " | ".join(r.name for r in results) + " |",
+                  "|---|" + "---|" * len(results)]  # fmt: skip
+        for entity in entity_names:
+            lines.append(
+                f"| {entity} | " + " | ".join(_fmt(r.entity_f1.get(entity)) for r in results) + " |"
+            )
+    worst = sorted(ours.per_intent_f1.items(), key=lambda item: item[1])[:8]
+    lines += ["", "Lowest per-intent F1 (ours): "
+              + ", ".join(f"{i} {f:.2f}" for i, f in worst), ""]  # fmt: skip
+    (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
+    metrics = {
+        r.name: {
+            k: getattr(r, k)
+            for k in (
+                "accuracy",
+                "macro_f1",
+                "oos_false_accept",
+                "noise_accuracy",
+                "noise_drop_points",
+                "entity_f1",
+                "per_intent_f1",
+                "train_seconds",
+            )
+        }
+        for r in results
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+
+
+def write_charts(ours: Result, examples: Sequence[Example], out: Path) -> None:
+    """Confusion matrix, per-intent F1 and confidence histogram of our pipeline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = sorted({e.intent for e in examples} | {_label(p.intent) for p in ours.predictions})
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for example, prediction in zip(examples, ours.predictions, strict=True):
+        matrix[index[example.intent]][index[_label(prediction.intent)]] += 1
+    figure, axis = plt.subplots(figsize=(12, 10))
+    axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    axis.set_yticks(range(len(labels)), labels, fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("gold")
+    axis.set_title("confusion matrix (ours, held-out)")
+    figure.tight_layout()
+    figure.savefig(out / "confusion_matrix.png", dpi=110)
+    plt.close(figure)
+
+    intents = list(ours.per_intent_f1)
+    figure, axis = plt.subplots(figsize=(10, 6))
+    axis.barh(intents, [ours.per_intent_f1[i] for i in intents])
+    axis.set_xlim(0, 1)
+    axis.tick_params(axis="y", labelsize=7)
+    axis.set_title("per-intent F1 (ours)")
+    figure.tight_layout()
+    figure.savefig(out / "per_intent_f1.png", dpi=110)
+    plt.close(figure)
+
+    groups: dict[str, list[float]] = {"correct": [], "wrong": [], "out_of_scope": []}
+    for example, prediction in zip(examples, ours.predictions, strict=True):
+        if example.intent == OUT_OF_SCOPE:
+            groups["out_of_scope"].append(prediction.confidence)
+        elif _label(prediction.intent) == example.intent:
+            groups["correct"].append(prediction.confidence)
+        else:
+            groups["wrong"].append(prediction.confidence)
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for name, values in groups.items():
+        if values:
+            axis.hist(values, bins=20, range=(0, 1), alpha=0.6, label=f"{name} ({len(values)})")
+    axis.legend()
+    axis.set_xlabel("confidence of the top intent")
+    axis.set_title("confidence histogram (ours)")
+    figure.tight_layout()
+    figure.savefig(out / "confidence_histogram.png", dpi=110)
+    plt.close(figure)
+
+
+def evaluate(train: Path, test: Path, out: Path, peers: bool = True) -> list[Result]:
+    """Trains and scores our pipeline (and the peers) on one split."""
+    examples = load_examples(test)
+    vocabulary = [e.text for e in load_examples(train)]
+    noisy = noisy_copies(examples, vocabulary)
+    workdir = out / "models"
+    pipelines: list[Any] = [RasaPipeline("ours", Path("config.yml"), workdir)]
+    if peers:
+        pipelines += [
+            RasaPipeline("rasa_stock", Path("eval/configs/stock_zh.yml"), workdir),
+            Bm25Pipeline(),
+        ]
+    results = []
+    for pipeline in pipelines:
+        result = Result(pipeline.name)
+        result.train_seconds = pipeline.train(train)
+        score(result, examples, pipeline.predict([e.text for e in examples]))
+        clean = result.accuracy
+        noisy_result = Result(pipeline.name)
+        score(noisy_result, noisy, pipeline.predict([e.text for e in noisy]))
+        result.noise_accuracy = noisy_result.accuracy
+        result.noise_drop_points = (clean - noisy_result.accuracy) * 100
+        results.append(result)
+        print(f"{pipeline.name}: accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}",
+              flush=True)  # fmt: skip
+    write_report(results, out, train, test, len(examples))
+    write_charts(results[0], examples, out)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of ``make eval``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", default="data/nlu")
+    parser.add_argument("--test", default="tests/nlu/test_nlu.yml")
+    parser.add_argument("--out", default="reports/eval")
+    parser.add_argument("--no-peers", action="store_true", help="only our pipeline")
+    args = parser.parse_args(argv)
+    evaluate(Path(args.train), Path(args.test), Path(args.out), peers=not args.no_peers)
+    print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""`posbot review`: groups the messages the bot missed so a person can turn them into data."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.redaction import mask_pii
+from bot.store.models import NluMiss
+
+MAX_EXAMPLES_PER_GROUP = 8
+
+
+def record_miss(
+    session: Session,
+    *,
+    sender_id: str,
+    text: str,
+    guess: str | None,
+    confidence: float | None,
+    now: datetime,
+) -> None:
+    """Stores one missed message, personal data masked."""
+    session.add(
+        NluMiss(
+            sender_id=sender_id,
+            text=mask_pii(text)[:500],
+            guess=guess,
+            confidence=confidence,
+            recorded_at=now,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class MissGroup:
+    """Similar missed messages with the intent most often guessed for them."""
+
+    size: int
+    suggested_intent: str
+    examples: tuple[str, ...]
+    conversations: int
+
+
+def group_misses(misses: Sequence[NluMiss], max_groups: int | None = None) -> list[MissGroup]:
+    """Clusters the messages (jieba tokens + char n-grams, TF-IDF, agglomerative clustering)."""
+    texts = [m.text for m in misses]
+    if not texts:
+        return []
+    if len(texts) == 1:
+        labels = [0]
+    else:
+        import jieba
+        from sklearn.cluster import AgglomerativeClustering
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(
+            tokenizer=lambda text: (
+                [t for t in jieba.lcut(text) if t.strip()]
+                + [text[i : i + 2] for i in range(len(text) - 1)]
+            ),
+            token_pattern=None,
+            lowercase=True,
+        )
+        vectors = vectorizer.fit_transform(texts).toarray()
+        clusters = max_groups or max(1, round(math.sqrt(len(texts))))
+        labels = AgglomerativeClustering(
+            n_clusters=min(clusters, len(texts)), affinity="cosine", linkage="average"
+        ).fit_predict(vectors)
+    groups: dict[int, list[NluMiss]] = {}
+    for label, miss in zip(labels, misses, strict=True):
+        groups.setdefault(int(label), []).append(miss)
+    result = []
+    for members in groups.values():
+        guesses = Counter(m.guess or "?" for m in members)
+        unique = list(dict.fromkeys(m.text for m in members))
+        result.append(
+            MissGroup(
+                size=len(members),
+                suggested_intent=guesses.most_common(1)[0][0],
+                examples=tuple(unique[:MAX_EXAMPLES_PER_GROUP]),
+                conversations=len({m.sender_id for m in members}),
+            )
+        )
+    return sorted(result, key=lambda g: (-g.size, g.suggested_intent))
+
+
+def load_misses(session: Session, since: datetime | None = None) -> list[NluMiss]:
+    """The recorded misses, oldest first."""
+    query = select(NluMiss).order_by(NluMiss.id)
+    if since is not None:
+        query = query.where(NluMiss.recorded_at >= since)
+    return list(session.execute(query).scalars())
+
+
+def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]:
+    """review.md (ready-to-paste NLU YAML per group) and review.csv."""
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = ["# Messages the bot missed, grouped", ""]
+    for number, group in enumerate(groups, 1):
+        markdown += [
+            f"## {number}. {group.size} messages, {group.conversations} conversations — "
+            f"suggested intent `{group.suggested_intent}`",
+            "",
+            "```yaml",
+            f"- intent: {group.suggested_intent}",
+            "  examples: |",
+            *(f"    - {example}" for example in group.examples),
+            "```",
+            "",
+        ]
+    md_path = out / "review.md"
+    md_path.write_text("\n".join(markdown), encoding="utf-8")
+    csv_path = out / "review.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["group", "size", "conversations", "suggested_intent", "example"])
+        for number, group in enumerate(groups, 1):
+            for example in group.examples:
+                writer.writerow(
+                    [number, group.size, group.conversations, group.suggested_intent, example]
+                )
+    return md_path, csv_path
