@@ -16,6 +16,17 @@ _BANK_CARD: Final = re.compile(r"(?<![0-9])[0-9]{16,19}(?![0-9])")
 _MOBILE: Final = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 
+def mask_sensitive(text: str) -> str:
+    """Masks what must never be stored (secrets, ID card and bank card numbers).
+
+    Mobile numbers stay: the bot needs them (contact phone of an application). This runs in the
+    channels, before a message reaches the NLU, the tracker store or any log.
+    """
+    text = mask_secrets(text)
+    text = _ID_CARD.sub(lambda m: _keep_ends(m.group(), 3, 4), text)
+    return _BANK_CARD.sub(lambda m: _keep_ends(m.group(), 4, 4), text)
+
+
 def mask_pii(text: str) -> str:
     """Masks secrets, ID card numbers, bank card numbers and mobile numbers in ``text``."""
     text = mask_secrets(to_half_width(text))

@@ -34,7 +34,7 @@ _SECRET_WORDS: Final = (
 SECRET_PATTERN: Final = re.compile(
     _SECRET_WORDS
     + r"\s*(?:是|为|:|：|=|就是|发你|给你)?\s*"
-    + r"(?P<secret>(?=[a-z]*[0-9])[a-z0-9]{3,20})(?![a-z0-9])",
+    + r"(?P<secret>\*{6}|(?=[a-z]*[0-9])[a-z0-9]{3,20})(?![a-z0-9])",
     re.IGNORECASE,
 )
 SECRET_MASK: Final = "******"

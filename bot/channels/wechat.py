@@ -46,6 +46,7 @@ from bot.channels.wechat_state import (
     MessageDeduplicator,
     TtlCache,
 )
+from bot.redaction import mask_sensitive
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +335,11 @@ class WeChatInput(InputChannel):
         """Runs the bot and hands its answer to a waiting request or the customer-service API."""
         collector = WeChatOutput()
         user_message = UserMessage(
-            user_text, collector, openid, input_channel=CHANNEL_NAME, message_id=message_id
+            mask_sensitive(user_text),
+            collector,
+            openid,
+            input_channel=CHANNEL_NAME,
+            message_id=message_id,
         )
         try:
             await on_new_message(user_message)

@@ -31,24 +31,40 @@ def _store() -> CaseStore:
     return CaseStore(database_url())
 
 
-def _db_init(_args: argparse.Namespace) -> int:
+def _migrated_store() -> CaseStore:
+    """The configured store with its schema at the latest revision."""
+    from bot.store.migrate import upgrade
+
     store = _store()
-    store.create_schema()
+    upgrade(store)
+    return store
+
+
+def _db_init(_args: argparse.Namespace) -> int:
+    store = _migrated_store()
     print(f"case store ready: {store.engine.url.render_as_string(hide_password=True)}")
     return EXIT_OK
 
 
 def _db_seed(_args: argparse.Namespace) -> int:
-    store = _store()
-    store.create_schema()
+    store = _migrated_store()
     result = seed_demo_data(store)
     print(f"demo data loaded: {result.rows} rows, {result.cases_created} new cases")
     return EXIT_OK
 
 
-def _db_setup(_args: argparse.Namespace) -> int:
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from bot.store.migrate import current_revision, upgrade
+
     store = _store()
-    store.create_schema()
+    before = current_revision(store)
+    upgrade(store)
+    print(f"case store schema: {before or 'empty'} -> {current_revision(store)}")
+    return EXIT_OK
+
+
+def _db_setup(_args: argparse.Namespace) -> int:
+    store = _migrated_store()
     with store.session() as session:
         merchants = session.execute(select(func.count()).select_from(Merchant)).scalar_one()
     if merchants:
@@ -58,8 +74,7 @@ def _db_setup(_args: argparse.Namespace) -> int:
 
 
 def _db_import(args: argparse.Namespace) -> int:
-    store = _store()
-    store.create_schema()
+    store = _migrated_store()
     try:
         result = import_cases_csv(store, Path(args.file))
     except CsvImportError as error:
@@ -82,8 +97,7 @@ def _db_import(args: argparse.Namespace) -> int:
 def _review(args: argparse.Namespace) -> int:
     from bot.quality.review import group_misses, load_misses, write_worksheet
 
-    store = _store()
-    store.create_schema()
+    store = _migrated_store()
     with store.session() as session:
         misses = load_misses(session)
         groups = group_misses(misses, args.groups)
@@ -109,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="manage the case store (POSBOT_DB_URL)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("init", help="create missing tables").set_defaults(run=_db_init)
+    db_commands.add_parser(
+        "upgrade", help="apply schema migrations (Alembic) up to the latest revision"
+    ).set_defaults(run=_db_upgrade)
     db_commands.add_parser("seed", help="load the demo data").set_defaults(run=_db_seed)
     db_commands.add_parser(
         "setup", help="create tables; load the demo data if the store is empty"

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import datetime
 
-import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 
 from bot.services.cases import LookupOutcome, lookup_for_merchant, submit_application
-from bot.store.database import CaseStore
 from bot.store.models import Case
 from bot.store.seed import seed_demo_data
 from bot.workdays import WorkdayCalendar
 
-ADMIN_URL = os.environ.get("POSBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 26, 10, 0)
 
 
-@pytest.fixture
-def pg_store():
-    admin = create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            name = f"posbot_test_{uuid.uuid4().hex[:8]}"
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        admin.dispose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}: {error.orig}")
-    store = CaseStore(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    store.create_schema()
-    yield store
-    store.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def test_seed_lookup_and_application_on_postgres(pg_store):
+    pg_store.create_schema()
     calendar = WorkdayCalendar()
     seed_demo_data(pg_store, now=NOW)
     seed_demo_data(pg_store, now=NOW)  # idempotent

@@ -1,0 +1,106 @@
+"""Rasa's REST channel with strict input handling (same URL: /webhooks/rest/webhook).
+
+Rasa's own REST channel answers a non-JSON or non-object body with a 500, accepts any size and
+logs the raw text of a failed message. This one answers bad requests with a precise 4xx,
+bounds the message length, and masks secrets and card/ID numbers before the message reaches
+the NLU, the tracker store or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.pages import agent_of, domain_text
+from bot.redaction import mask_sensitive
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS: Final = 1000
+MAX_BODY_BYTES: Final = 16 * 1024
+MAX_SENDER_CHARS: Final = 128
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+_SENDER: Final = re.compile(r"^[^\x00-\x1f\x7f/\\]{1,128}$")
+
+
+def _error(status: int, message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+def clean_text(text: str) -> str:
+    """Removes lone surrogates, control and invisible formatting characters; trims."""
+    text = text.encode("utf-8", "ignore").decode("utf-8")
+    return _CONTROL.sub("", text).strip()
+
+
+class GuardedRestInput(RestInput):
+    """REST channel that validates its input before the bot sees it."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("posbot_rest_webhook", __name__)
+
+        @webhook.get("/")
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.post("/webhook")
+        async def receive(request: Request) -> HTTPResponse:
+            content_type = (request.headers.get("content-type") or "application/json").lower()
+            if not content_type.startswith("application/json"):
+                return _error(415, "Content-Type must be application/json")
+            body = request.body or b""
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"body over {MAX_BODY_BYTES} bytes")
+            try:
+                payload = json.loads(body.decode("utf-8"))
+            except UnicodeDecodeError:
+                return _error(400, "body is not valid UTF-8")
+            except ValueError:
+                return _error(400, "body is not valid JSON")
+            if not isinstance(payload, dict):
+                return _error(400, 'expected a JSON object {"sender": ..., "message": ...}')
+            sender = payload.get("sender")
+            text = payload.get("message")
+            metadata = payload.get("metadata")
+            if not isinstance(sender, str) or not _SENDER.match(sender):
+                return _error(400, f"sender: 1-{MAX_SENDER_CHARS} printable characters")
+            if not isinstance(text, str):
+                return _error(400, "message: a string")
+            if metadata is not None and not isinstance(metadata, dict):
+                return _error(400, "metadata: an object")
+            text = clean_text(text)
+            if len(text) > MAX_MESSAGE_CHARS:
+                return _error(413, f"message over {MAX_MESSAGE_CHARS} characters")
+            if not text:
+                hint = domain_text(agent_of(request), "utter_empty_message")
+                return response.json([{"recipient_id": sender, "text": hint}])
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        mask_sensitive(text),
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
+                )
+            except Exception as error:
+                logger.error("REST message failed: %s", error.__class__.__name__)
+                return _error(503, "the assistant is temporarily unavailable")
+            return response.json(collector.messages)
+
+        return webhook
