@@ -25,7 +25,7 @@ from actions.constants import (
     VERIFY_FAILURES,
 )
 from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, PHONE_LAST4_RE, normalize_identifier
-from bot.services.identity import MAX_VERIFY_FAILURES, verify_identity
+from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, check_identity
 
 Events = list[dict[str, Any]]
 SlotValues = dict[str, Any]
@@ -114,12 +114,19 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         last4 = slots.get(PHONE_LAST4)
         if not last4 or not (merchant_id or case_id):
             return []
-        verified = await self.in_session(
-            lambda session: verify_identity(
-                session, merchant_id=merchant_id, case_id=case_id, phone_last4=last4
+        now = self.clock()
+        check = await self.in_session(
+            lambda session: check_identity(
+                session,
+                merchant_id=merchant_id,
+                case_id=case_id,
+                phone_last4=last4,
+                sender_id=tracker.sender_id,
+                now=now,
             )
         )
-        if verified is not None:
+        if check.outcome is Outcome.VERIFIED:
+            verified = check.merchant
             dispatcher.utter_message(response="utter_verified", merchant_name=verified.masked_name)
             return [
                 SlotSet(VERIFIED, True),
@@ -127,6 +134,13 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
                 SlotSet(MERCHANT_ID, verified.merchant_id),
                 SlotSet(VERIFY_FAILURES, 0),
                 *await self.next_slot_events(dispatcher, tracker, {**slots, VERIFIED: True}),
+            ]
+        if check.outcome is Outcome.MERCHANT_LOCKED:
+            dispatcher.utter_message(response="utter_merchant_locked")
+            return [
+                SlotSet(PHONE_LAST4, None),
+                SlotSet(VERIFY_FAILURES, MAX_VERIFY_FAILURES),
+                SlotSet(REQUESTED_SLOT, None),
             ]
         failures = int(slots.get(VERIFY_FAILURES) or 0) + 1
         result = [SlotSet(PHONE_LAST4, None), SlotSet(VERIFY_FAILURES, failures)]

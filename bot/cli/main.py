@@ -10,6 +10,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.store.importer import CsvImportError, import_cases_csv
 from bot.store.models import Merchant
 from bot.store.seed import seed_demo_data
 
+TRACKER_URL_ENV = "POSBOT_TRACKER_URL"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -109,6 +111,30 @@ def _review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _retention(args: argparse.Namespace) -> int:
+    from bot.clock import china_now
+    from bot.store.retention import apply_retention
+
+    try:
+        report = apply_retention(
+            _migrated_store(),
+            days=args.days,
+            audit_days=args.audit_days,
+            now=china_now(),
+            tracker_url=os.environ.get(TRACKER_URL_ENV) or None,
+        )
+    except ValueError as error:
+        print(f"posbot retention: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        f"older than {args.days} days: {report.misses_deleted} missed messages and "
+        f"{report.attempts_deleted} identity checks deleted, {report.tickets_anonymised} "
+        f"tickets anonymised, {report.tracker_events_deleted} conversation events deleted; "
+        f"{report.audits_deleted} audit rows older than {args.audit_days} days deleted"
+    )
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bot.cli.serve import serve
 
@@ -133,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     importer = db_commands.add_parser("import", help="import a case export (CSV contract)")
     importer.add_argument("file", help="UTF-8 CSV file with the contract's columns")
     importer.set_defaults(run=_db_import)
+
+    retention = commands.add_parser(
+        "retention", help="delete or anonymise conversation data older than N days"
+    )
+    retention.add_argument("--days", type=int, required=True)
+    retention.add_argument("--audit-days", type=int, default=365)
+    retention.set_defaults(run=_retention)
 
     review = commands.add_parser("review", help="group missed messages into a worksheet")
     review.add_argument("--out", default="reports/review")

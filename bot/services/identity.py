@@ -1,16 +1,36 @@
-"""Identity rule: merchant id (or case id) plus the last four digits of the registered phone."""
+"""Identity rule: merchant id (or case id) plus the last four digits of the registered phone.
+
+Guessing is limited twice: three wrong answers end one conversation's attempt (the form), and
+``MAX_FAILURES_PER_MERCHANT`` wrong answers within ``LOCKOUT_WINDOW`` lock the merchant for
+every conversation. Every check is recorded.
+"""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Final
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.domain_values import mask_name
+from bot.store.models import Merchant, VerificationAttempt
 from bot.store.repositories import CaseRepository, MerchantRepository
 
-MAX_VERIFY_FAILURES = 3
+MAX_VERIFY_FAILURES: Final = 3
+MAX_FAILURES_PER_MERCHANT: Final = 10
+LOCKOUT_WINDOW: Final = timedelta(hours=1)
+
+
+class Outcome(str, Enum):
+    """How an identity check ended."""
+
+    VERIFIED = "verified"
+    MISMATCH = "mismatch"
+    MERCHANT_LOCKED = "merchant_locked"
 
 
 @dataclass(frozen=True)
@@ -21,24 +41,67 @@ class VerifiedMerchant:
     masked_name: str
 
 
-def verify_identity(
-    session: Session, *, merchant_id: str | None, case_id: str | None, phone_last4: str
-) -> VerifiedMerchant | None:
-    """Checks the claimed merchant (directly or through a case id) against the phone digits.
+@dataclass(frozen=True)
+class IdentityCheck:
+    """The outcome, and the merchant when verified."""
 
-    An unknown merchant or case and a wrong phone give the same answer, so that the bot does not
-    tell which merchant ids exist.
+    outcome: Outcome
+    merchant: VerifiedMerchant | None = None
 
-    Returns:
-        The verified merchant, or ``None`` when the proof does not hold.
-    """
-    merchants = MerchantRepository(session)
-    merchant = merchants.get(merchant_id) if merchant_id else None
+
+def _claimed_merchant(
+    session: Session, merchant_id: str | None, case_id: str | None
+) -> tuple[str, Merchant | None]:
+    merchant = MerchantRepository(session).get(merchant_id) if merchant_id else None
     if merchant is None and case_id:
         case = CaseRepository(session).get(case_id)
-        merchant = case.merchant if case is not None else None
-    if merchant is None or len(phone_last4) != 4:
-        return None
-    if not hmac.compare_digest(merchant.registered_phone[-4:], phone_last4):
-        return None
-    return VerifiedMerchant(merchant.merchant_id, mask_name(merchant.name))
+        if case is not None:
+            merchant = case.merchant
+    key = merchant.merchant_id if merchant else (merchant_id or case_id or "")[:15]
+    return key, merchant
+
+
+def recent_failures(session: Session, merchant_key: str, now: datetime) -> int:
+    """Failed checks for a merchant within the lock-out window."""
+    return session.execute(
+        select(func.count())
+        .select_from(VerificationAttempt)
+        .where(
+            VerificationAttempt.merchant_key == merchant_key,
+            VerificationAttempt.succeeded.is_(False),
+            VerificationAttempt.attempted_at > now - LOCKOUT_WINDOW,
+        )
+    ).scalar_one()
+
+
+def check_identity(
+    session: Session,
+    *,
+    merchant_id: str | None,
+    case_id: str | None,
+    phone_last4: str,
+    sender_id: str,
+    now: datetime,
+) -> IdentityCheck:
+    """Checks the claim and records the attempt.
+
+    An unknown merchant or case and a wrong phone give the same answer, so that the bot does not
+    tell which merchant ids exist. A locked merchant is refused even with the right digits.
+    """
+    key, merchant = _claimed_merchant(session, merchant_id, case_id)
+    if recent_failures(session, key, now) >= MAX_FAILURES_PER_MERCHANT:
+        session.add(VerificationAttempt(merchant_key=key, sender_id=sender_id[:255],
+                                        succeeded=False, attempted_at=now))  # fmt: skip
+        return IdentityCheck(Outcome.MERCHANT_LOCKED)
+    matches = (
+        merchant is not None
+        and len(phone_last4) == 4
+        and hmac.compare_digest(merchant.registered_phone[-4:], phone_last4)
+    )
+    session.add(VerificationAttempt(merchant_key=key, sender_id=sender_id[:255],
+                                    succeeded=matches, attempted_at=now))  # fmt: skip
+    if not matches:
+        return IdentityCheck(Outcome.MISMATCH)
+    return IdentityCheck(
+        Outcome.VERIFIED, VerifiedMerchant(merchant.merchant_id, mask_name(merchant.name))
+    )

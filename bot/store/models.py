@@ -6,7 +6,7 @@ office and the merchants live in.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -122,3 +122,17 @@ class NluMiss(Base):
     guess = Column(String(64), nullable=True)
     confidence = Column(Float, nullable=True)
     recorded_at = Column(DateTime, nullable=False, index=True)
+
+
+class VerificationAttempt(Base):
+    """One identity check (claimed merchant, conversation, outcome) for brute-force limits."""
+
+    __tablename__ = "verification_attempts"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    merchant_key = Column(String(15), nullable=False)
+    sender_id = Column(String(255), nullable=False, index=True)
+    succeeded = Column(Boolean, nullable=False)
+    attempted_at = Column(DateTime, nullable=False)
+
+    __table_args__ = (Index("ix_verification_attempts_key_time", "merchant_key", "attempted_at"),)

@@ -132,3 +132,29 @@ async def test_exit_intents_leave_the_form_to_the_rules(validator, domain, inten
     )
     dispatcher, events = await validate(validator, tracker, domain)
     assert (said(dispatcher), events) == ([], [])
+
+
+async def test_guessing_across_conversations_locks_the_merchant(validator, domain, seeded_store):
+    from sqlalchemy import func, select
+
+    from bot.store.models import VerificationAttempt
+
+    for attempt in range(10):
+        tracker = form_tracker(
+            {"merchant_id": ZHANG, "phone_last4": f"{attempt:04d}"}, sender_id=f"attacker-{attempt}"
+        )
+        dispatcher, _ = await validate(validator, tracker, domain)
+        assert said(dispatcher) == ["utter_verification_mismatch"]
+    tracker = form_tracker({"merchant_id": ZHANG, "phone_last4": "5678"}, sender_id="owner")
+    dispatcher, events = await validate(validator, tracker, domain)
+    assert said(dispatcher) == ["utter_merchant_locked"]
+    slots = slot_events(events)
+    assert (slots["verify_failures"], slots["requested_slot"]) == (3, None)
+    assert "verified" not in slots
+    with seeded_store.session() as session:
+        rows = session.execute(
+            select(VerificationAttempt.succeeded, func.count()).group_by(
+                VerificationAttempt.succeeded
+            )
+        ).all()
+    assert dict(rows) == {False: 11}
