@@ -13,7 +13,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories db clean eval
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -68,3 +68,7 @@ EVAL_OUT ?= reports/eval
 # Quality side by side: ours vs Rasa's stock config vs BM25 on one split (not part of `test`).
 eval: $(STAMP)
 	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT)
+
+# Speed, memory and scale (not part of `test`); writes reports/bench/.
+bench: $(STAMP) $(MODEL)
+	$(BIN)/python -m bot.quality.bench --out reports/bench
