@@ -98,12 +98,13 @@ def _lower_ascii(text: str) -> str:
     return "".join(char.lower() if char.isascii() else char for char in text)
 
 
-@lru_cache(maxsize=1)
-def traditional_to_simplified_map() -> dict[str, str]:
-    """OpenCC's character table (Traditional -> Simplified), one character to one."""
+@lru_cache(maxsize=4)
+def opencc_character_table(name: str) -> dict[str, str]:
+    """One of OpenCC's one-character-to-one tables, e.g. ``TSCharacters`` (Traditional ->
+    Simplified) or ``STCharacters``; the first candidate wins."""
     import opencc
 
-    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    path = Path(opencc.__file__).parent / "dictionary" / f"{name}.txt"
     table: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         source, _, targets = line.partition("\t")
@@ -111,6 +112,11 @@ def traditional_to_simplified_map() -> dict[str, str]:
         if len(source) == 1 and len(target) == 1:
             table[source] = target
     return table
+
+
+def traditional_to_simplified_map() -> dict[str, str]:
+    """Traditional -> Simplified, character by character."""
+    return opencc_character_table("TSCharacters")
 
 
 def find_secrets(text: str) -> list[tuple[int, int]]:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.auth import AgentTokens
 from bot.channels.outbox import deliver
-from bot.channels.pages import agent_of, domain_text
+from bot.channels.pages import agent_of, domain_text, json_body
 from bot.clock import china_now
 from bot.redaction import mask_pii
 from bot.store.database import CaseStore, default_store
@@ -175,10 +175,7 @@ class AgentDeskInput(InputChannel):
             agent_id = self.tokens.agent_for(request)
             if agent_id is None:
                 return _unauthorized()
-            try:
-                body = request.json
-            except Exception:
-                body = None
+            body = json_body(request)
             text = body.get("text") if isinstance(body, dict) else None
             if not isinstance(text, str) or not text.strip():
                 return response.json({"error": 'expected JSON {"text": "..."}'}, status=400)

@@ -17,7 +17,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.auth import AgentTokens
-from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, static_file
+from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, json_body, static_file
 from bot.clock import china_now
 from bot.faq import TOPIC_BY_INTENT
 from bot.redaction import mask_pii
@@ -161,10 +161,7 @@ class CopilotInput(InputChannel):
                     status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="copilot"'},
                 )
-            try:
-                body = request.json
-            except Exception:
-                body = None
+            body = json_body(request)
             call_id = body.get("call_id") if isinstance(body, dict) else None
             text = body.get("text") if isinstance(body, dict) else None
             if not isinstance(call_id, str) or not CALL_ID_RE.match(call_id):

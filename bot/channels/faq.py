@@ -11,7 +11,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.pages import agent_of, domain_text, html_page, static_file
+from bot.channels.pages import agent_of, domain_text, html_page, json_body, static_file
 from bot.faq import FAQ_TOPICS, TOPIC_BY_INTENT, FaqTopic
 
 MAX_QUESTION_CHARS: Final = 500
@@ -93,10 +93,7 @@ class FaqInput(InputChannel):
 
         @faq.post("/search")
         async def search(request: Request) -> HTTPResponse:
-            try:
-                body = request.json
-            except Exception:
-                body = None
+            body = json_body(request)
             question = body.get("q") if isinstance(body, dict) else None
             if not isinstance(question, str) or not question.strip():
                 return response.json({"error": 'expected JSON {"q": "问题"}'}, status=400)

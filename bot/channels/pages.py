@@ -53,3 +53,11 @@ def domain_text(agent: Any, name: str) -> str:
         if variant.get("text"):
             return str(variant["text"])
     return ""
+
+
+def json_body(request: Request) -> Any:
+    """The request's JSON body, or ``None`` when it is missing or not JSON."""
+    try:
+        return request.json
+    except Exception:
+        return None

@@ -10,16 +10,15 @@ the real digits.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.base import StatelessComponent
 
 PLACEHOLDERS: Final = (
     (re.compile(r"^jc[0-9]{12}$", re.IGNORECASE), "caseidtoken"),
@@ -40,19 +39,8 @@ def placeholder_for(token_text: str) -> str | None:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class IdPlaceholderLemmas(GraphComponent):
+class IdPlaceholderLemmas(StatelessComponent):
     """Replaces the lemma of identifier tokens with a placeholder of their kind."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> IdPlaceholderLemmas:
-        """Creates the component (it has no state)."""
-        return cls()
 
     @staticmethod
     def _apply(message: Message) -> None:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
@@ -20,29 +15,19 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.base import StatelessComponent
 from bot.text import SECRET_MASK, find_secrets
 
 SHARE_SECRET_INTENT = "share_secret"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class SecretGuard(GraphComponent):
+class SecretGuard(StatelessComponent):
     """Overrides the intent with ``share_secret`` when a secret value is present.
 
     The secret is masked in the parsed text and entities overlapping it are dropped, so that a
     verification code such as ``5678`` never fills ``phone_last4`` and is never echoed back.
     """
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SecretGuard:
-        """Creates the component (it has no state)."""
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Flags and masks secrets in incoming messages."""

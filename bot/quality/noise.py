@@ -6,28 +6,14 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from functools import lru_cache
-from pathlib import Path
 from typing import Final
+
+from bot.text import opencc_character_table
 
 FILLERS: Final = ("啊", "呢", "吧", "哈", "呀")
 _HAN: Final = re.compile(r"[\u4e00-\u9fff]")
 _PUNCTUATION: Final = re.compile(r"[，。！？、,.!?；;：:~～…\s]+")
 _IDENTIFIER: Final = re.compile(r"[0-9a-zA-Z]{4,}")
-
-
-@lru_cache(maxsize=1)
-def _simplified_to_traditional() -> dict[str, str]:
-    import opencc
-
-    path = Path(opencc.__file__).parent / "dictionary" / "STCharacters.txt"
-    table = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        source, _, targets = line.partition("\t")
-        target = targets.split(" ")[0] if targets else ""
-        if len(source) == 1 and len(target) == 1:
-            table[source] = target
-    return table
 
 
 def homophone_table(vocabulary: Iterable[str]) -> dict[str, list[str]]:
@@ -84,7 +70,7 @@ def perturbations(
         return _PUNCTUATION.sub(" ", text).strip()
 
     def traditional(text: str, rng: random.Random) -> str:
-        table = _simplified_to_traditional()
+        table = opencc_character_table("STCharacters")
         return "".join(table.get(c, c) for c in text)
 
     def full_width(text: str, rng: random.Random) -> str:
