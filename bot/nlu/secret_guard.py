@@ -52,8 +52,10 @@ class SecretGuard(StatelessComponent):
         for start, end in reversed(spans):
             text = text[:start] + SECRET_MASK + text[end:]
         intent = {INTENT_NAME_KEY: SHARE_SECRET_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+        # The other intents stay in the ranking for reference, without confidence: the warning
+        # comes first, and a confident second intent must not make the guess look ambiguous.
         ranking = [intent] + [
-            item
+            {**item, PREDICTED_CONFIDENCE_KEY: 0.0}
             for item in message.get(INTENT_RANKING_KEY) or []
             if item.get(INTENT_NAME_KEY) != SHARE_SECRET_INTENT
         ]

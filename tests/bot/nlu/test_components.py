@@ -29,18 +29,24 @@ def test_secret_guard_overrides_intent_masks_text_and_drops_overlapping_entities
         data={
             "text": "验证码5678 帮我查进度",
             "intent": {"name": "check_case_status", "confidence": 0.8},
-            "intent_ranking": [{"name": "check_case_status", "confidence": 0.8}],
+            "intent_ranking": [{"name": "check_case_status", "confidence": 0.99}],
             "entities": [{"entity": "phone_last4", "value": "5678", "start": 3, "end": 7}],
         }
     )
     SecretGuard().process([message])
     assert message.get("intent") == {"name": "share_secret", "confidence": 1.0}
-    assert [i["name"] for i in message.get("intent_ranking")] == [
-        "share_secret",
-        "check_case_status",
+    assert message.get("intent_ranking") == [
+        {"name": "share_secret", "confidence": 1.0},
+        {"name": "check_case_status", "confidence": 0.0},
     ]
     assert message.get("entities") == []
     assert message.get("text") == "验证码****** 帮我查进度"
+
+
+def test_a_secret_masked_by_the_channel_is_still_recognised():
+    message = Message(data={"text": "我的支付密码是 ******,帮我查进度", "entities": []})
+    SecretGuard().process([message])
+    assert message.get("intent") == {"name": "share_secret", "confidence": 1.0}
 
 
 def test_secret_guard_leaves_ordinary_messages_alone():
