@@ -39,3 +39,34 @@ def mask_pii(text: str) -> str:
 
 def _keep_ends(value: str, head: int, tail: int) -> str:
     return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+def redact_event(event: dict) -> dict:
+    """A copy of a serialised tracker event with personal data masked, for persisting.
+
+    Masks the text of user and bot messages, entity values and slot values; the identifiers the
+    bot needs (merchant, terminal and case ids) stay readable. The tracker store calls this on
+    every event it saves.
+    """
+    redacted = dict(event)
+    if isinstance(redacted.get("text"), str):
+        redacted["text"] = mask_pii(redacted["text"])
+    parse_data = redacted.get("parse_data")
+    if isinstance(parse_data, dict):
+        parse_data = dict(parse_data)
+        if isinstance(parse_data.get("text"), str):
+            parse_data["text"] = mask_pii(parse_data["text"])
+        parse_data["entities"] = [
+            _redact_entity(e) for e in parse_data.get("entities") or [] if isinstance(e, dict)
+        ]
+        redacted["parse_data"] = parse_data
+    if redacted.get("event") == "slot" and isinstance(redacted.get("value"), str):
+        redacted["value"] = mask_pii(redacted["value"])
+    return redacted
+
+
+def _redact_entity(entity: dict) -> dict:
+    entity = dict(entity)
+    if isinstance(entity.get("value"), str):
+        entity["value"] = mask_pii(entity["value"])
+    return entity
