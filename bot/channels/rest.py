@@ -20,6 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.body import BodyTooLarge, read_limited_body
 from bot.channels.pages import agent_of, domain_text
 from bot.redaction import mask_sensitive
 
@@ -56,13 +57,15 @@ class GuardedRestInput(RestInput):
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @webhook.post("/webhook")
+        # Streamed, so that an oversized body is refused before it is read into memory.
+        @webhook.post("/webhook", stream=True)
         async def receive(request: Request) -> HTTPResponse:
             content_type = (request.headers.get("content-type") or "application/json").lower()
             if not content_type.startswith("application/json"):
                 return _error(415, "Content-Type must be application/json")
-            body = request.body or b""
-            if len(body) > MAX_BODY_BYTES:
+            try:
+                body = await read_limited_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge:
                 return _error(413, f"body over {MAX_BODY_BYTES} bytes")
             try:
                 payload = json.loads(body.decode("utf-8"))
@@ -70,6 +73,8 @@ class GuardedRestInput(RestInput):
                 return _error(400, "body is not valid UTF-8")
             except ValueError:
                 return _error(400, "body is not valid JSON")
+            except RecursionError:
+                return _error(400, "body is not valid JSON: nested too deeply")
             if not isinstance(payload, dict):
                 return _error(400, 'expected a JSON object {"sender": ..., "message": ...}')
             sender = payload.get("sender")

@@ -13,12 +13,13 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.crypto.cryptography import WeChatCipher
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import WeChatSigner
+
+from bot.channels.body import BodyTooLarge, read_limited_body
 
 MAX_BODY_BYTES: Final = 64 * 1024
 MAX_CLOCK_SKEW_SECONDS: Final = 300
@@ -56,25 +57,10 @@ async def read_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     Raises:
         RequestRejected: 413 when the declared or actual size is too large.
     """
-    too_large = RequestRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    if request.body or request.stream is None:  # not a streaming route: Sanic read it already
-        if len(request.body) > max_bytes:
-            raise too_large
-        return request.body
-    # Sanic drains an unread body after the response; the lower limit makes it stop early.
-    request.stream.request_max_size = max_bytes
-    received = bytearray()
     try:
-        while (chunk := await request.stream.read()) is not None:
-            received += chunk
-            if len(received) > max_bytes:
-                raise too_large
-    except PayloadTooLarge:
-        raise too_large from None
-    return bytes(received)
+        return await read_limited_body(request, max_bytes)
+    except BodyTooLarge:
+        raise RequestRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large") from None
 
 
 def check_freshness(timestamp: str, now: float, max_skew: int = MAX_CLOCK_SKEW_SECONDS) -> None:
