@@ -7,6 +7,7 @@ from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
     ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -19,6 +20,8 @@ from bot.nlu.base import StatelessComponent
 from bot.text import SECRET_MASK, find_secrets
 
 SHARE_SECRET_INTENT = "share_secret"
+# Short numbers that a secret shared without a known pattern could be mistaken for.
+SECRET_LOOKALIKE_ENTITIES = frozenset({"phone_last4"})
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -40,6 +43,10 @@ class SecretGuard(StatelessComponent):
         text = message.get(TEXT) or ""
         spans = find_secrets(text)
         if not spans:
+            if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == SHARE_SECRET_INTENT:
+                # A secret the patterns do not know ("密码告诉你 Lkl@2025"): its digits must
+                # still never be taken for the last four digits of the phone.
+                message.set(ENTITIES, _without_secret_lookalikes(message), add_to_output=True)
             return
         entities = [
             entity
@@ -63,3 +70,11 @@ class SecretGuard(StatelessComponent):
         message.set(ENTITIES, entities, add_to_output=True)
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+
+def _without_secret_lookalikes(message: Message) -> list[dict]:
+    return [
+        entity
+        for entity in message.get(ENTITIES) or []
+        if entity.get(ENTITY_ATTRIBUTE_TYPE) not in SECRET_LOOKALIKE_ENTITIES
+    ]

@@ -63,6 +63,16 @@ class Result:
     predictions: list[Prediction] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """Mean and spread of our pipeline's figures over k stratified folds of the training data."""
+
+    folds: int
+    accuracy: tuple[float, float]
+    macro_f1: tuple[float, float]
+    entity_f1: dict[str, tuple[float, float]]
+
+
 def load_examples(path: Path) -> list[Example]:
     """Labelled examples of a Rasa NLU YAML file (or folder)."""
     from rasa.shared.nlu.training_data.loading import load_data
@@ -161,6 +171,64 @@ class Bm25Pipeline:
         return predictions
 
 
+def write_folds(train: Path, folds: int, workdir: Path) -> list[tuple[Path, Path]]:
+    """Stratified, seeded k-fold split of the training data into Rasa YAML file pairs.
+
+    Every training fold keeps the regexes, lookup tables and synonyms of the whole data.
+    """
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from sklearn.model_selection import StratifiedKFold
+
+    data = load_data(str(train))
+    examples = data.intent_examples
+    labels = [m.get("intent") for m in examples]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
+    pairs = []
+    workdir.mkdir(parents=True, exist_ok=True)
+    for number, (train_index, test_index) in enumerate(splitter.split(examples, labels), 1):
+        paths = workdir / f"fold{number}-train.yml", workdir / f"fold{number}-test.yml"
+        for path, index in zip(paths, (train_index, test_index), strict=True):
+            part = TrainingData(
+                training_examples=[examples[i] for i in index],
+                entity_synonyms=data.entity_synonyms,
+                regex_features=data.regex_features,
+                lookup_tables=data.lookup_tables,
+            )
+            RasaYAMLWriter().dump(path, part)
+        pairs.append(paths)
+    return pairs
+
+
+def cross_validate(train: Path, folds: int, workdir: Path) -> CrossValidation:
+    """Trains and scores our pipeline on each fold; returns mean and standard deviation."""
+    import statistics
+
+    scores = []
+    for number, (fold_train, fold_test) in enumerate(write_folds(train, folds, workdir), 1):
+        pipeline = RasaPipeline(f"ours-fold{number}", Path("config.yml"), workdir)
+        pipeline.train(fold_train)
+        examples = load_examples(fold_test)
+        result = Result(pipeline.name)
+        score(result, examples, pipeline.predict([e.text for e in examples]))
+        print(f"fold {number}/{folds}: accuracy {result.accuracy:.3f}", flush=True)
+        scores.append(result)
+
+    def spread(values: list[float]) -> tuple[float, float]:
+        return statistics.fmean(values), statistics.pstdev(values)
+
+    entities = sorted({e for r in scores for e in r.entity_f1})
+    return CrossValidation(
+        folds=folds,
+        accuracy=spread([r.accuracy for r in scores]),
+        macro_f1=spread([r.macro_f1 for r in scores]),
+        entity_f1={
+            e: spread([r.entity_f1[e] for r in scores if e in r.entity_f1]) for e in entities
+        },
+    )
+
+
 def _f1(tp: int, fp: int, fn: int) -> float:
     return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
 
@@ -218,8 +286,15 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     return f"{value * 100:.1f} %" if percent else f"{value:.3f}"
 
 
-def write_report(results: list[Result], out: Path, train: Path, test: Path, n_test: int) -> None:
-    """summary.md, metrics.json and charts."""
+def write_report(
+    results: list[Result],
+    out: Path,
+    train: Path,
+    test: Path,
+    n_test: int,
+    cross_validation: CrossValidation | None = None,
+) -> None:
+    """summary.md and metrics.json."""
     out.mkdir(parents=True, exist_ok=True)
     ours = results[0]
     rows = [
@@ -263,6 +338,18 @@ def write_report(results: list[Result], out: Path, train: Path, test: Path, n_te
     worst = sorted(ours.per_intent_f1.items(), key=lambda item: item[1])[:8]
     lines += ["", "Lowest per-intent F1 (ours): "
               + ", ".join(f"{i} {f:.2f}" for i, f in worst), ""]  # fmt: skip
+    if cross_validation is not None:
+        cv = cross_validation
+        lines += [
+            f"{cv.folds}-fold cross-validation of ours on the training data (stratified, seeded):",
+            "",
+            "| figure | mean | std |",
+            "|---|---|---|",
+            f"| intent accuracy | {cv.accuracy[0]:.3f} | {cv.accuracy[1]:.3f} |",
+            f"| macro-F1 | {cv.macro_f1[0]:.3f} | {cv.macro_f1[1]:.3f} |",
+        ]
+        lines += [f"| entity F1 {e} | {m:.3f} | {d:.3f} |" for e, (m, d) in cv.entity_f1.items()]
+        lines.append("")
     (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
     metrics = {
         r.name: {
@@ -280,6 +367,13 @@ def write_report(results: list[Result], out: Path, train: Path, test: Path, n_te
         }
         for r in results
     }
+    if cross_validation is not None:
+        metrics["ours_cross_validation"] = {
+            "folds": cross_validation.folds,
+            "accuracy": cross_validation.accuracy,
+            "macro_f1": cross_validation.macro_f1,
+            "entity_f1": cross_validation.entity_f1,
+        }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
 
 
@@ -336,8 +430,10 @@ def write_charts(ours: Result, examples: Sequence[Example], out: Path) -> None:
     plt.close(figure)
 
 
-def evaluate(train: Path, test: Path, out: Path, peers: bool = True) -> list[Result]:
-    """Trains and scores our pipeline (and the peers) on one split."""
+def evaluate(
+    train: Path, test: Path, out: Path, peers: bool = True, folds: int = 5
+) -> list[Result]:
+    """Trains and scores our pipeline (and the peers) on one split, plus k-fold CV of ours."""
     examples = load_examples(test)
     vocabulary = [e.text for e in load_examples(train)]
     noisy = noisy_copies(examples, vocabulary)
@@ -361,7 +457,8 @@ def evaluate(train: Path, test: Path, out: Path, peers: bool = True) -> list[Res
         results.append(result)
         print(f"{pipeline.name}: accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}",
               flush=True)  # fmt: skip
-    write_report(results, out, train, test, len(examples))
+    cv = cross_validate(train, folds, out / "cv") if folds > 1 else None
+    write_report(results, out, train, test, len(examples), cv)
     write_charts(results[0], examples, out)
     return results
 
@@ -373,8 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test", default="tests/nlu/test_nlu.yml")
     parser.add_argument("--out", default="reports/eval")
     parser.add_argument("--no-peers", action="store_true", help="only our pipeline")
+    parser.add_argument("--folds", type=int, default=5, help="k of the cross-validation; 0: none")
     args = parser.parse_args(argv)
-    evaluate(Path(args.train), Path(args.test), Path(args.out), peers=not args.no_peers)
+    evaluate(Path(args.train), Path(args.test), Path(args.out), not args.no_peers, args.folds)
     print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
     return 0
 

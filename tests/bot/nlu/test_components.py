@@ -59,3 +59,20 @@ def test_secret_guard_leaves_ordinary_messages_alone():
     SecretGuard().process([message])
     assert message.get("intent") == data["intent"]
     assert message.get("text") == data["text"]
+
+
+def test_digits_of_a_secret_the_patterns_miss_never_become_phone_last4():
+    merchant = {"entity": "merchant_id", "value": "898440358120001", "start": 0, "end": 15}
+    message = Message(
+        data={
+            "text": "898440358120001 我把密码告诉你 Lkl@2025",
+            "intent": {"name": "share_secret", "confidence": 0.9},
+            "entities": [
+                merchant,
+                {"entity": "phone_last4", "value": "2025", "start": 29, "end": 33},
+            ],
+        }
+    )
+    SecretGuard().process([message])
+    assert message.get("entities") == [merchant]
+    assert message.get("intent") == {"name": "share_secret", "confidence": 0.9}

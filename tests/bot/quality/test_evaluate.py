@@ -58,3 +58,35 @@ def test_bm25_baseline_returns_the_nearest_examples_intent(tmp_path):
         "ask_review_time",
         "greet",
     ]
+
+
+def test_folds_are_stratified_disjoint_complete_and_keep_regexes(tmp_path):
+    from bot.quality.evaluate import load_examples, write_folds
+
+    intents = {"greet": ["你好", "您好", "哈喽", "在吗", "早上好"],
+               "thank": ["谢谢", "多谢", "感谢", "谢啦", "辛苦了"]}  # fmt: skip
+    lines = ['version: "3.1"', "nlu:"]
+    for intent, texts in intents.items():
+        lines += [f"- intent: {intent}", "  examples: |"] + [f"    - {t}" for t in texts]
+    lines += ["- regex: terminal_id", "  examples: |", "    - \\d{8}",
+              "- synonym: 电签", "  examples: |", "    - 电签机"]  # fmt: skip
+    train = tmp_path / "train.yml"
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    pairs = write_folds(train, 5, tmp_path / "cv")
+    again = write_folds(train, 5, tmp_path / "cv2")
+
+    assert len(pairs) == 5
+    tested = []
+    for fold_train, fold_test in pairs:
+        test_examples = load_examples(fold_test)
+        train_texts = {e.text for e in load_examples(fold_train)}
+        assert sorted(e.intent for e in test_examples) == ["greet", "thank"]
+        assert not train_texts & {e.text for e in test_examples}
+        assert "terminal_id" in fold_train.read_text(encoding="utf-8")
+        assert "电签机" in fold_train.read_text(encoding="utf-8")
+        tested += [e.text for e in test_examples]
+    assert sorted(tested) == sorted(t for texts in intents.values() for t in texts)
+    assert [p[1].read_text(encoding="utf-8") for p in pairs] == [
+        p[1].read_text(encoding="utf-8") for p in again
+    ]
