@@ -4,6 +4,10 @@ WeChat waits 5 seconds for a passive reply and retries 3 times. A message is han
 once (de-duplicated by MsgId, events by sender and CreateTime); if the answer is not ready within
 ``POSBOT_WECHAT_REPLY_SECONDS`` the request gets ``success`` and the answer follows through the
 customer-service message API. Plaintext and safe mode (AES) are supported.
+
+Before the bot sees anything, a callback must be fresh (timestamp within 5 minutes), signed,
+not a replay of a signed query string with another body, well-formed XML without DTDs or
+entities (defusedxml) and, in safe mode, carry a valid ``msg_signature``, padding and AppID.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import logging
 import os
 import time
@@ -37,13 +42,16 @@ from bot.channels.wechat_security import (
     check_freshness,
     check_signature,
     decrypt_message,
+    forbidden,
     parse_xml,
     read_body,
 )
 from bot.channels.wechat_state import (
     DEFAULT_DEDUP_TTL_SECONDS,
     InMemoryDeduplicator,
+    InMemoryNonceRegistry,
     MessageDeduplicator,
+    NonceRegistry,
     TtlCache,
 )
 from bot.redaction import mask_sensitive
@@ -171,11 +179,13 @@ class WeChatInput(InputChannel):
         deduplicator: MessageDeduplicator | None = None,
         api: WeChatApiClient | None = None,
         clock: Callable[[], float] = time.time,
+        nonces: NonceRegistry | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._crypto = _build_crypto(settings)
         self._deduplicator = deduplicator or InMemoryDeduplicator()
+        self._nonces = nonces or InMemoryNonceRegistry()
         self._api = api or _build_api(settings)
         self._turns: TtlCache[str, _Turn] = TtlCache(DEFAULT_DEDUP_TTL_SECONDS)
         self._options: TtlCache[str, tuple[str, ...]] = TtlCache(OPTIONS_TTL_SECONDS)
@@ -217,7 +227,9 @@ class WeChatInput(InputChannel):
                 return self._unconfigured()
             deadline = asyncio.get_running_loop().time() + self.settings.reply_seconds
             try:
-                inbound = self._authenticate(request.args, await read_body(request))
+                body = await read_body(request)
+                inbound = self._authenticate(request.args, body)
+                await self._check_replay(request.args, body)
             except RequestRejected as rejection:
                 return _reject(request, rejection)
             content = await self._answer(inbound, on_new_message, deadline)
@@ -266,6 +278,15 @@ class WeChatInput(InputChannel):
         except _MESSAGE_ERRORS:
             raise bad_request("unparsable message") from None
         return _Inbound(message, fields, encrypted, nonce)
+
+    async def _check_replay(self, args: Mapping[str, Any], body: bytes) -> None:
+        """Refuses a signed query string that was used before with a different body.
+
+        Called only once the request is authenticated, so forged requests cannot burn nonces.
+        """
+        key = f"{args.get('timestamp', '')}:{args.get('nonce', '')}"
+        if not await self._nonces.accepts(key, hashlib.sha256(body).hexdigest()):
+            raise forbidden("replayed nonce with a different body")
 
     async def _answer(
         self,

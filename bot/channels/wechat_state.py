@@ -1,7 +1,8 @@
-"""Short-lived in-memory state of the WeChat channel: TTL caches and message de-duplication."""
+"""Short-lived in-memory state of the WeChat channel: TTL caches, de-duplication, nonce replay."""
 
 from __future__ import annotations
 
+import hmac
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -12,6 +13,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 DEFAULT_DEDUP_TTL_SECONDS: Final = 300.0
+# A timestamp is accepted up to 5 minutes either side of now: its nonce is kept for 10 minutes.
+DEFAULT_NONCE_TTL_SECONDS: Final = 600.0
 DEFAULT_MAX_ENTRIES: Final = 10_000
 
 
@@ -98,3 +101,40 @@ class InMemoryDeduplicator(MessageDeduplicator):
     async def first_seen(self, key: str) -> bool:
         """See :meth:`MessageDeduplicator.first_seen`."""
         return self._seen.add(key, True)
+
+
+class NonceRegistry(ABC):
+    """Remembers the body each signed (timestamp, nonce) pair was used with.
+
+    In plaintext mode WeChat's signature covers the token, timestamp and nonce but not the body,
+    so a captured query string could carry any body for five minutes. A pair may be used again
+    only with the same body (a retry, which de-duplication then absorbs).
+    """
+
+    @abstractmethod
+    async def accepts(self, key: str, body_digest: str) -> bool:
+        """Records ``body_digest`` for a new ``key``; ``False`` if ``key`` came with another body.
+
+        Implementations must make this atomic (a Redis one would use ``SET key digest NX EX ttl``
+        and compare with ``GET`` when the key exists).
+        """
+
+
+class InMemoryNonceRegistry(NonceRegistry):
+    """Per-process nonce registry; enough for a single Rasa server process."""
+
+    def __init__(
+        self,
+        ttl_seconds: float = DEFAULT_NONCE_TTL_SECONDS,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._digests: TtlCache[str, str] = TtlCache(ttl_seconds, max_entries, clock)
+
+    async def accepts(self, key: str, body_digest: str) -> bool:
+        """See :meth:`NonceRegistry.accepts`."""
+        known = self._digests.get(key)
+        if known is None:
+            self._digests.set(key, body_digest)
+            return True
+        return hmac.compare_digest(known, body_digest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -140,8 +141,10 @@ class WeChatClient:
     token: str = TOKEN
     crypto: WeChatCrypto = field(default_factory=lambda: WeChatCrypto(TOKEN, AES_KEY, APP_ID))
 
-    def query(self, timestamp: int | None = None, nonce: str = "123456") -> dict[str, str]:
+    def query(self, timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+        """Signed query parameters; WeChat sends a fresh random nonce with every request."""
         stamp = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce or str(secrets.randbelow(10**9))
         return {
             "timestamp": stamp,
             "nonce": nonce,
