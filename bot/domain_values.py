@@ -30,11 +30,19 @@ PHONE_RE: Final = re.compile(r"^1[3-9][0-9]{9}$")
 PHONE_LAST4_RE: Final = re.compile(r"^[0-9]{4}$")
 
 _WIDTH_TABLE: Final = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Four or more Chinese digits in a row are an identifier read out digit by digit.
+_CHINESE_DIGITS: Final = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
+_CHINESE_DIGIT_RUN: Final = re.compile(r"[零〇一幺二两三四五六七八九]{4,}")
 
 
 def to_half_width(text: str) -> str:
     """Folds full-width ASCII (８９８, ＪＣ) and the ideographic space to half width."""
     return text.translate(_WIDTH_TABLE)
+
+
+def fold_chinese_digit_runs(text: str) -> str:
+    """Runs of four or more Chinese digits (尾号五六七八) as digits, character for character."""
+    return _CHINESE_DIGIT_RUN.sub(lambda m: m.group().translate(_CHINESE_DIGITS), text)
 
 
 def normalize_identifier(value: object) -> str:

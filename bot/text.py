@@ -1,4 +1,8 @@
-"""Text normalisation and secret detection shared by the NLU pipeline and the actions."""
+"""Text normalisation shared by the NLU pipeline and the actions.
+
+Secret detection lives in :mod:`bot.redaction`; ``find_secrets``, ``mask_secrets`` and
+``SECRET_MASK`` are re-exported here for the NLU components.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
-from bot.domain_values import to_half_width
+from bot.domain_values import fold_chinese_digit_runs, to_half_width
+from bot.redaction import SECRET_MASK, find_secrets, mask_secrets
+
+__all__ = ["SECRET_MASK", "NormalizedText", "find_secrets", "mask_secrets", "normalize_text"]
 
 # Digit groups split by one space or dash ("138-1234-5678", "8983 1005 8121 234") are joined when
 # the result has the length of one of our identifiers; other digit runs are left alone so that
@@ -16,28 +23,12 @@ from bot.domain_values import to_half_width
 _DIGIT_GROUPS: Final = re.compile(r"(?<![0-9])[0-9]{2,}(?:[ \-][0-9]{2,})+(?![0-9])")
 _ID_LENGTHS: Final = frozenset({8, 11, 15})
 _CASE_ID_DIGITS: Final = 12
-# Four or more Chinese digits in a row are an identifier read out digit by digit.
-_CHINESE_DIGITS: Final = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
-_CHINESE_DIGIT_RUN: Final = re.compile(r"[零〇一幺二两三四五六七八九]{4,}")
 # Punctuation, emoji and filler repeated three or more times are kept once.
 _REPEATS: Final = re.compile(
     r"([!?.,~。！？，、…～—\-啊呀哈呢吧嗯哦噢唉]|[\U0001F300-\U0001FAFF\u2600-\u27BF])\1{2,}"
 )
 _DATE_LIKE: Final = re.compile(r"^(?:19|20)[0-9]{2}[ \-][0-9]{1,2}[ \-][0-9]{1,2}$")
 _CASE_ID_PREFIX: Final = re.compile(r"jc\s?$", re.IGNORECASE)
-
-# A password, PIN, CVN or one-time code given with its value, e.g. "验证码是 384756".
-_SECRET_WORDS: Final = (
-    r"(?:支付|登录|交易|取款|银行卡|卡|账户|账号|管理员|操作员)?"
-    r"(?:密码|口令|验证码|校验码|动态码|短信码|安全码|pin码|pin|cvn2|cvn|cvv2|cvv)"
-)
-SECRET_PATTERN: Final = re.compile(
-    _SECRET_WORDS
-    + r"\s*(?:是|为|:|：|=|就是|发你|给你)?\s*"
-    + r"(?P<secret>\*{6}|(?=[a-z]*[0-9])[a-z0-9]{3,20})(?![a-z0-9])",
-    re.IGNORECASE,
-)
-SECRET_MASK: Final = "******"
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ def normalize_text(text: str) -> NormalizedText:
     simplified = traditional_to_simplified_map()
     chars = [simplified.get(char, char) for char in chars]
     folded = "".join(chars).lower() if text.isascii() else _lower_ascii("".join(chars))
-    folded = _CHINESE_DIGIT_RUN.sub(lambda m: m.group().translate(_CHINESE_DIGITS), folded)
+    folded = fold_chinese_digit_runs(folded)
     drop: set[int] = set()
     for match in _DIGIT_GROUPS.finditer(folded):
         if _DATE_LIKE.match(match.group()):
@@ -117,16 +108,3 @@ def opencc_character_table(name: str) -> dict[str, str]:
 def traditional_to_simplified_map() -> dict[str, str]:
     """Traditional -> Simplified, character by character."""
     return opencc_character_table("TSCharacters")
-
-
-def find_secrets(text: str) -> list[tuple[int, int]]:
-    """Spans of secret values (passwords, PINs, CVNs, verification codes) in ``text``."""
-    return [match.span("secret") for match in SECRET_PATTERN.finditer(to_half_width(text))]
-
-
-def mask_secrets(text: str) -> str:
-    """Replaces every secret value in ``text`` with a mask."""
-    spans = find_secrets(text)
-    for start, end in reversed(spans):
-        text = text[:start] + SECRET_MASK + text[end:]
-    return text
