@@ -13,7 +13,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -72,3 +72,10 @@ eval: $(STAMP)
 # Speed, memory and scale (not part of `test`); writes reports/bench/.
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m bot.quality.bench --out reports/bench
+
+# Load test (not part of `test`): locust headless on 127.0.0.1, bounded in users, time and
+# requests; writes load/results/default.md (committed). Starts and stops its own servers
+# (ports 5500/5501, SQLite store in var/load/).
+LOAD_ARGS ?= --users 50 --spawn-rate 5 --run-time 60 --max-requests 3000
+load: $(STAMP) $(MODEL)
+	$(BIN)/python -m load.run default $(LOAD_ARGS) --out load/results/default.md
