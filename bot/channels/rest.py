@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -23,18 +24,34 @@ from sanic.response import HTTPResponse
 from bot.channels.body import BodyTooLarge, read_limited_body
 from bot.channels.pages import agent_of, domain_text
 from bot.redaction import mask_sensitive
+from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS: Final = 1000
 MAX_BODY_BYTES: Final = 16 * 1024
 MAX_SENDER_CHARS: Final = 128
+UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
+DEGRADED_HEADER: Final = "X-Posbot-Degraded"
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SENDER: Final = re.compile(r"^[^\x00-\x1f\x7f/\\]{1,128}$")
 
 
 def _error(status: int, message: str) -> HTTPResponse:
     return response.json({"error": message}, status=status)
+
+
+def _unavailable(request: Request, sender: str, error: BaseException) -> HTTPResponse:
+    """The polite reply when a backend failed (tracker store, lock store, model, actions).
+
+    The turn was not recorded, so the user is asked to send the message again; the status stays
+    200 so that chat clients show the text, and a header tells monitoring what happened.
+    """
+    kind = "lock" if isinstance(error, LockError) else error.__class__.__name__
+    logger.error("REST message failed (%s); answered with utter_service_unavailable", kind)
+    agent = agent_of(request)
+    text = domain_text(agent, UTTER_SERVICE_UNAVAILABLE) or domain_text(agent, "utter_default")
+    return response.json([{"recipient_id": sender, "text": text}], headers={DEGRADED_HEADER: kind})
 
 
 def clean_text(text: str) -> str:
@@ -103,9 +120,8 @@ class GuardedRestInput(RestInput):
                         metadata=metadata,
                     )
                 )
-            except Exception as error:
-                logger.error("REST message failed: %s", error.__class__.__name__)
-                return _error(503, "the assistant is temporarily unavailable")
+            except (Exception, TrackerStoreUnavailable) as error:
+                return _unavailable(request, sender, error)
             return response.json(collector.messages)
 
         return webhook

@@ -5,6 +5,7 @@ Examples:
     posbot db import export.csv     # import the back office's case export (all or nothing)
     posbot serve                    # action server + Rasa server (REST on :5005)
     posbot serve --shell            # action server + chat in the terminal
+    posbot prod start               # production profile: PostgreSQL, Redis, nginx, 2+2 servers
 """
 
 from __future__ import annotations
@@ -178,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5005)
     serve.add_argument("--actions-port", type=int, default=5055)
     serve.set_defaults(run=_serve)
+
+    from bot.cli import prod
+
+    prod.add_parser(commands)
     return parser
 
 
