@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -37,8 +38,14 @@ from bot.domain_values import (
     mask_phone,
     normalize_identifier,
 )
-from bot.services.cases import CaseView, open_case_of_terminal, submit_application, terminals_of
-from bot.store.repositories import MerchantRepository
+from bot.services.cases import (
+    CaseView,
+    SubmissionResult,
+    open_case_of_terminal,
+    submit_application,
+    terminals_of,
+)
+from bot.store.repositories import ApplicationDraftRepository, MerchantRepository
 from bot.workdays import format_chinese_date
 
 APPLICATION_SLOTS = [TERMINAL_ID, SUSPENSION_REASON, PHONE_NUMBER]
@@ -85,15 +92,27 @@ class ValidateApplicationForm(GuardedFormValidation):
         dispatcher.utter_message(response="utter_ask_suspension_reason")
         return {SUSPENSION_REASON: None}
 
-    def validate_phone_number(
+    async def validate_phone_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> SlotValues:
-        """A contact phone is an 11-digit mainland mobile number."""
+        """A contact phone is an 11-digit mainland mobile number.
+
+        The full number goes to the application draft in the case store; the slot (and so the
+        conversation store) only gets the masked number.
+        """
         phone = normalize_identifier(value)
-        if PHONE_RE.match(phone):
-            return {PHONE_NUMBER: phone}
-        dispatcher.utter_message(response="utter_invalid_phone_number")
-        return {PHONE_NUMBER: None}
+        if not PHONE_RE.match(phone):
+            dispatcher.utter_message(response="utter_invalid_phone_number")
+            return {PHONE_NUMBER: None}
+        now = self.clock()
+        try:
+            await self.in_session(
+                lambda s: ApplicationDraftRepository(s).save_phone(tracker.sender_id, phone, now)
+            )
+        except StoreUnavailable:
+            dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
+            return {PHONE_NUMBER: None}
+        return {PHONE_NUMBER: mask_phone(phone)}
 
     async def after_validation(
         self,
@@ -222,18 +241,26 @@ class ActionSubmitApplication(StoreBacked, Action):
             dispatcher.utter_message(response="utter_application_incomplete")
             return done
         now = self.clock()
-        try:
-            result = await self.in_session(
-                lambda session: submit_application(
-                    session,
-                    merchant_id=slots[VERIFIED_MERCHANT_ID],
-                    terminal_id=slots[TERMINAL_ID],
-                    suspension_reason=slots[SUSPENSION_REASON],
-                    contact_phone=slots[PHONE_NUMBER],
-                    now=now,
-                    calendar=self.calendar,
-                )
+
+        def file(session: Session) -> SubmissionResult | None:
+            drafts = ApplicationDraftRepository(session)
+            phone = drafts.phone_of(tracker.sender_id) or _full_phone(slots[PHONE_NUMBER])
+            if phone is None:
+                return None
+            result = submit_application(
+                session,
+                merchant_id=slots[VERIFIED_MERCHANT_ID],
+                terminal_id=slots[TERMINAL_ID],
+                suspension_reason=slots[SUSPENSION_REASON],
+                contact_phone=phone,
+                now=now,
+                calendar=self.calendar,
             )
+            drafts.discard(tracker.sender_id)
+            return result
+
+        try:
+            result = await self.in_session(file)
         except StoreUnavailable:
             dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
             return done
@@ -242,6 +269,9 @@ class ActionSubmitApplication(StoreBacked, Action):
                 response="utter_terminal_not_yours", terminal_id=slots[TERMINAL_ID]
             )
             return [*done, SlotSet(TERMINAL_ID, None)]
+        if result is None:  # the draft is gone (retention) and the slot only has a mask
+            dispatcher.utter_message(response="utter_application_incomplete")
+            return [*done, SlotSet(PHONE_NUMBER, None)]
         case = result.case
         if not result.created:
             utter_open_case(dispatcher, domain, case)
@@ -256,8 +286,8 @@ class ActionSubmitApplication(StoreBacked, Action):
         return [*done, SlotSet("case_id", case.case_id)]
 
 
-class ActionCancelApplication(Action):
-    """The merchant declined the summary: nothing is filed."""
+class ActionCancelApplication(StoreBacked, Action):
+    """The merchant declined the summary: nothing is filed and the draft is forgotten."""
 
     def name(self) -> str:
         return "action_cancel_application"
@@ -268,5 +298,15 @@ class ActionCancelApplication(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Events:
+        with contextlib.suppress(StoreUnavailable):  # else the retention command deletes it
+            await self.in_session(
+                lambda session: ApplicationDraftRepository(session).discard(tracker.sender_id)
+            )
         dispatcher.utter_message(response="utter_application_cancelled")
-        return [SlotSet(CONFIRM_PENDING, False)]
+        return [SlotSet(CONFIRM_PENDING, False), SlotSet(PHONE_NUMBER, None)]
+
+
+def _full_phone(value: object) -> str | None:
+    """The slot value if it is a whole mobile number (not the masked one)."""
+    phone = normalize_identifier(value)
+    return phone if PHONE_RE.match(phone) else None

@@ -22,8 +22,8 @@ Decisions:
 - Identifiers the bot needs stay readable: merchant id (15 digits), terminal id (8 digits),
   case id (``JC`` + 12 digits), the last four phone digits. A digit group of 15 is never joined
   with its neighbours, and decimal fractions ("0.9876543210123456") are not numbers to mask.
-- Masks: phone 138****5678, ID 110***********123X, card and long numbers keep their first and last
-  four digits, secrets become ``******``.
+- Masks: phone 138****5678, ID (and any 18-character number) 110***********123X, card and
+  other long numbers keep their first and last four digits, secrets become ``******``.
 
 The zh default tokenizer segments by character and spaCy 3.4's ``Matcher`` has no ``{n}``
 quantifier, so the pipeline gets a small deterministic tokenizer (digit runs, Latin runs, single
@@ -181,7 +181,7 @@ def _keep_ends(value: str, head: int, tail: int) -> str:
 def _number_mask(kind: str, value: str) -> str:
     if kind == PHONE:
         return value[:-11] + mask_phone(value[-11:])
-    if kind == ID_CARD:
+    if kind == ID_CARD or len(value) == 18:  # an unverified 18 is most likely a mistyped ID
         return _keep_ends(value, 3, 4)
     return _keep_ends(value, 4, 4)
 

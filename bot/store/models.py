@@ -136,3 +136,17 @@ class VerificationAttempt(Base):
     attempted_at = Column(DateTime, nullable=False)
 
     __table_args__ = (Index("ix_verification_attempts_key_time", "merchant_key", "attempted_at"),)
+
+
+class ApplicationDraft(Base):
+    """The full contact phone of an application being filled in, until it is filed.
+
+    The conversation store only keeps the masked phone; the submission reads it from here.
+    Deleted on submission or cancellation, and by the retention command.
+    """
+
+    __tablename__ = "application_drafts"
+
+    sender_id = Column(String(255), primary_key=True)
+    contact_phone = Column(String(11), nullable=False)
+    updated_at = Column(DateTime, nullable=False, index=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.domain_values import OPEN_CASE_STATUSES
-from bot.store.models import Case, CaseEvent, Merchant, Terminal, Ticket
+from bot.store.models import ApplicationDraft, Case, CaseEvent, Merchant, Terminal, Ticket
 
 CASE_ID_PREFIX = "JC"
 TICKET_ID_PREFIX = "TK"
@@ -175,3 +175,39 @@ class TicketRepository:
         """The tickets opened from one conversation."""
         query = select(Ticket).where(Ticket.sender_id == sender_id).order_by(Ticket.ticket_id)
         return self.session.execute(query).scalars().all()
+
+
+class ApplicationDraftRepository:
+    """The full contact phone of an application in progress, by conversation."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def save_phone(self, sender_id: str, phone: str, now: datetime) -> None:
+        """Keeps ``phone`` as the contact phone of ``sender_id``'s application."""
+        draft = self.session.get(ApplicationDraft, sender_id)
+        if draft is None:
+            self.session.add(
+                ApplicationDraft(sender_id=sender_id, contact_phone=phone, updated_at=now)
+            )
+        else:
+            draft.contact_phone, draft.updated_at = phone, now
+        self.session.flush()
+
+    def phone_of(self, sender_id: str) -> str | None:
+        """The contact phone kept for ``sender_id``, if any."""
+        draft = self.session.get(ApplicationDraft, sender_id)
+        return draft.contact_phone if draft else None
+
+    def discard(self, sender_id: str) -> None:
+        """Forgets ``sender_id``'s draft (filed or cancelled)."""
+        self.session.execute(
+            delete(ApplicationDraft).where(ApplicationDraft.sender_id == sender_id)
+        )
+
+    def discard_older_than(self, cutoff: datetime) -> int:
+        """Deletes drafts untouched since ``cutoff``; returns how many."""
+        result = self.session.execute(
+            delete(ApplicationDraft).where(ApplicationDraft.updated_at < cutoff)
+        )
+        return result.rowcount

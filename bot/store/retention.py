@@ -3,7 +3,8 @@
 Cases and their history belong to the acquirer's records and are kept. Conversation data
 is not: missed messages and identity checks are deleted, handoff/escalation tickets keep their
 numbers and kinds but lose the conversation summary and sender, and conversation events of a
-SQL tracker store are deleted.
+SQL tracker store are deleted. Application drafts (the full contact phone of an application in
+progress) only live for one conversation: any untouched for a day is deleted, whatever ``days``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from sqlalchemy.sql import column, table
 from bot.clock import CHINA_TZ
 from bot.store.database import CaseStore
 from bot.store.models import CaseAccessAudit, NluMiss, Ticket, VerificationAttempt
+from bot.store.repositories import ApplicationDraftRepository
 
 ANONYMISED: Final = "[已按数据保留策略匿名化]"
 ANONYMOUS_SENDER: Final = "anonymised"
+DRAFT_RETENTION: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RetentionReport:
     tickets_anonymised: int
     audits_deleted: int
     tracker_events_deleted: int
+    drafts_deleted: int = 0
 
 
 def apply_retention(
@@ -64,13 +68,14 @@ def apply_retention(
             .where(Ticket.created_at < cutoff, Ticket.sender_id != ANONYMOUS_SENDER)
             .values(summary=ANONYMISED, sender_id=ANONYMOUS_SENDER)
         ).rowcount
+        drafts = ApplicationDraftRepository(session).discard_older_than(now - DRAFT_RETENTION)
         audits = session.execute(
             delete(CaseAccessAudit).where(
                 CaseAccessAudit.accessed_at < now - timedelta(days=audit_days)
             )
         ).rowcount
     events = _delete_tracker_events(tracker_url, cutoff) if tracker_url else 0
-    return RetentionReport(misses, attempts, tickets, audits, events)
+    return RetentionReport(misses, attempts, tickets, audits, events, drafts)
 
 
 def _delete_tracker_events(url: str, cutoff: datetime) -> int:

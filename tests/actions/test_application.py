@@ -13,7 +13,8 @@ from actions.application import (
     ActionSubmitApplication,
     ValidateApplicationForm,
 )
-from bot.store.models import Case, CaseEvent
+from bot.store.models import ApplicationDraft, Case, CaseEvent
+from bot.store.repositories import ApplicationDraftRepository
 from tests.actions.helpers import make_tracker, message, said, slot_events, verified_as
 from tests.conftest import NOW
 
@@ -209,7 +210,89 @@ async def test_submission_for_someone_elses_terminal_is_refused(deps, domain, se
         assert session.execute(select(Case).where(Case.terminal_id == "60070001")).first() is None
 
 
-async def test_cancel_files_nothing(domain):
-    dispatcher, events = await run(ActionCancelApplication(), make_tracker("deny"), domain)
+async def test_cancel_files_nothing_and_forgets_the_phone(deps, domain, seeded_store):
+    with seeded_store.session() as session:
+        ApplicationDraftRepository(session).save_phone("tester", "13912345678", NOW)
+    dispatcher, events = await run(ActionCancelApplication(**deps), make_tracker("deny"), domain)
     assert said(dispatcher) == ["utter_application_cancelled"]
-    assert slot_events(events) == {"confirm_pending": False}
+    assert slot_events(events) == {"confirm_pending": False, "phone_number": None}
+    assert _drafts(seeded_store) == []
+
+
+def _drafts(store) -> list[tuple[str, str]]:
+    with store.session() as session:
+        rows = session.execute(select(ApplicationDraft.sender_id, ApplicationDraft.contact_phone))
+        return [tuple(row) for row in rows]
+
+
+def phone_turn(phone: str, sender_id: str = "tester"):
+    tracker = make_tracker(
+        "inform",
+        slots=verified_as(
+            WU,
+            terminal_id="60070001",
+            suspension_reason="other",
+            phone_number=phone,
+            requested_slot="phone_number",
+        ),
+        active_loop="application_form",
+        sender_id=sender_id,
+    )
+    tracker.events.append({"event": "slot", "name": "phone_number", "value": phone})
+    return tracker
+
+
+async def test_valid_phone_is_kept_in_the_draft_and_only_masked_in_the_slot(
+    deps, domain, seeded_store
+):
+    dispatcher, events = await run(
+        ValidateApplicationForm(**deps), phone_turn("139 1234 5678", "web-7"), domain
+    )
+    assert slot_events(events)["phone_number"] == "139****5678"
+    assert "utter_invalid_phone_number" not in said(dispatcher)
+    assert _drafts(seeded_store) == [("web-7", "13912345678")]
+    # A corrected number replaces the first one.
+    await run(ValidateApplicationForm(**deps), phone_turn("13700001111", "web-7"), domain)
+    assert _drafts(seeded_store) == [("web-7", "13700001111")]
+
+
+async def test_submission_files_the_full_phone_from_the_draft_and_deletes_it(
+    deps, domain, seeded_store
+):
+    with seeded_store.session() as session:
+        ApplicationDraftRepository(session).save_phone("web-8", "13912345678", NOW)
+        ApplicationDraftRepository(session).save_phone("web-9", "13600000000", NOW)
+    slots = verified_as(
+        WU,
+        terminal_id="60070001",
+        suspension_reason="other",
+        phone_number="139****5678",
+        confirm_pending=True,
+    )
+    dispatcher, _ = await run(
+        ActionSubmitApplication(**deps),
+        make_tracker("affirm", slots=slots, sender_id="web-8"),
+        domain,
+    )
+    assert said(dispatcher) == ["utter_application_submitted", "utter_documents_other"]
+    with seeded_store.session() as session:
+        case = session.get(Case, message(dispatcher, "utter_application_submitted")["case_id"])
+        assert case.contact_phone == "13912345678"
+    assert _drafts(seeded_store) == [("web-9", "13600000000")]
+
+
+async def test_submission_without_draft_and_masked_phone_asks_again(deps, domain, seeded_store):
+    slots = verified_as(
+        WU,
+        terminal_id="60070001",
+        suspension_reason="other",
+        phone_number="139****5678",
+        confirm_pending=True,
+    )
+    dispatcher, events = await run(
+        ActionSubmitApplication(**deps), make_tracker("affirm", slots=slots), domain
+    )
+    assert said(dispatcher) == ["utter_application_incomplete"]
+    assert slot_events(events) == {"confirm_pending": False, "phone_number": None}
+    with seeded_store.session() as session:
+        assert session.execute(select(Case).where(Case.terminal_id == "60070001")).first() is None

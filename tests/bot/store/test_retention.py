@@ -4,7 +4,14 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from bot.clock import CHINA_TZ
-from bot.store.models import CaseAccessAudit, NluMiss, Ticket, VerificationAttempt
+from bot.store.models import (
+    ApplicationDraft,
+    CaseAccessAudit,
+    NluMiss,
+    Ticket,
+    VerificationAttempt,
+)
+from bot.store.repositories import ApplicationDraftRepository
 from bot.store.retention import ANONYMISED, apply_retention
 
 NOW = datetime(2026, 11, 26, 10, 0)
@@ -51,6 +58,18 @@ def test_old_conversation_data_goes_new_stays(store, tmp_path):
         assert connection.execute(text("SELECT count(*) FROM events")).scalar_one() == 1
     engine.dispose()
     assert apply_retention(store, days=30, now=NOW).tickets_anonymised == 0  # idempotent
+
+
+def test_application_drafts_older_than_a_day_are_deleted_whatever_the_period(store):
+    with store.session() as session:
+        drafts = ApplicationDraftRepository(session)
+        drafts.save_phone("old", "13912345678", NOW - timedelta(hours=25))
+        drafts.save_phone("new", "13700001111", NOW - timedelta(hours=1))
+    report = apply_retention(store, days=30, now=NOW)
+    assert report.drafts_deleted == 1
+    with store.session() as session:
+        remaining = session.execute(select(ApplicationDraft.sender_id)).scalars().all()
+    assert remaining == ["new"]
 
 
 def test_nonsense_periods_are_refused(store):
