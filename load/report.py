@@ -23,6 +23,7 @@ class RunInfo:
     locust_command: str
     date: str
     settings: Mapping[str, object]
+    load_average: str = ""
 
 
 def machine() -> str:
@@ -85,6 +86,7 @@ def render(info: RunInfo, stats: RunStats, events: EventCheck) -> str:
         f"- Locust: `{info.locust_command}`",
         f"- Date: {info.date}; commit {git_revision()}",
         f"- Machine: {machine()}",
+        f"- Load average (1 min) before / at the end of the run: {info.load_average}",
         f"- Settings: {settings}",
         "",
         "Each simulated merchant (its own sender id and its own seeded merchant with a terminal",

@@ -227,6 +227,10 @@ def _description(args: argparse.Namespace) -> str:
     )
 
 
+def _load_average() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _relative(path: str) -> str:
     with contextlib.suppress(ValueError):
         return str(Path(path).relative_to(ROOT))
@@ -258,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal = workdir / "journal.jsonl"
     command = locust_command(args.url or "", bounds, journal, run_id, workdir / "locust")
     timeout = bounds.run_time + bounds.stop_timeout + EXTRA_SECONDS
+    load_before = _load_average()
 
     if args.profile == "default":
         token = secrets.token_hex(16)
@@ -266,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command[command.index("--host") + 1] = url
             print(f"load: {bounds.users} users against {url} for ≤ {bounds.run_time} s", flush=True)
             run_locust(command, workdir / "locust.log", timeout)
+            load_after = _load_average()
             requests = read_journal(journal)
             senders = sorted({request.sender for request in requests})
             trackers = api_user_events(url, token, senders)
@@ -278,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"load: {bounds.users} users against {args.url} for ≤ {bounds.run_time} s", flush=True
         )
         run_locust(command, workdir / "locust.log", timeout)
+        load_after = _load_average()
         requests = read_journal(journal)
         if args.api_token:
             senders = sorted({request.sender for request in requests})
@@ -294,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         locust_command=shlex.join([_relative(command[0]), *command[1:]]),
         date=started.isoformat(timespec="seconds"),
         settings={key.replace("_", " "): value for key, value in asdict(bounds).items()},
+        load_average=f"{load_before} / {load_after}",
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(info, stats, events), encoding="utf-8")
