@@ -20,7 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.database import CaseStore, StoreConfigError, database_url
-from bot.store.importer import CsvImportError, import_cases_csv
+from bot.store.importer import (
+    DEFAULT_ENCODING,
+    ENCODINGS,
+    CsvImportError,
+    import_cases_csv,
+)
 from bot.store.models import Merchant
 from bot.store.seed import seed_demo_data
 
@@ -79,7 +84,7 @@ def _db_setup(_args: argparse.Namespace) -> int:
 def _db_import(args: argparse.Namespace) -> int:
     store = _migrated_store()
     try:
-        result = import_cases_csv(store, Path(args.file))
+        result = import_cases_csv(store, Path(args.file), encoding=args.encoding)
     except CsvImportError as error:
         print(f"{args.file}: rejected, nothing was imported:", file=sys.stderr)
         for row_error in error.errors:
@@ -159,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(run=_db_setup)
     importer = db_commands.add_parser("import", help="import a case export (CSV contract)")
     importer.add_argument("file", help="UTF-8 CSV file with the contract's columns")
+    importer.add_argument(
+        "--encoding",
+        choices=sorted(ENCODINGS),
+        default=DEFAULT_ENCODING,
+        help="the file's encoding: utf-8 (the contract) or gb18030/gbk (Excel on Chinese Windows)",
+    )
     importer.set_defaults(run=_db_import)
 
     retention = commands.add_parser(
