@@ -40,13 +40,10 @@ def _raise_stop(signum: int, _frame: object) -> None:
 
 def settings_from(args: argparse.Namespace) -> ProdSettings:
     """Settings from the command line and the environment."""
-    listed = getattr(args, "action_upstream", "") or ""
-    upstreams = tuple(a.strip() for a in listed.split(",") if a.strip())
     return ProdSettings.from_env(
         base_port=args.base_port,
         state_dir=Path(args.state_dir),
         model=Path(getattr(args, "model", DEFAULT_MODEL)),
-        action_upstreams=upstreams or None,
     )
 
 
@@ -161,9 +158,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         command.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
         if name == "start":
             command.add_argument("--model", default=str(DEFAULT_MODEL))
-            command.add_argument(
-                "--action-upstream",
-                default="",
-                help="host:port,... nginx sends action calls to (default: the action servers)",
-            )
         command.set_defaults(run=run)

@@ -55,6 +55,7 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     temp = "".join(f"  {kind}_temp_path {state / 'tmp' / kind};\n" for kind in TEMP_DIRS)
     user = f"user {worker_user};\n" if worker_user else ""
     rasa = tuple(f"{HOST}:{port}" for port in settings.rasa_ports)
+    actions = tuple(f"{HOST}:{port}" for port in settings.actions_ports)
     proxy_common = (
         "      proxy_http_version 1.1;\n"
         '      proxy_set_header Connection "";\n'
@@ -75,13 +76,15 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"error_log {state / 'logs' / 'nginx-error.log'} warn;\n"
         "events { worker_connections 1024; }\n"
         "http {\n"
-        f"  access_log {state / 'logs' / 'nginx-access.log'};\n"
+        "  log_format upstreams '$time_iso8601 $status $request_method $uri "
+        "upstream=$upstream_addr upstream_status=$upstream_status time=$request_time';\n"
+        f"  access_log {state / 'logs' / 'nginx-access.log'} upstreams;\n"
         "  server_tokens off;\n"
         f"  client_max_body_size {MAX_BODY};\n"
         f"  client_body_buffer_size {MAX_BODY};\n"
         f"{temp}"
         f"{_upstream('rasa_servers', rasa)}"
-        f"{_upstream('action_servers', settings.actions_upstream)}"
+        f"{_upstream('action_servers', actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"
         "    location = /nginx-health { return 200 'ok'; }\n"

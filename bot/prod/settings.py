@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -38,9 +38,6 @@ class ProdSettings:
     case_db_url: str = DEFAULT_PG_URL
     tracker_db_url: str = DEFAULT_PG_URL
     redis_url: str = DEFAULT_REDIS_URL
-    # Where nginx sends action calls; by default the action servers themselves. A proxy or a
-    # sidecar may stand in between (the fault tests put a controllable proxy there).
-    action_upstreams: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(
@@ -76,11 +73,6 @@ class ProdSettings:
     def actions_ports(self) -> tuple[int, ...]:
         """Ports of the action servers."""
         return tuple(self.base_port + ACTIONS_OFFSET + i for i in range(REPLICAS))
-
-    @property
-    def actions_upstream(self) -> tuple[str, ...]:
-        """The addresses nginx balances action calls over."""
-        return self.action_upstreams or tuple(f"{HOST}:{port}" for port in self.actions_ports)
 
     @property
     def logs_dir(self) -> Path:

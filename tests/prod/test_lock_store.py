@@ -1,0 +1,128 @@
+"""AtomicRedisLockStore against a real Redis: one holder at a time across processes, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+import uuid
+
+import pytest
+import redis
+from rasa.core.lock_store import LockError, LockStore
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.store.lock_store import AtomicRedisLockStore
+
+HOLDERS_PER_PROCESS = 10
+PROCESSES = 2
+HOLD_SECONDS = 0.01
+
+
+def _store(url: str) -> AtomicRedisLockStore:
+    return AtomicRedisLockStore(EndpointConfig(url=url, key_prefix="posbottest"))
+
+
+async def _hold(store: AtomicRedisLockStore, conversation: str, client: redis.Redis, tag: str):
+    async with store.lock(conversation, lock_lifetime=30):
+        inside = client.incr(f"{conversation}:inside")
+        client.rpush(f"{conversation}:seen", inside)
+        await asyncio.sleep(HOLD_SECONDS)
+        client.rpush(f"{conversation}:served", tag)
+        client.decr(f"{conversation}:inside")
+
+
+def _contend(url: str, conversation: str, process: int) -> None:
+    """One process: many coroutines asking for the same conversation's lock at once."""
+    store = _store(url)
+    client = redis.Redis.from_url(url)
+
+    async def main() -> None:
+        await asyncio.gather(
+            *(
+                _hold(store, conversation, client, f"{process}-{i}")
+                for i in range(HOLDERS_PER_PROCESS)
+            )
+        )
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def client(redis_url: str):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def test_the_endpoint_config_builds_the_atomic_store(redis_url: str) -> None:
+    store = LockStore.create(
+        EndpointConfig(url=redis_url, type="bot.store.lock_store.AtomicRedisLockStore")
+    )
+
+    assert isinstance(store, AtomicRedisLockStore)
+
+
+def test_one_holder_at_a_time_across_processes(redis_url: str, client: redis.Redis) -> None:
+    conversation = f"conv-{uuid.uuid4().hex}"
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_contend, args=(redis_url, conversation, p))
+        for p in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    seen = [int(v) for v in client.lrange(f"{conversation}:seen", 0, -1)]
+    served = [v.decode() for v in client.lrange(f"{conversation}:served", 0, -1)]
+    client.delete(f"{conversation}:seen", f"{conversation}:served", f"{conversation}:inside")
+    assert [worker.exitcode for worker in workers] == [0] * PROCESSES
+    assert seen == [1] * PROCESSES * HOLDERS_PER_PROCESS  # never two holders inside
+    assert sorted(served) == sorted(
+        f"{p}-{i}" for p in range(PROCESSES) for i in range(HOLDERS_PER_PROCESS)
+    )
+    # The last one out leaves no keys behind.
+    assert not client.keys(f"posbottest:lock:{{{conversation}}}*")
+
+
+async def test_first_come_first_served(redis_url: str, client: redis.Redis) -> None:
+    store = _store(redis_url)
+    conversation = f"conv-{uuid.uuid4().hex}"
+    order: list[int] = []
+
+    async def turn(number: int) -> None:
+        async with store.lock(conversation, lock_lifetime=30):
+            order.append(number)
+            await asyncio.sleep(0.05)
+
+    tasks = []
+    for number in range(5):
+        tasks.append(asyncio.create_task(turn(number)))
+        await asyncio.sleep(0.01)  # each asks after the previous one has its ticket
+    await asyncio.gather(*tasks)
+
+    assert order == [0, 1, 2, 3, 4]
+
+
+async def test_a_dead_holder_blocks_only_until_its_ticket_expires(
+    redis_url: str, client: redis.Redis
+) -> None:
+    store = _store(redis_url)
+    conversation = f"conv-{uuid.uuid4().hex}"
+    store.issue_ticket(conversation, lock_lifetime=0.5)  # its process died holding the lock
+
+    started = time.monotonic()
+    async with store.lock(conversation, lock_lifetime=30):
+        waited = time.monotonic() - started
+
+    assert 0.3 < waited < 5
+
+
+async def test_redis_down_is_a_lock_error() -> None:
+    store = AtomicRedisLockStore(EndpointConfig(url="redis://127.0.0.1:5199/0"))
+
+    with pytest.raises(LockError):
+        async with store.lock("anyone"):
+            pass
