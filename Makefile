@@ -13,7 +13,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -79,3 +79,13 @@ bench: $(STAMP) $(MODEL)
 LOAD_ARGS ?= --users 50 --spawn-rate 5 --run-time 60 --max-requests 3000
 load: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.run default $(LOAD_ARGS) --out load/results/default.md
+
+# The same against the production profile: starts `posbot prod start` (nginx on 127.0.0.1:5510)
+# with its own PostgreSQL database posbot_load (recreated) and Redis db 9; writes
+# load/results/prod.md. To load a profile already running instead:
+# make load-prod PROD_URL=http://127.0.0.1:8080 PROD_DB_URL=postgresql://…
+PROD_URL ?=
+PROD_DB_URL ?= postgresql://postgres@127.0.0.1:5432/test
+load-prod: $(STAMP) $(MODEL)
+	$(BIN)/python -m load.run prod $(LOAD_ARGS) --out load/results/prod.md \
+		$(if $(PROD_URL),--url $(PROD_URL) --case-db-url $(PROD_DB_URL) --tracker-db-url $(PROD_DB_URL))

@@ -1,20 +1,25 @@
 """`make load` / `make load-prod`: runs the locust scenario and writes the results file.
 
-Default profile: starts one action server and one Rasa server (what ``posbot serve`` starts,
-plus Rasa's HTTP API behind a random token to read the in-memory trackers back) on
-127.0.0.1:5500/5501 with a fresh SQLite case store in ``var/load/default/``, runs locust
-headless, checks the trackers, stops the servers.
+``default``: starts what ``posbot serve`` starts (one Rasa server, one action server,
+in-memory trackers; plus Rasa's HTTP API behind a random token to read the trackers back) on
+127.0.0.1:5500/5501 with a fresh SQLite case store in ``var/load/default/``.
 
-Production profile (``--url``): loads a running server (nginx of ``make run-prod``), seeds
-the load merchants into ``--case-db-url`` and reads the trackers from ``--tracker-db-url``
-(Rasa's SQL tracker store) or, with ``--api-token``, over the HTTP API.
+``prod``: starts the production profile (``posbot prod start``: nginx on 127.0.0.1:5510, two
+Rasa and two action servers, PostgreSQL case and tracker stores in the load test's own database
+``posbot_load``, recreated for each run, Redis lock store). With ``--url`` it loads a profile
+that is already running instead, seeding ``--case-db-url`` and reading the trackers from
+``--tracker-db-url`` (or over the HTTP API with ``--api-token``).
+
+Then locust runs headless with every bound on its command line; the journal gives the
+per-turn percentiles, turns per second and errors, the trackers the lost/duplicated messages.
+Exit code 1 when there was any error or any lost, duplicated or unexpected message.
 
 Examples:
     python -m load.run default --out load/results/default.md
-    python -m load.run prod --url http://127.0.0.1:5510 \\
-        --case-db-url postgresql://postgres@127.0.0.1:5432/posbot_load \\
-        --tracker-db-url postgresql://postgres@127.0.0.1:5432/posbot_load \\
-        --out load/results/prod.md
+    python -m load.run prod --out load/results/prod.md
+    python -m load.run prod --url http://127.0.0.1:8080 \\
+        --case-db-url postgresql://postgres@127.0.0.1:5432/test \\
+        --tracker-db-url postgresql://postgres@127.0.0.1:5432/test --out load/results/prod.md
 """
 
 from __future__ import annotations
@@ -32,33 +37,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from bot.cli.serve import (
-    action_server_command,
-    bot_environment,
-    endpoints_for,
-    rasa_server_command,
-    wait_until_ready,
-)
-from bot.clock import china_now
+from bot.cli.serve import bot_environment
 from bot.store.database import CaseStore
-from load.events import EventCheck, check_events
-from load.journal import read_journal
+from load.events import UserEvent, check_events
+from load.journal import Request, read_journal
 from load.loopback import is_loopback
 from load.merchants import load_merchants
 from load.report import RunInfo, render
 from load.scenario import CONVERSATION
 from load.seed import seed_load_merchants
+from load.servers import ROOT, default_profile, fresh_postgres, fresh_sqlite, prod_profile
 from load.stats import run_stats
 from load.trackers import api_user_events, sql_user_events
 
-ROOT: Final = Path(__file__).resolve().parent.parent
 WORK_DIR: Final = Path("var/load")
-MODEL: Final = "models/posbot.tar.gz"
 DEFAULT_PORT: Final = 5500
 DEFAULT_ACTIONS_PORT: Final = 5501
-READY_SECONDS: Final = 240
+PROD_BASE_PORT: Final = 5510
+PG_ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
+LOAD_DATABASE: Final = "posbot_load"
+REDIS_URL: Final = "redis://127.0.0.1:6379/9"
 EXTRA_SECONDS: Final = 180
-DB_URL_ENV: Final = "POSBOT_DB_URL"
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_BAD_INPUT: Final = 2
@@ -81,37 +80,14 @@ def locust_command(url: str, bounds: Bounds, journal: Path, run_id: str, csv: Pa
     """Headless locust (no web UI) with every bound on the command line."""
     return [
         str(Path(sys.executable).with_name("locust")),
-        "-f",
-        "load/locustfile.py",
-        "--headless",
-        "--host",
-        url,
-        "--users",
-        str(bounds.users),
-        "--spawn-rate",
-        str(bounds.spawn_rate),
-        "--run-time",
-        f"{bounds.run_time}s",
-        "--stop-timeout",
-        str(bounds.stop_timeout),
-        "--max-requests",
-        str(bounds.max_requests),
-        "--think-time",
-        str(bounds.think_time),
-        "--seed",
-        str(bounds.seed),
-        "--merchants",
-        str(bounds.users),
-        "--run-id",
-        run_id,
-        "--journal",
-        str(journal),
-        "--csv",
-        str(csv),
-        "--only-summary",
-        "--exit-code-on-error",
-        "0",
-    ]
+        "-f", "load/locustfile.py", "--headless", "--host", url,
+        "--users", str(bounds.users), "--spawn-rate", str(bounds.spawn_rate),
+        "--run-time", f"{bounds.run_time}s", "--stop-timeout", str(bounds.stop_timeout),
+        "--max-requests", str(bounds.max_requests), "--think-time", str(bounds.think_time),
+        "--seed", str(bounds.seed), "--merchants", str(bounds.users), "--run-id", run_id,
+        "--journal", str(journal), "--csv", str(csv), "--only-summary",
+        "--exit-code-on-error", "0",
+    ]  # fmt: skip
 
 
 def run_locust(command: list[str], log: Path, timeout: float) -> int:
@@ -121,62 +97,6 @@ def run_locust(command: list[str], log: Path, timeout: float) -> int:
         return subprocess.run(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout
         ).returncode
-
-
-def _stop(processes: Sequence[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def fresh_store(path: Path, merchants: int) -> CaseStore:
-    """A new SQLite case store at ``path``: schema, demo data and the load merchants."""
-    from bot.store.migrate import upgrade
-    from bot.store.seed import seed_demo_data
-
-    path.unlink(missing_ok=True)
-    store = CaseStore(f"sqlite:///{path}")
-    upgrade(store)
-    now = china_now()
-    seed_demo_data(store, now)
-    seed_load_merchants(store, load_merchants(merchants), now)
-    return store
-
-
-@contextlib.contextmanager
-def default_profile(workdir: Path, port: int, actions_port: int, token: str) -> Iterator[str]:
-    """The single-process default (one Rasa, one action server, in-memory trackers)."""
-    env = {**bot_environment(), DB_URL_ENV: f"sqlite:///{workdir / 'cases.db'}"}
-    logs = [(workdir / name).open("w", encoding="utf-8") for name in ("actions.log", "rasa.log")]
-    processes: list[subprocess.Popen] = []
-    try:
-        actions = subprocess.Popen(
-            action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0],
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(actions)
-        if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90):
-            raise RuntimeError(f"the action server did not start: see {logs[0].name}")
-        command = rasa_server_command(MODEL, port, endpoints_for(actions_port))
-        rasa = subprocess.Popen(
-            [*command, "--enable-api", "--auth-token", token], cwd=ROOT, env=env,
-            stdout=logs[1], stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(rasa)
-        url = f"http://127.0.0.1:{port}"
-        if not wait_until_ready(f"{url}/", rasa, READY_SECONDS):
-            raise RuntimeError(f"the Rasa server did not start: see {logs[1].name}")
-        yield url
-    finally:
-        _stop(processes)
-        for log in logs:
-            log.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,39 +111,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--think-time", type=float, default=1.0, help="mean seconds between turns")
     parser.add_argument("--stop-timeout", type=int, default=60, help="seconds to finish a turn")
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default profile")
+    parser.add_argument("--port", type=int, help="default: 5500 (default), 5510 (prod, nginx)")
     parser.add_argument("--actions-port", type=int, default=DEFAULT_ACTIONS_PORT)
-    parser.add_argument("--url", help="a running bot on 127.0.0.1 (production profile)")
-    parser.add_argument("--case-db-url", help="case store to seed the load merchants into")
-    parser.add_argument("--tracker-db-url", help="Rasa SQL tracker store to read events from")
-    parser.add_argument("--api-token", help="token of Rasa's HTTP API (instead of the SQL store)")
+    parser.add_argument("--url", help="load a bot already running on 127.0.0.1 (prod)")
+    parser.add_argument("--case-db-url", help="with --url: case store to seed the merchants into")
+    parser.add_argument("--tracker-db-url", help="with --url: Rasa's SQL tracker store")
+    parser.add_argument("--api-token", help="with --url: token of Rasa's HTTP API")
     return parser
 
 
 def _check_arguments(args: argparse.Namespace) -> str | None:
-    if args.users < 1 or args.users > 1000 or args.spawn_rate <= 0:
+    if not 1 <= args.users <= 1000 or args.spawn_rate <= 0:
         return "--users must be 1..1000 and --spawn-rate positive"
     if args.run_time < 1 or args.max_requests < len(CONVERSATION):
         return "--run-time must be positive and --max-requests at least one conversation"
-    if args.profile == "prod":
-        if not args.url or not is_loopback(args.url):
-            return "--url must be a running bot on http://127.0.0.1:PORT"
+    if args.url is not None:
+        if args.profile != "prod" or not is_loopback(args.url):
+            return "--url is for the prod profile, on http://127.0.0.1:PORT only"
         if not (args.tracker_db_url or args.api_token):
-            return "give --tracker-db-url or --api-token to read the conversations back"
+            return "with --url, give --tracker-db-url or --api-token to read the trackers back"
     return None
 
 
-def _description(args: argparse.Namespace) -> str:
+def _description(args: argparse.Namespace, url: str) -> str:
     if args.profile == "default":
         return (
-            "Single-process default (`posbot serve` processes): one Rasa server and one action "
-            f"server on 127.0.0.1:{args.port}/{args.actions_port}, in-memory tracker store, "
-            "fresh SQLite case store; Rasa's HTTP API is enabled (random token) to read the "
-            "trackers back."
+            "Single-process default (the processes of `posbot serve`): one Rasa server and one "
+            f"action server ({url}, actions on :{args.actions_port}), in-memory tracker store, "
+            "fresh SQLite case store; Rasa's HTTP API is enabled (random token) only to read "
+            "the trackers back."
         )
+    where = "already running" if args.url else f"started by the run, own database {LOAD_DATABASE}"
     return (
-        f"Production profile (`make run-prod`) through nginx at {args.url}: PostgreSQL case "
-        "and tracker stores, Redis lock store, two Rasa and two action server processes."
+        f"Production profile (`posbot prod start`, {where}) through nginx at {url}: two Rasa "
+        "servers and two action servers, PostgreSQL case store and SQL tracker store "
+        "(redacting), Redis lock store; trackers read back from the tracker store's table."
     )
 
 
@@ -235,6 +157,38 @@ def _relative(path: str) -> str:
     with contextlib.suppress(ValueError):
         return str(Path(path).relative_to(ROOT))
     return path
+
+
+@dataclass
+class Outcome:
+    """What a run produced: the journal, the trackers and the load at the end."""
+
+    url: str = ""
+    requests: list[Request] | None = None
+    trackers: dict[str, list[UserEvent]] | None = None
+    load_after: str = ""
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace, workdir: Path, users: int, token: str) -> Iterator[str]:
+    """The URL to load: a bot this run starts, or the one given with ``--url``."""
+    if args.profile == "default":
+        case_db = fresh_sqlite((workdir / "cases.db").resolve(), users)
+        port = args.port or DEFAULT_PORT
+        with default_profile(workdir, case_db, port, args.actions_port, token) as url:
+            yield url
+    elif args.url:
+        if args.case_db_url:
+            store = CaseStore(args.case_db_url)
+            seed_load_merchants(store, load_merchants(users))
+            store.dispose()
+        yield args.url
+    else:
+        args.tracker_db_url = fresh_postgres(PG_ADMIN_URL, LOAD_DATABASE, users)
+        with prod_profile(
+            workdir, args.tracker_db_url, REDIS_URL, args.port or PROD_BASE_PORT
+        ) as url:
+            yield url
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,50 +212,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = WORK_DIR / args.profile
     workdir.mkdir(parents=True, exist_ok=True)
     started = datetime.now().astimezone()
-    run_id = f"load-{args.profile}-{started:%Y%m%d%H%M%S}"
+    # No long digit runs in sender ids: the redaction must not mistake them for phone numbers.
+    run_id = f"load-{args.profile}-{started:%m%d-%H%M%S}"
     journal = workdir / "journal.jsonl"
-    command = locust_command(args.url or "", bounds, journal, run_id, workdir / "locust")
-    timeout = bounds.run_time + bounds.stop_timeout + EXTRA_SECONDS
+    journal.unlink(missing_ok=True)
+    token = args.api_token or secrets.token_hex(16)
     load_before = _load_average()
-
-    if args.profile == "default":
-        token = secrets.token_hex(16)
-        fresh_store(workdir / "cases.db", bounds.users).dispose()
-        with default_profile(workdir, args.port, args.actions_port, token) as url:
-            command[command.index("--host") + 1] = url
-            print(f"load: {bounds.users} users against {url} for ≤ {bounds.run_time} s", flush=True)
-            run_locust(command, workdir / "locust.log", timeout)
-            load_after = _load_average()
-            requests = read_journal(journal)
-            senders = sorted({request.sender for request in requests})
-            trackers = api_user_events(url, token, senders)
-    else:
-        if args.case_db_url:
-            store = CaseStore(args.case_db_url)
-            seed_load_merchants(store, load_merchants(bounds.users))
-            store.dispose()
-        print(
-            f"load: {bounds.users} users against {args.url} for ≤ {bounds.run_time} s", flush=True
+    outcome = Outcome()
+    with _target(args, workdir, bounds.users, token) as url:
+        command = locust_command(url, bounds, journal, run_id, workdir / "locust")
+        print(f"load: {bounds.users} users against {url} for ≤ {bounds.run_time} s", flush=True)
+        run_locust(
+            command, workdir / "locust.log", bounds.run_time + bounds.stop_timeout + EXTRA_SECONDS
         )
-        run_locust(command, workdir / "locust.log", timeout)
-        load_after = _load_average()
-        requests = read_journal(journal)
-        if args.api_token:
-            senders = sorted({request.sender for request in requests})
-            trackers = api_user_events(args.url, args.api_token, senders)
+        outcome.load_after = _load_average()
+        outcome.url = url
+        outcome.requests = read_journal(journal) if journal.exists() else []
+        senders = sorted({request.sender for request in outcome.requests})
+        if args.profile == "default" or not args.tracker_db_url:
+            outcome.trackers = api_user_events(url, token, senders)
         else:
-            trackers = sql_user_events(args.tracker_db_url, f"{run_id}-")
-
-    stats = run_stats(requests, len(CONVERSATION))
-    events: EventCheck = check_events(requests, trackers)
+            outcome.trackers = sql_user_events(args.tracker_db_url, f"{run_id}-")
+    if not outcome.requests:
+        print(f"load: no request was sent; see {workdir / 'locust.log'}", file=sys.stderr)
+        return EXIT_FAILED
+    stats = run_stats(outcome.requests, len(CONVERSATION))
+    events = check_events(outcome.requests, outcome.trackers or {})
     info = RunInfo(
         profile=args.profile,
-        description=_description(args),
+        description=_description(args, outcome.url),
         command=shlex.join([_relative(sys.executable), "-m", "load.run", *argv]),
         locust_command=shlex.join([_relative(command[0]), *command[1:]]),
         date=started.isoformat(timespec="seconds"),
         settings={key.replace("_", " "): value for key, value in asdict(bounds).items()},
-        load_average=f"{load_before} / {load_after}",
+        load_average=f"{load_before} / {outcome.load_after}",
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(info, stats, events), encoding="utf-8")
