@@ -149,7 +149,9 @@ class AgentDeskInput(InputChannel):
                     turns.append({"from": "user", "text": mask_pii(event.text)})
                 elif isinstance(event, BotUttered) and event.text:
                     author = (event.metadata or {}).get("agent_id")
-                    turns.append({"from": "agent" if author else "bot", "text": event.text})
+                    turns.append(
+                        {"from": "agent" if author else "bot", "text": mask_pii(event.text)}
+                    )
             return response.json(
                 {
                     "sender_id": sender_id,
