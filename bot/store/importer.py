@@ -504,8 +504,15 @@ def decode_export(data: bytes, encoding: str = DEFAULT_ENCODING) -> str:
         text = data.decode(codec)
     except UnicodeDecodeError as error:
         where = f"byte 0x{data[error.start]:02x} at offset {error.start}"
-        if codec != UTF8_CODEC:
-            advice = "the file is in another encoding or mixes encodings: save it as UTF-8"
+        if codec != UTF8_CODEC and _decodes(data, UTF8_CODEC):
+            advice = "the file is UTF-8: import it without --encoding"
+        elif codec != UTF8_CODEC and (utf8_line := _utf8_chinese_line(data)) is not None:
+            advice = (
+                f"mixed encodings: line {utf8_line} is UTF-8; "
+                "export the whole file in one encoding (UTF-8 preferred)"
+            )
+        elif codec != UTF8_CODEC:
+            advice = "the file is in another encoding: save it as UTF-8"
         elif (utf8_line := _utf8_chinese_line(data)) is not None:
             advice = (
                 f"mixed encodings: line {utf8_line} is UTF-8 but this line is not; "
