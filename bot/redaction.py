@@ -2,7 +2,8 @@
 
 One module for every place that shows or keeps text: the channels (before the NLU), logs, the
 tracker store, tickets, the copilot and the agent desk. Detection is a spaCy 3.4 blank ``zh``
-pipeline with token ``Matcher`` patterns, confirmed by checksums where they exist:
+pipeline with a token ``Matcher`` (digit groups) and a ``PhraseMatcher`` (secret keywords),
+confirmed by checksums where they exist:
 
 - resident ID card: 18 characters, ISO 7064 MOD 11-2 check digit, a province code and a real
   birth date (also written ``110101 19900307 123X``); an old 15-digit ID only right after the
@@ -53,8 +54,13 @@ NUMBER_KINDS: Final = frozenset({PHONE, ID_CARD, BANK_CARD, LONG_NUMBER})
 
 SECRET_MASK: Final = "******"
 
-# Only texts with a digit (or an already masked secret) can hold anything to find.
-_WORTH_A_LOOK: Final = re.compile(r"[0-9０-９]|[零〇一幺二两三四五六七八九]{4}|\*{6}")
+# Cheap pre-checks on the detection text: only a run of 11+ digits (single separators allowed,
+# not a decimal fraction) or a secret keyword next to a digit or a mask can hold a finding.
+_LONG_DIGITS: Final = re.compile(r"(?<![0-9])(?<![0-9]\.)[0-9](?:[ \-—_]?[0-9]){10,}")
+_SECRET_HINT: Final = re.compile(
+    r"(?:密码|口令|验证码|校验码|动态码|短信码|安全码|pin|cvn|cvv).{0,4}?(?:[0-9]|\*{6})",
+    re.IGNORECASE | re.DOTALL,
+)
 _TOKEN: Final = re.compile(r"[0-9]+|[A-Za-z]+|\S")
 
 _ID_CARD_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -226,10 +232,6 @@ class _Tokenizer:
             spaces.append(False)
 
 
-def _keyword_tokens(keyword: str) -> list[dict[str, str]]:
-    return [{"LOWER": token} for token in _TOKEN.findall(keyword)]
-
-
 def _number_patterns() -> list[list[dict[str, Any]]]:
     digits = {"IS_DIGIT": True}
     separator = {"ORTH": {"IN": _SEPARATORS}, "OP": "?"}
@@ -239,15 +241,6 @@ def _number_patterns() -> list[list[dict[str, Any]]]:
         for _ in range(groups - 1):
             pattern += [separator, digits]
         patterns.append(pattern)
-    return patterns
-
-
-def _secret_patterns() -> list[list[dict[str, Any]]]:
-    patterns = []
-    for keyword in _SECRET_KEYWORDS:
-        patterns.append(_keyword_tokens(keyword))
-        for connector in _SECRET_CONNECTORS:
-            patterns.append(_keyword_tokens(keyword) + _keyword_tokens(connector))
     return patterns
 
 
@@ -271,31 +264,48 @@ class _Detector:
 
     def __init__(self) -> None:
         spacy = _load_spacy()
-        from spacy.matcher import Matcher
+        from spacy.matcher import Matcher, PhraseMatcher
 
         self.nlp = spacy.blank("zh")
         self.nlp.tokenizer = _Tokenizer(self.nlp.vocab)
-        self.matcher = Matcher(self.nlp.vocab)
-        self.matcher.add("NUMBER", _number_patterns())
-        self.matcher.add("SECRET_KEY", _secret_patterns())
-        self.number_key = self.nlp.vocab.strings["NUMBER"]
+        self.numbers = Matcher(self.nlp.vocab)
+        self.numbers.add("NUMBER", _number_patterns())
+        self.keywords = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.keywords.add("SECRET_KEYWORD", [self.nlp.make_doc(k) for k in _SECRET_KEYWORDS])
+        self.connectors = [
+            [token.lower_ for token in self.nlp.make_doc(c)] for c in _SECRET_CONNECTORS
+        ]
         self.docs = 0
 
-    def find(self, text: str, *, phones: bool) -> list[Finding]:
-        doc = self.nlp(_detection_text(text))
+    def find(
+        self, detection: str, *, numbers_too: bool, secrets_too: bool, phones: bool
+    ) -> list[Finding]:
+        """Findings in ``detection`` (the text folded by ``_detection_text``)."""
+        doc = self.nlp(detection)
         self.docs += 1
         numbers: list[Finding] = []
         secrets: list[Finding] = []
-        for key, start, end in self.matcher(doc):
-            if key == self.number_key:
-                finding = _number(doc, start, end)
+        if numbers_too:
+            for _key, start, end in self.numbers(doc):
+                finding = _number(doc, detection, start, end)
                 if finding and (phones or finding.kind != PHONE):
                     numbers.append(finding)
-            else:
-                finding = _secret_after(doc, end)
+        if secrets_too:
+            for _key, _start, end in self.keywords(doc):
+                finding = self._secret(doc, end)
                 if finding:
                     secrets.append(finding)
         return _non_overlapping(secrets, numbers)
+
+    def _secret(self, doc: Any, end: int) -> Finding | None:
+        """The secret value after a keyword ending at token ``end``, past a connector if any."""
+        for connector in self.connectors:
+            following = [token.lower_ for token in doc[end : end + len(connector)]]
+            if following == connector:
+                finding = _secret_after(doc, end + len(connector))
+                if finding:
+                    return finding
+        return _secret_after(doc, end)
 
 
 def _non_overlapping(secrets: list[Finding], numbers: list[Finding]) -> list[Finding]:
@@ -310,7 +320,7 @@ def _non_overlapping(secrets: list[Finding], numbers: list[Finding]) -> list[Fin
     return sorted(chosen, key=lambda f: f.start)
 
 
-def _number(doc: Any, start: int, end: int) -> Finding | None:
+def _number(doc: Any, text: str, start: int, end: int) -> Finding | None:
     tokens = doc[start:end]
     groups = [t.text for t in tokens if t.is_digit]
     first = doc[start]
@@ -318,7 +328,7 @@ def _number(doc: Any, start: int, end: int) -> Finding | None:
         return None
     after = doc[end] if end < len(doc) else None
     check_x = after is not None and after.lower_ == "x" and not doc[end - 1].whitespace_
-    context = doc.text[max(0, first.idx - _CONTEXT_CHARS) : first.idx]
+    context = text[max(0, first.idx - _CONTEXT_CHARS) : first.idx]
     kind, value = _classify(groups, check_x, context)
     if kind is None:
         return None
@@ -421,14 +431,17 @@ def _detector_instance() -> _Detector:
 
 def find_pii(text: str, *, phones: bool = True) -> list[Finding]:
     """Every piece of personal data in ``text``, by position (``phones=False`` skips phones)."""
-    if not text or not _WORTH_A_LOOK.search(text):
-        return []
-    if getattr(_state, "busy", False):
-        return []  # a log line written while the pipeline itself runs or is built
+    detection = _detection_text(text or "")
+    numbers_too = bool(_LONG_DIGITS.search(detection))
+    secrets_too = bool(_SECRET_HINT.search(detection))
+    if not (numbers_too or secrets_too) or getattr(_state, "busy", False):
+        return []  # nothing to find, or a log line written while the pipeline runs or is built
     with _lock:
         _state.busy = True
         try:
-            return _detector_instance().find(text, phones=phones)
+            return _detector_instance().find(
+                detection, numbers_too=numbers_too, secrets_too=secrets_too, phones=phones
+            )
         finally:
             _state.busy = False
 

@@ -135,7 +135,8 @@ def _retention(args: argparse.Namespace) -> int:
     print(
         f"older than {args.days} days: {report.misses_deleted} missed messages and "
         f"{report.attempts_deleted} identity checks deleted, {report.tickets_anonymised} "
-        f"tickets anonymised, {report.tracker_events_deleted} conversation events deleted; "
+        f"tickets anonymised, {report.tracker_events_deleted} conversation events deleted, "
+        f"{report.drafts_deleted} application drafts older than a day deleted; "
         f"{report.audits_deleted} audit rows older than {args.audit_days} days deleted"
     )
     return EXIT_OK
