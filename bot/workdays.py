@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -22,6 +24,7 @@ DEFAULT_HOLIDAY_FILE = Path("holidays.yml")
 REVIEW_FIRST_WORKDAY = 3
 REVIEW_LAST_WORKDAY = 7
 _MAX_SCAN_DAYS = 3660
+_CACHED_YEARS = 64
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,29 @@ def _as_dates(values: object) -> list[date]:
     return result
 
 
+@dataclass(frozen=True)
+class YearTable:
+    """One year's working days as sorted ordinals, and whether they are official."""
+
+    ordinals: tuple[int, ...]
+    members: frozenset[int]
+    official: bool
+
+    def count_until(self, ordinal: int) -> int:
+        """Working days of this year on or before the day with this ordinal."""
+        return bisect_right(self.ordinals, ordinal)
+
+
 class WorkdayCalendar:
-    """Answers whether a day is a working day and counts working days."""
+    """Answers whether a day is a working day and counts working days.
+
+    Each year is read once into a table of working-day ordinals (cached per calendar), so that
+    counting is a few binary searches instead of a day-by-day scan.
+    """
 
     def __init__(self, overrides: HolidayOverrides | None = None) -> None:
         self.overrides = overrides or HolidayOverrides()
+        self._year_table = lru_cache(maxsize=_CACHED_YEARS)(self._build_year)
 
     @classmethod
     def from_env(cls) -> WorkdayCalendar:
@@ -87,39 +108,55 @@ class WorkdayCalendar:
         path = Path(os.environ.get(HOLIDAY_FILE_ENV, "") or DEFAULT_HOLIDAY_FILE)
         return cls(HolidayOverrides.load(path))
 
-    def is_workday(self, day: date) -> tuple[bool, bool]:
-        """Whether ``day`` is a working day, and whether that is official (not estimated)."""
+    def _build_year(self, year: int) -> YearTable:
+        """The working days of ``year``: the package's calendar, or weekends plus overrides."""
         import chinese_calendar
 
+        first = date(year, 1, 1).toordinal()
+        days = [date.fromordinal(o) for o in range(first, date(year, 12, 31).toordinal() + 1)]
         try:
-            return bool(chinese_calendar.is_workday(day)), True
+            official = [d.toordinal() for d in days if chinese_calendar.is_workday(d)]
+            return YearTable(tuple(official), frozenset(official), official=True)
         except NotImplementedError:
             pass
-        if day in self.overrides.workdays:
-            return True, False
-        if day in self.overrides.holidays:
-            return False, False
-        return day.weekday() < 5, False
+        estimated = [
+            d.toordinal()
+            for d in days
+            if d in self.overrides.workdays
+            or (d not in self.overrides.holidays and d.weekday() < 5)
+        ]
+        return YearTable(tuple(estimated), frozenset(estimated), official=False)
+
+    def is_workday(self, day: date) -> tuple[bool, bool]:
+        """Whether ``day`` is a working day, and whether that is official (not estimated)."""
+        table = self._year_table(day.year)
+        return day.toordinal() in table.members, table.official
 
     def add_workdays(self, start: date, count: int) -> tuple[date, bool]:
-        """The ``count``-th working day after ``start`` and whether it is exact."""
+        """The ``count``-th working day after ``start`` and whether it is exact.
+
+        Exact means every day from the day after ``start`` to the answer is in a year the
+        official calendar knows.
+        """
         if count < 1:
             raise ValueError("count must be at least 1")
+        origin = start.toordinal()
+        limit = origin + _MAX_SCAN_DAYS
         exact = True
-        day = start
-        found = 0
-        for _ in range(_MAX_SCAN_DAYS):
-            try:
-                day = day + timedelta(days=1)
-            except OverflowError:
-                break
-            workday, official = self.is_workday(day)
-            if not official:
-                exact = False
-            if workday:
-                found += 1
-                if found == count:
-                    return day, exact
+        remaining = count
+        year = start.year if origin < date(start.year, 12, 31).toordinal() else start.year + 1
+        while year <= date.max.year and date(year, 1, 1).toordinal() <= limit:
+            table = self._year_table(year)
+            exact = exact and table.official
+            skip = table.count_until(origin)
+            available = len(table.ordinals) - skip
+            if available >= remaining:
+                found = table.ordinals[skip + remaining - 1]
+                if found > limit:
+                    break
+                return date.fromordinal(found), exact
+            remaining -= available
+            year += 1
         # Beyond any sensible calendar: count calendar days instead of failing.
         return _safe_add(start, count), False
 
@@ -132,15 +169,18 @@ class WorkdayCalendar:
         return DecisionWindow(first, last, estimated=not (first_exact and last_exact))
 
     def workdays_between(self, start: date, end: date) -> int:
-        """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
+        """Working days after ``start`` up to and including ``end`` (0 when end <= start).
+
+        At most the first ``_MAX_SCAN_DAYS`` days after ``start`` are counted.
+        """
+        low = start.toordinal()
+        high = min(end.toordinal(), low + _MAX_SCAN_DAYS)
+        if high <= low:
+            return 0
         count = 0
-        day = start
-        for _ in range(_MAX_SCAN_DAYS):
-            if day >= end:
-                break
-            day = day + timedelta(days=1)
-            if self.is_workday(day)[0]:
-                count += 1
+        for year in range(date.fromordinal(low + 1).year, date.fromordinal(high).year + 1):
+            table = self._year_table(year)
+            count += table.count_until(high) - table.count_until(low)
         return count
 
 
