@@ -85,9 +85,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def _print_redacted(
+def print_redacted_exception(
     kind: type[BaseException], error: BaseException, trace: TracebackType | None
 ) -> None:
+    """``sys.excepthook``: prints the traceback with personal data masked."""
     text = "".join(traceback.format_exception(kind, error, trace))
     try:
         text = redact_log_text(text)
@@ -96,12 +97,13 @@ def _print_redacted(
     sys.stderr.write(text)
 
 
-def _thread_hook(args: Any) -> None:
+def thread_exception_hook(args: Any) -> None:
+    """``threading.excepthook``: prints the thread's traceback with personal data masked."""
     if args.exc_type is SystemExit:
         return
     thread = getattr(args.thread, "name", "?")
     sys.stderr.write(f"Exception in thread {thread}:\n")
-    _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)
+    print_redacted_exception(args.exc_type, args.exc_value, args.exc_traceback)
 
 
 def install() -> None:
@@ -120,6 +122,6 @@ def install() -> None:
         logging.setLogRecordFactory(factory)
         for name in EXTRA_LOGGERS:
             logging.getLogger(name).addFilter(RedactingFilter())
-        sys.excepthook = _print_redacted
-        threading.excepthook = _thread_hook
+        sys.excepthook = print_redacted_exception
+        threading.excepthook = thread_exception_hook
         _installed = True

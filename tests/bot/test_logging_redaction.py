@@ -11,7 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logging_redaction import RedactingFilter, install, redact_log_text
+from bot.logging_redaction import (
+    RedactingFilter,
+    install,
+    print_redacted_exception,
+    redact_log_text,
+    thread_exception_hook,
+)
 
 PHONE = "13812345678"
 CARD = "6222021234567890128"
@@ -70,9 +76,10 @@ def test_tracebacks_of_uncaught_errors_are_masked(log_output):
 
 
 def test_uncaught_exceptions_in_threads_are_printed_masked(monkeypatch):
-    install()
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
+    # pytest swaps threading.excepthook around each test; install() sets these two.
+    monkeypatch.setattr(threading, "excepthook", thread_exception_hook)
 
     def crash() -> None:
         raise RuntimeError(f"card {CARD}")
@@ -83,8 +90,9 @@ def test_uncaught_exceptions_in_threads_are_printed_masked(monkeypatch):
     try:
         raise KeyError(PHONE)
     except KeyError as error:
-        sys.excepthook(KeyError, error, error.__traceback__)
-    assert "RuntimeError" in err.getvalue() and "KeyError" in err.getvalue()
+        print_redacted_exception(KeyError, error, error.__traceback__)
+    assert "Exception in thread worker" in err.getvalue() and "RuntimeError" in err.getvalue()
+    assert "KeyError: '138****5678'" in err.getvalue()
     assert CARD not in err.getvalue() and PHONE not in err.getvalue()
 
 
@@ -98,3 +106,11 @@ def test_filter_redacts_extra_fields_of_a_record():
 def test_plain_text_is_unchanged():
     line = "Starting Rasa server on http://0.0.0.0:5005 at 2026-11-26 10:00:00, 3 workers"
     assert redact_log_text(line) == line
+
+
+def test_install_is_idempotent_and_sets_the_exception_hook():
+    install()
+    factory = logging.getLogRecordFactory()
+    install()
+    assert logging.getLogRecordFactory() is factory
+    assert sys.excepthook is print_redacted_exception
