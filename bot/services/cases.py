@@ -124,31 +124,32 @@ def lookup_for_merchant(
         case_id: the case the user named, if any (wins over ``terminal_id``).
     """
     cases = CaseRepository(session)
-    merchants = MerchantRepository(session)
     if case_id:
-        case = cases.get(case_id)
-        if case is None or case.merchant_id != merchant_id:
+        found = cases.get_with_terminal(case_id)
+        if found is None or found[0].merchant_id != merchant_id:
             return CaseLookup(LookupOutcome.NOT_YOURS)
+        case, terminal = found
         return CaseLookup(
-            LookupOutcome.FOUND, TerminalView.of(case.terminal), CaseView.of(case, calendar, today)
+            LookupOutcome.FOUND, TerminalView.of(terminal), CaseView.of(case, calendar, today)
         )
     if terminal_id:
-        terminal = merchants.get_terminal(terminal_id)
-        if terminal is None or terminal.merchant_id != merchant_id:
+        rows = cases.terminals_with_latest_case(terminal_id=terminal_id)
+        if not rows or rows[0][0].merchant_id != merchant_id:
             return CaseLookup(LookupOutcome.NOT_YOURS)
-        return _found(terminal, cases, calendar, today)
-    terminals = merchants.terminals_of(merchant_id)
-    if not terminals:
+        return _found(*rows[0], calendar, today)
+    rows = cases.terminals_with_latest_case(merchant_id=merchant_id)
+    if not rows:
         return CaseLookup(LookupOutcome.NO_TERMINAL)
-    if len(terminals) == 1:
-        return _found(terminals[0], cases, calendar, today)
-    return CaseLookup(LookupOutcome.CHOOSE, choices=tuple(TerminalView.of(t) for t in terminals))
+    if len(rows) == 1:
+        return _found(*rows[0], calendar, today)
+    return CaseLookup(
+        LookupOutcome.CHOOSE, choices=tuple(TerminalView.of(terminal) for terminal, _ in rows)
+    )
 
 
 def _found(
-    terminal: Terminal, cases: CaseRepository, calendar: WorkdayCalendar, today: date
+    terminal: Terminal, latest: Case | None, calendar: WorkdayCalendar, today: date
 ) -> CaseLookup:
-    latest = cases.latest_for_terminal(terminal.terminal_id)
     view = CaseView.of(latest, calendar, today) if latest is not None else None
     return CaseLookup(LookupOutcome.FOUND, TerminalView.of(terminal), view)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.domain_values import OPEN_CASE_STATUSES
@@ -53,6 +53,30 @@ class MerchantRepository:
         return self.session.execute(query).scalars().all()
 
 
+# The look-ups of every verified question, built once: building a statement and its cache key
+# costs more than running it on an indexed table.
+_NEWEST_CASE_OF_TERMINAL = (
+    select(Case.case_id)
+    .where(Case.terminal_id == Terminal.terminal_id)
+    .order_by(Case.submitted_at.desc(), Case.case_id.desc())
+    .limit(1)
+    .correlate(Terminal)
+    .scalar_subquery()
+)
+_TERMINALS_WITH_LATEST = select(Terminal, Case).outerjoin(
+    Case, Case.case_id == _NEWEST_CASE_OF_TERMINAL
+)
+_MERCHANT_TERMINALS_WITH_LATEST = _TERMINALS_WITH_LATEST.where(
+    Terminal.merchant_id == bindparam("merchant_id")
+).order_by(Terminal.terminal_id)
+_TERMINAL_WITH_LATEST = _TERMINALS_WITH_LATEST.where(
+    Terminal.terminal_id == bindparam("terminal_id")
+)
+_CASE_WITH_TERMINAL = (
+    select(Case, Terminal).join(Terminal).where(Case.case_id == bindparam("case_id"))
+)
+
+
 class CaseRepository:
     """Applications and their history."""
 
@@ -81,6 +105,24 @@ class CaseRepository:
             .limit(1)
         )
         return self.session.execute(query).scalars().first()
+
+    def terminals_with_latest_case(
+        self, *, merchant_id: str | None = None, terminal_id: str | None = None
+    ) -> Sequence[tuple[Terminal, Case | None]]:
+        """One terminal by id, else a merchant's terminals, each with its newest case, in one query."""
+        if terminal_id is not None:
+            query, parameters = _TERMINAL_WITH_LATEST, {"terminal_id": terminal_id}
+        elif merchant_id is not None:
+            query, parameters = _MERCHANT_TERMINALS_WITH_LATEST, {"merchant_id": merchant_id}
+        else:
+            raise ValueError("merchant_id or terminal_id is required")
+        rows = self.session.execute(query, parameters).all()
+        return [(row[0], row[1]) for row in rows]
+
+    def get_with_terminal(self, case_id: str) -> tuple[Case, Terminal] | None:
+        """The case with this id and its terminal, in one query."""
+        row = self.session.execute(_CASE_WITH_TERMINAL, {"case_id": case_id}).first()
+        return (row[0], row[1]) if row is not None else None
 
     def open_for_terminal(self, terminal_id: str) -> Case | None:
         """The terminal's open case (submitted, under review or waiting for documents)."""
