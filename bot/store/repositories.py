@@ -109,7 +109,7 @@ class CaseRepository:
     def terminals_with_latest_case(
         self, *, merchant_id: str | None = None, terminal_id: str | None = None
     ) -> Sequence[tuple[Terminal, Case | None]]:
-        """One terminal by id, else a merchant's terminals, each with its newest case, in one query."""
+        """One terminal by id, else a merchant's terminals, each with its newest case, 1 query."""
         if terminal_id is not None:
             query, parameters = _TERMINAL_WITH_LATEST, {"terminal_id": terminal_id}
         elif merchant_id is not None:
