@@ -109,9 +109,8 @@ def stop(args: argparse.Namespace) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_WAIT_SECONDS
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        # The supervisor removes its pid file once every child has stopped.
+        if supervisor_pid(settings) is None:
             print("posbot prod: stopped")
             return EXIT_OK
         time.sleep(0.2)

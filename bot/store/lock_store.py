@@ -6,7 +6,9 @@ number and both go ahead, or one overwrites the other's ticket (RasaHQ/rasa#1125
 does every step in Redis itself, atomically, with Lua scripts:
 
 - ``issue``: ``INCR`` gives a unique, increasing ticket; it joins a sorted set (the queue) and
-  gets a liveness key that expires after the lock lifetime.
+  gets a liveness key that expires after the lock lifetime. A random request token makes a
+  retry after a lost reply return the same ticket, so every call can be retried once on a
+  broken connection (a Redis restart leaves stale connections in the pool).
 - ``try_acquire``: the ticket is served when it is the smallest live ticket in the queue;
   tickets whose liveness key expired (their process died) are dropped from the head.
 - ``release``: removes the ticket; the last one out deletes the keys.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -40,14 +43,19 @@ DEFAULT_PREFIX: Final = "posbot"
 SOCKET_TIMEOUT_SECONDS: Final = 5.0
 FIRST_POLL_SECONDS: Final = 0.01
 MAX_POLL_SECONDS: Final = 0.1
+RETRIES: Final = 1
 ACQUIRED: Final = 1
 WAITING: Final = 0
 
-# KEYS: counter, queue. ARGV: liveness key prefix, lifetime ms.
+# KEYS: counter, queue, request token. ARGV: liveness key prefix, lifetime ms.
+# The token makes a retried call (reply lost on a broken connection) return the same ticket.
 _ISSUE: Final = """
+local issued = redis.call('GET', KEYS[3])
+if issued then return tonumber(issued) end
 local ticket = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], ticket, ticket)
 redis.call('SET', ARGV[1] .. ticket, '1', 'PX', ARGV[2])
+redis.call('SET', KEYS[3], ticket, 'PX', ARGV[2])
 return ticket
 """
 
@@ -72,10 +80,11 @@ while true do
 end
 """
 
-# KEYS: counter, queue. ARGV: liveness key prefix, ticket.
+# KEYS: counter, queue, request token. ARGV: liveness key prefix, ticket.
 _RELEASE: Final = """
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('DEL', ARGV[1] .. ARGV[2])
+if KEYS[3] ~= KEYS[1] then redis.call('DEL', KEYS[3]) end
 if redis.call('ZCARD', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
 end
@@ -102,10 +111,15 @@ class AtomicRedisLockStore(LockStore):
             import redis
 
             url = (endpoint_config.url if endpoint_config else None) or DEFAULT_URL
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
             client = redis.Redis.from_url(
                 url,
                 socket_timeout=float(kwargs.get("socket_timeout", SOCKET_TIMEOUT_SECONDS)),
                 socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+                retry=Retry(NoBackoff(), RETRIES),
+                retry_on_error=[redis.ConnectionError, redis.TimeoutError],
             )
         self.red = client
         self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
@@ -125,22 +139,27 @@ class AtomicRedisLockStore(LockStore):
         Raises:
             LockError: Redis cannot be reached.
         """
+        return self._issue_with_token(conversation_id, lock_lifetime)[0]
+
+    def _issue_with_token(self, conversation_id: str, lock_lifetime: float) -> tuple[int, str]:
         counter, queue, alive = self._keys(conversation_id)
+        token = f"{counter}:{uuid.uuid4().hex}"
         try:
-            return int(self._issue(keys=[counter, queue], args=[alive, _ms(lock_lifetime)]))
+            ticket = self._issue(keys=[counter, queue, token], args=[alive, _ms(lock_lifetime)])
         except Exception as error:
             raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
+        return int(ticket), token
 
     def try_acquire(self, conversation_id: str, ticket: int, lock_lifetime: float) -> int:
         """One attempt: ``ACQUIRED``, ``WAITING`` or a negative number (ticket expired)."""
         _, queue, alive = self._keys(conversation_id)
         return int(self._try_acquire(keys=[queue], args=[alive, ticket, _ms(lock_lifetime)]))
 
-    def release(self, conversation_id: str, ticket: int) -> None:
+    def release(self, conversation_id: str, ticket: int, token: str = "") -> None:
         """Leaves the queue (after serving or on giving up)."""
         counter, queue, alive = self._keys(conversation_id)
         try:
-            self._release(keys=[counter, queue], args=[alive, ticket])
+            self._release(keys=[counter, queue, token or counter], args=[alive, ticket])
         except Exception as error:
             # The ticket then expires after the lock lifetime.
             logger.error("Could not release lock ticket: %s", error.__class__.__name__)
@@ -157,12 +176,12 @@ class AtomicRedisLockStore(LockStore):
         Raises:
             LockError: Redis failed, or the ticket expired while waiting.
         """
-        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        ticket, token = self._issue_with_token(conversation_id, lock_lifetime)
         try:
             await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
             yield TicketLock(conversation_id)
         finally:
-            self.release(conversation_id, ticket)
+            self.release(conversation_id, ticket, token)
 
     async def _wait_for_turn(
         self, conversation_id: str, ticket: int, lock_lifetime: float, max_poll: float

@@ -13,10 +13,13 @@ from rasa.core.lock_store import LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.store.lock_store import AtomicRedisLockStore
+from tests.prod.conftest import BASE_PORT
+from tests.prod.proxy import TcpProxy
 
 HOLDERS_PER_PROCESS = 10
 PROCESSES = 2
 HOLD_SECONDS = 0.01
+PROXY_PORT = BASE_PORT + 42
 
 
 def _store(url: str) -> AtomicRedisLockStore:
@@ -126,3 +129,22 @@ async def test_redis_down_is_a_lock_error() -> None:
     with pytest.raises(LockError):
         async with store.lock("anyone"):
             pass
+
+
+async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
+    port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
+    proxy = TcpProxy(PROXY_PORT, port)
+    store = _store(f"redis://127.0.0.1:{PROXY_PORT}/5")
+    try:
+        async with store.lock("comes-back"):
+            pass
+        proxy.cut()  # the pooled connection is reset, as by a Redis restart
+        with pytest.raises(LockError):
+            async with store.lock("comes-back"):
+                pass
+        proxy.restore()
+        async with store.lock("comes-back") as lock:
+            assert lock.conversation_id == "comes-back"
+    finally:
+        store.red.close()
+        proxy.close()

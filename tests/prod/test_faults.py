@@ -1,0 +1,252 @@
+"""Faults against the running production profile (nginx, 2 Rasa + 2 action servers, PG, Redis).
+
+One profile is started for the module; the case store, the tracker store and Redis are reached
+through TCP proxies the tests cut and restore (the shared PostgreSQL and Redis keep running).
+The tests run in file order and share conversations; the last one restarts everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from sqlalchemy import create_engine, func, select
+
+from bot.store.models import Case
+from bot.store.tracker_store import RedactingSQLTrackerStore
+from tests.conftest import ROOT
+from tests.prod.conftest import BASE_PORT
+from tests.prod.profile import Profile, Reply, alive
+from tests.prod.proxy import TcpProxy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.prod]
+
+MODEL = ROOT / "models" / "posbot.tar.gz"
+CASE_PROXY, TRACKER_PROXY, REDIS_PROXY = BASE_PORT + 20, BASE_PORT + 21, BASE_PORT + 22
+GRACEFUL_SECONDS = 5.0
+BURST = 20
+MERCHANT = "商户号898310058121234 手机尾号5678 查一下申请进度"
+STATUS = "查一下申请进度"
+UNDER_REVIEW = "审核中"
+STATUS_WORDS = ("审核中", "已通过", "被拒绝", "补充材料", "已提交")
+
+
+def _response(name: str) -> str:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return domain["responses"][name][0]["text"]
+
+
+STORE_UNAVAILABLE = _response("utter_store_unavailable")
+SERVICE_UNAVAILABLE = _response("utter_service_unavailable")
+
+
+def _port(url: str) -> int:
+    return int(re.search(r":(\d+)/", url.split("@")[-1] + "/").group(1))
+
+
+def _via(url: str, port: int) -> str:
+    return re.sub(r"@[^/]+/", f"@127.0.0.1:{port}/", url)
+
+
+@pytest.fixture(scope="module")
+def proxies(pg_database: str, redis_url: str) -> Iterator[dict[str, TcpProxy]]:
+    made = {
+        "case": TcpProxy(CASE_PROXY, _port(pg_database)),
+        "tracker": TcpProxy(TRACKER_PROXY, _port(pg_database)),
+        "redis": TcpProxy(REDIS_PROXY, _port(redis_url)),
+    }
+    yield made
+    for proxy in made.values():
+        proxy.close()
+
+
+@pytest.fixture(scope="module")
+def profile(
+    nginx: str, pg_database: str, redis_url: str, proxies: dict[str, TcpProxy], tmp_path_factory
+) -> Iterator[Profile]:
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make test` (it trains first)")
+    env = {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "POSBOT_DB_URL": _via(pg_database, CASE_PROXY),
+        "POSBOT_TRACKER_URL": _via(pg_database, TRACKER_PROXY),
+        "POSBOT_REDIS_URL": re.sub(r"//[^/]+/", f"//127.0.0.1:{REDIS_PROXY}/", redis_url),
+    }
+    running = Profile(BASE_PORT, Path(tmp_path_factory.mktemp("prod")), env)
+    running.start()
+    yield running
+    running.kill()
+
+
+@pytest.fixture(scope="module")
+def tracker_store(pg_database: str) -> Iterator[RedactingSQLTrackerStore]:
+    store = RedactingSQLTrackerStore(domain=Domain.load(str(ROOT / "domain.yml")), host=pg_database)
+    yield store
+    store.engine.dispose()
+
+
+def _healthy_answer(reply: Reply) -> None:
+    assert reply.status == 200
+    assert reply.degraded is None, reply.text
+    assert reply.messages and all(m.get("text") or m.get("buttons") for m in reply.messages)
+
+
+async def test_twenty_messages_at_once_for_one_sender_are_serialised(
+    profile: Profile, tracker_store: RedactingSQLTrackerStore
+) -> None:
+    sender = "burst"
+    messages = [f"审核要多久 {i}" for i in range(BURST)]
+    with ThreadPoolExecutor(BURST) as pool:
+        replies = list(pool.map(lambda text: profile.say(sender, text), messages))
+
+    for reply in replies:
+        _healthy_answer(reply)
+        assert "lock" not in reply.text.lower()
+    tracker = await tracker_store.retrieve_full_tracker(sender)
+    user_texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
+    assert sorted(user_texts) == sorted(messages)  # each exactly once
+    # Turns never interleave: after each user event its answer, then listening, then the next.
+    turns = [[]]
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            turns.append([])
+        turns[-1].append(event)
+    for turn in turns[1:]:
+        assert isinstance(turn[0], UserUttered)
+        assert any(isinstance(e, BotUttered) for e in turn)
+        assert isinstance(turn[-1], ActionExecuted) and turn[-1].action_name == "action_listen"
+    rasa_ports = {f"upstream=127.0.0.1:{port}" for port in (BASE_PORT + 1, BASE_PORT + 2)}
+    served_by = {p for p in rasa_ports if p in profile.log("nginx-access")}
+    assert served_by == rasa_ports  # both Rasa processes took part
+
+
+def test_case_store_down_mid_conversation(profile: Profile, proxies) -> None:
+    sender = "case-down"
+    assert UNDER_REVIEW in profile.say(sender, MERCHANT).text
+
+    proxies["case"].cut()
+    try:
+        down = profile.say(sender, STATUS)
+    finally:
+        proxies["case"].restore()
+    back = profile.say(sender, STATUS)
+
+    assert down.status == 200 and down.seconds < GRACEFUL_SECONDS
+    assert STORE_UNAVAILABLE in down.text
+    assert any(
+        b["payload"] == "/request_human" for m in down.messages for b in m.get("buttons", [])
+    )
+    assert not any(word in down.text for word in STATUS_WORDS)  # never invents a status
+    assert UNDER_REVIEW in back.text  # still verified: the conversation is intact
+
+
+def test_a_killed_action_server_is_covered_by_the_other(profile: Profile) -> None:
+    sender = "actions-killed"
+    assert UNDER_REVIEW in profile.say(sender, MERCHANT).text
+    killed = profile.pids()["actions-1"]
+
+    os.kill(killed, signal.SIGKILL)
+    replies = [profile.say(sender, STATUS) for _ in range(4)]
+
+    for reply in replies:
+        _healthy_answer(reply)
+        assert UNDER_REVIEW in reply.text
+        assert reply.seconds < GRACEFUL_SECONDS
+    deadline = time.monotonic() + 90
+    while profile.pids()["actions-1"] == killed or profile.status() != 0:
+        assert time.monotonic() < deadline, "the supervisor did not restart actions-1"
+        time.sleep(0.5)
+
+
+def test_hung_action_servers_get_a_graceful_reply_within_five_seconds(profile: Profile) -> None:
+    sender = "actions-hung"
+    assert UNDER_REVIEW in profile.say(sender, MERCHANT).text
+    pids = [profile.pids()["actions-1"], profile.pids()["actions-2"]]
+
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        hung = profile.say(sender, STATUS)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    back = profile.say(sender, STATUS)
+
+    assert hung.status == 200 and hung.seconds < GRACEFUL_SECONDS
+    assert SERVICE_UNAVAILABLE in hung.text
+    assert not any(word in hung.text for word in STATUS_WORDS)
+    assert UNDER_REVIEW in back.text
+
+
+async def test_tracker_store_down_is_loud_and_recovers(
+    profile: Profile, proxies, tracker_store: RedactingSQLTrackerStore
+) -> None:
+    sender = "tracker-down"
+    assert UNDER_REVIEW in profile.say(sender, MERCHANT).text
+    before = await tracker_store.retrieve_full_tracker(sender)
+
+    proxies["tracker"].cut()
+    try:
+        known = profile.say(sender, STATUS)
+        stranger = profile.say("tracker-down-new", "你好")
+    finally:
+        proxies["tracker"].restore()
+    back = profile.say(sender, STATUS)
+    after = await tracker_store.retrieve_full_tracker(sender)
+
+    for reply in (known, stranger):
+        assert reply.status == 200 and reply.text == SERVICE_UNAVAILABLE
+        assert reply.degraded == "TrackerStoreUnavailable"
+    logs = profile.log("rasa-1") + profile.log("rasa-2")
+    assert re.search(r"ERROR .*ALERT tracker store unavailable", logs)
+    assert "InMemoryTrackerStore" not in logs
+    assert UNDER_REVIEW in back.text  # recovered, still verified
+    users = [e.text for e in after.events if isinstance(e, UserUttered)]
+    assert users == [*(e.text for e in before.events if isinstance(e, UserUttered)), STATUS]
+    assert await tracker_store.retrieve("tracker-down-new") is None
+
+
+def test_lock_store_down_gets_a_polite_reply(profile: Profile, proxies) -> None:
+    proxies["redis"].cut()
+    try:
+        down = profile.say("lock-down", "审核要多久")
+    finally:
+        proxies["redis"].restore()
+    back = profile.say("lock-down", "审核要多久")
+
+    assert down.status == 200 and down.text == SERVICE_UNAVAILABLE and down.degraded == "lock"
+    _healthy_answer(back)
+
+
+async def test_restart_keeps_conversations_and_cases(
+    profile: Profile, pg_database: str, tracker_store: RedactingSQLTrackerStore
+) -> None:
+    engine = create_engine(pg_database, future=True)
+    with engine.connect() as connection:
+        cases_before = connection.execute(select(func.count()).select_from(Case)).scalar_one()
+    events_before = len((await tracker_store.retrieve_full_tracker("case-down")).events)
+    pids = profile.pids()
+
+    assert profile.stop() == 0
+    assert not [name for name, pid in pids.items() if alive(pid)]  # no orphans
+    profile.start()
+    reply = profile.say("case-down", STATUS)
+
+    with engine.connect() as connection:
+        cases_after = connection.execute(select(func.count()).select_from(Case)).scalar_one()
+    engine.dispose()
+    assert UNDER_REVIEW in reply.text  # still verified after the restart
+    assert cases_after == cases_before > 0
+    tracker = await tracker_store.retrieve_full_tracker("case-down")
+    assert len(tracker.events) > events_before
