@@ -13,12 +13,15 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod \
+	run-prod stop-prod
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
 	@echo "make shell  set up, chat in the terminal"
 	@echo "make test   set up, then lint, unit, NLU gate, story and end-to-end tests"
+	@echo "make run-prod   production profile: nginx :8080, 2 Rasa + 2 action servers, PostgreSQL, Redis"
+	@echo "make stop-prod  stop it"
 
 $(STAMP): pyproject.toml
 	@PY=$$(scripts/find-python310.sh) || exit 1; \
@@ -41,6 +44,15 @@ run: $(STAMP) db $(MODEL)
 
 shell: $(STAMP) db $(MODEL)
 	$(BIN)/posbot serve --shell --model $(MODEL)
+
+# Production profile (README, "Production profile"): POSBOT_DB_URL, POSBOT_TRACKER_URL and
+# POSBOT_REDIS_URL from the environment; ports PROD_PORT (nginx) to PROD_PORT+12.
+PROD_PORT ?= 8080
+run-prod: $(STAMP) $(MODEL)
+	$(BIN)/posbot prod start --base-port $(PROD_PORT) --model $(MODEL)
+
+stop-prod: $(STAMP)
+	$(BIN)/posbot prod stop --base-port $(PROD_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
