@@ -2,12 +2,16 @@
 
 Guessing is limited twice: three wrong answers end one conversation's attempt (the form), and
 ``MAX_FAILURES_PER_MERCHANT`` wrong answers within ``LOCKOUT_WINDOW`` lock the merchant for
-every conversation. Every check is recorded.
+every conversation. Every check is recorded in ``verification_attempts``, and the lock-out is
+logged as a warning for monitoring. Checks refused during a lock-out are recorded as failures
+and count: the merchant stays locked until an hour passes with fewer than
+``MAX_FAILURES_PER_MERCHANT`` failed or refused checks (fail closed while someone keeps trying).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -19,6 +23,8 @@ from sqlalchemy.orm import Session
 from bot.domain_values import mask_name
 from bot.store.models import Merchant, VerificationAttempt
 from bot.store.repositories import CaseRepository, MerchantRepository
+
+logger = logging.getLogger(__name__)
 
 MAX_VERIFY_FAILURES: Final = 3
 MAX_FAILURES_PER_MERCHANT: Final = 10
@@ -89,7 +95,14 @@ def check_identity(
     tell which merchant ids exist. A locked merchant is refused even with the right digits.
     """
     key, merchant = _claimed_merchant(session, merchant_id, case_id)
-    if recent_failures(session, key, now) >= MAX_FAILURES_PER_MERCHANT:
+    failures = recent_failures(session, key, now)
+    if failures >= MAX_FAILURES_PER_MERCHANT:
+        logger.warning(
+            "Identity check refused: merchant %s is locked (%d failed checks within %s)",
+            key,
+            failures,
+            LOCKOUT_WINDOW,
+        )
         session.add(VerificationAttempt(merchant_key=key, sender_id=sender_id[:255],
                                         succeeded=False, attempted_at=now))  # fmt: skip
         return IdentityCheck(Outcome.MERCHANT_LOCKED)
@@ -101,6 +114,13 @@ def check_identity(
     session.add(VerificationAttempt(merchant_key=key, sender_id=sender_id[:255],
                                     succeeded=matches, attempted_at=now))  # fmt: skip
     if not matches:
+        if failures + 1 == MAX_FAILURES_PER_MERCHANT:
+            logger.warning(
+                "Merchant %s locked for %s after %d failed identity checks",
+                key,
+                LOCKOUT_WINDOW,
+                MAX_FAILURES_PER_MERCHANT,
+            )
         return IdentityCheck(Outcome.MISMATCH)
     return IdentityCheck(
         Outcome.VERIFIED, VerifiedMerchant(merchant.merchant_id, mask_name(merchant.name))
