@@ -143,6 +143,7 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
         print(
             "\n  POS机解除停用助手 is running.\n"
             f"  REST:    curl -s localhost:{port}/webhooks/rest/webhook "
+            "-H 'Content-Type: application/json' "
             '-d \'{"sender":"demo","message":"我的POS机为什么被停用"}\'\n'
             "  Terminal chat: make shell    Stop: Ctrl-C\n",
             flush=True,
