@@ -99,3 +99,20 @@ def test_faq_answers_inside_and_outside_forms_agree():
         assert intent in by_intent, intent
         replies = {action for action in by_intent[intent] if action.startswith("utter_")}
         assert replies <= {response}, intent
+
+
+def _regex(name: str) -> re.Pattern[str]:
+    for item in _nlu_items(ROOT / "data" / "nlu" / "entities.yml"):
+        if item.get("regex") == name:
+            return re.compile(item["examples"].strip()[2:])
+    raise LookupError(name)
+
+
+def test_phone_last4_takes_four_digits_alone_but_not_the_ends_of_masked_numbers():
+    last4 = _regex("phone_last4")
+    assert [m.group() for m in last4.finditer("后四位是5678")] == ["5678"]
+    assert [m.group() for m in last4.finditer("5678")] == ["5678"]
+    assert not last4.search("卡号6222***********0128 被扣钱了")
+    assert not last4.search("手机138****5678")
+    assert not last4.search("2025年3月")
+    assert not last4.search("终端号60012345")
