@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock, china_now
 from bot.store.database import CaseStore, default_store
-from bot.workdays import WorkdayCalendar
+from bot.workdays import WorkdayCalendar, default_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +51,8 @@ class StoreBacked:
 
     @property
     def calendar(self) -> WorkdayCalendar:
-        """The working-day calendar."""
-        if self._calendar is None:
-            self._calendar = WorkdayCalendar.from_env()
-        return self._calendar
+        """The working-day calendar (the process-wide one unless one was injected)."""
+        return self._calendar if self._calendar is not None else default_calendar()
 
     async def in_session(self, work: Callable[[Session], T]) -> T:
         """Runs ``work`` in a session on a worker thread, keeping the event loop free.

@@ -24,7 +24,7 @@ DEFAULT_HOLIDAY_FILE = Path("holidays.yml")
 REVIEW_FIRST_WORKDAY = 3
 REVIEW_LAST_WORKDAY = 7
 _MAX_SCAN_DAYS = 3660
-_CACHED_YEARS = 64
+_CACHED_YEARS = 256
 
 
 @dataclass(frozen=True)
@@ -94,38 +94,21 @@ class YearTable:
 class WorkdayCalendar:
     """Answers whether a day is a working day and counts working days.
 
-    Each year is read once into a table of working-day ordinals (cached per calendar), so that
+    Each year is read once into a table of working-day ordinals (cached per process), so that
     counting is a few binary searches instead of a day-by-day scan.
     """
 
     def __init__(self, overrides: HolidayOverrides | None = None) -> None:
         self.overrides = overrides or HolidayOverrides()
-        self._year_table = lru_cache(maxsize=_CACHED_YEARS)(self._build_year)
+
+    def _year_table(self, year: int) -> YearTable:
+        return _year_table(self.overrides, year)
 
     @classmethod
     def from_env(cls) -> WorkdayCalendar:
         """The calendar with the holiday file named by ``POSBOT_HOLIDAY_FILE`` (or the default)."""
         path = Path(os.environ.get(HOLIDAY_FILE_ENV, "") or DEFAULT_HOLIDAY_FILE)
         return cls(HolidayOverrides.load(path))
-
-    def _build_year(self, year: int) -> YearTable:
-        """The working days of ``year``: the package's calendar, or weekends plus overrides."""
-        import chinese_calendar
-
-        first = date(year, 1, 1).toordinal()
-        days = [date.fromordinal(o) for o in range(first, date(year, 12, 31).toordinal() + 1)]
-        try:
-            official = [d.toordinal() for d in days if chinese_calendar.is_workday(d)]
-            return YearTable(tuple(official), frozenset(official), official=True)
-        except NotImplementedError:
-            pass
-        estimated = [
-            d.toordinal()
-            for d in days
-            if d in self.overrides.workdays
-            or (d not in self.overrides.holidays and d.weekday() < 5)
-        ]
-        return YearTable(tuple(estimated), frozenset(estimated), official=False)
 
     def is_workday(self, day: date) -> tuple[bool, bool]:
         """Whether ``day`` is a working day, and whether that is official (not estimated)."""
@@ -182,6 +165,48 @@ class WorkdayCalendar:
             table = self._year_table(year)
             count += table.count_until(high) - table.count_until(low)
         return count
+
+
+@lru_cache(maxsize=_CACHED_YEARS)
+def _year_table(overrides: HolidayOverrides, year: int) -> YearTable:
+    """The working days of ``year``: the package's calendar, or weekends plus ``overrides``.
+
+    Cached per process: every calendar with the same overrides shares the tables.
+    """
+    import chinese_calendar
+
+    first = date(year, 1, 1).toordinal()
+    days = [date.fromordinal(o) for o in range(first, date(year, 12, 31).toordinal() + 1)]
+    try:
+        official = [d.toordinal() for d in days if chinese_calendar.is_workday(d)]
+        return YearTable(tuple(official), frozenset(official), official=True)
+    except NotImplementedError:
+        pass
+    estimated = [
+        d.toordinal()
+        for d in days
+        if d in overrides.workdays or (d not in overrides.holidays and d.weekday() < 5)
+    ]
+    return YearTable(tuple(estimated), frozenset(estimated), official=False)
+
+
+_default_calendar: tuple[tuple[str, int], WorkdayCalendar] | None = None
+
+
+def default_calendar() -> WorkdayCalendar:
+    """The process-wide calendar from the environment, read again when the holiday file changes."""
+    global _default_calendar
+    path = Path(os.environ.get(HOLIDAY_FILE_ENV, "") or DEFAULT_HOLIDAY_FILE)
+    try:
+        version = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        version = (str(path), -1)
+    cached = _default_calendar
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    calendar = WorkdayCalendar(HolidayOverrides.load(path))
+    _default_calendar = (version, calendar)
+    return calendar
 
 
 def _safe_add(start: date, days: int) -> date:

@@ -52,9 +52,11 @@ def endpoints_for(actions_port: int, source: Path = ENDPOINTS_FILE) -> Path:
 
 
 def rasa_server_command(model: str, port: int, endpoints: Path = ENDPOINTS_FILE) -> list[str]:
-    """The command line of the Rasa server with the REST channel."""
+    """The command line of the Rasa server with the REST channel (and bot.speedups)."""
     return [
-        _executable("rasa"),
+        sys.executable,
+        "-m",
+        "bot.cli.rasa_server",
         "run",
         "--model",
         model,

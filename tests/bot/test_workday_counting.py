@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import date, timedelta
 
 import chinese_calendar
 import pytest
 
-from bot.workdays import HolidayOverrides, WorkdayCalendar
+from bot.workdays import HOLIDAY_FILE_ENV, HolidayOverrides, WorkdayCalendar, default_calendar
 
 OVERRIDES = HolidayOverrides(
     holidays=frozenset({date(2027, 1, 1), date(2027, 2, 10), date(2027, 2, 11)}),
@@ -113,3 +114,17 @@ def test_agrees_with_the_day_by_day_rules_on_random_dates(calendar):
         end = start + timedelta(days=rng.randrange(-3, 200))
         assert calendar.workdays_between(start, end) == reference_between(start, end), (start, end)
         assert calendar.is_workday(end) == reference_is_workday(end), end
+
+
+def test_default_calendar_is_shared_and_follows_the_holiday_file(tmp_path, monkeypatch):
+    holiday_file = tmp_path / "holidays.yml"
+    holiday_file.write_text("holidays: [2027-01-04]\n", encoding="utf-8")
+    monkeypatch.setenv(HOLIDAY_FILE_ENV, str(holiday_file))
+    first = default_calendar()
+    assert default_calendar() is first
+    assert first.is_workday(date(2027, 1, 4)) == (False, False)
+    holiday_file.write_text("holidays: []\n", encoding="utf-8")
+    os.utime(holiday_file, ns=(1, 1))
+    assert default_calendar().is_workday(date(2027, 1, 4)) == (True, False)
+    holiday_file.unlink()
+    assert default_calendar().overrides == HolidayOverrides()
