@@ -23,12 +23,16 @@ CONNECT_TIMEOUT_SECONDS: Final = 1
 # A turn may wait for earlier turns of the same conversation (the lock serialises them).
 RASA_READ_TIMEOUT_SECONDS: Final = 60
 MAX_BODY: Final = "64k"
+MAX_ACTION_BODY: Final = "32m"
+ACTION_BODY_BUFFER: Final = "1m"
 ACTION_UNAVAILABLE_BODY: Final = json.dumps(
     {"events": [], "responses": [{"response": "utter_service_unavailable"}]},
     separators=(",", ":"),
 )
 TEMP_DIRS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_USER: Final = "nobody"
+DOMAIN_FILE: Final = Path("domain.yml")
+UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
 
 
 def endpoints(settings: ProdSettings) -> dict:
@@ -45,8 +49,23 @@ def endpoints(settings: ProdSettings) -> dict:
 
 
 def _upstream(name: str, servers: tuple[str, ...]) -> str:
+    # No keepalive: a POST sent on a cached connection to a server that just died is a 502
+    # (nginx does not repeat it); a new connection is refused at once and goes to the other.
     lines = "".join(f"    server {address} max_fails=1 fail_timeout=5s;\n" for address in servers)
-    return f"  upstream {name} {{\n{lines}    keepalive 16;\n  }}\n"
+    return f"  upstream {name} {{\n{lines}  }}\n"
+
+
+def _nginx_string(text: str) -> str:
+    """``text`` as a single-quoted nginx string without variables."""
+    return text.replace("\\", "\\\\").replace("'", "\\'").replace("$", "＄")
+
+
+def rest_unavailable_body(domain_file: Path = DOMAIN_FILE) -> str:
+    """The REST answer when no Rasa server answered: ``utter_service_unavailable``."""
+    domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
+    variants = (domain.get("responses") or {}).get(UTTER_SERVICE_UNAVAILABLE) or [{}]
+    text = variants[0].get("text") or ""
+    return json.dumps([{"text": text}], ensure_ascii=False, separators=(",", ":"))
 
 
 def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
@@ -58,7 +77,6 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     actions = tuple(f"{HOST}:{port}" for port in settings.actions_ports)
     proxy_common = (
         "      proxy_http_version 1.1;\n"
-        '      proxy_set_header Connection "";\n'
         "      proxy_set_header Host $host;\n"
         "      proxy_set_header X-Forwarded-For $remote_addr;\n"
         f"      proxy_connect_timeout {CONNECT_TIMEOUT_SECONDS}s;\n"
@@ -77,7 +95,8 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         "events { worker_connections 1024; }\n"
         "http {\n"
         "  log_format upstreams '$time_iso8601 $status $request_method $uri "
-        "upstream=$upstream_addr upstream_status=$upstream_status time=$request_time';\n"
+        "upstream=$upstream_addr upstream_status=$upstream_status bytes=$request_length "
+        "time=$request_time';\n"
         f"  access_log {state / 'logs' / 'nginx-access.log'} upstreams;\n"
         "  server_tokens off;\n"
         f"  client_max_body_size {MAX_BODY};\n"
@@ -93,9 +112,25 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"{proxy_common}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "    }\n"
+        # No Rasa server answered (both down, or the one holding the request died): the
+        # chat clients still get the polite reply. The servers' own 4xx/5xx pass through.
+        "    location = /webhooks/rest/webhook {\n"
+        "      proxy_pass http://rasa_servers;\n"
+        f"{proxy_common}"
+        f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
+        "      error_page 502 504 = @rasa_unavailable;\n"
+        "    }\n"
+        "    location @rasa_unavailable {\n"
+        "      default_type application/json;\n"
+        "      add_header X-Posbot-Degraded upstream always;\n"
+        f"      return 200 '{_nginx_string(rest_unavailable_body())}';\n"
+        "    }\n"
         "  }\n"
         "  server {\n"
         f"    listen {HOST}:{settings.actions_lb_port};\n"
+        # Rasa sends the whole conversation with every action call.
+        f"    client_max_body_size {MAX_ACTION_BODY};\n"
+        f"    client_body_buffer_size {ACTION_BODY_BUFFER};\n"
         "    location / {\n"
         "      proxy_pass http://action_servers;\n"
         f"{proxy_common}"

@@ -13,8 +13,10 @@ does every step in Redis itself, atomically, with Lua scripts:
   tickets whose liveness key expired (their process died) are dropped from the head.
 - ``release``: removes the ticket; the last one out deletes the keys.
 
-Waiters refresh their own liveness key while they wait, so only a holder that runs longer
-than the lifetime (or a dead process) lets the next ticket go ahead, as in Rasa.
+Waiters refresh their own liveness key while they wait and the holder renews its key while it
+runs (up to the lock lifetime, as in Rasa), so the keys can be short-lived: a process that dies
+holding the lock blocks the conversation for ``liveness_seconds`` (10 s), not for the whole
+lock lifetime (60 s).
 Configured in the endpoints file::
 
     lock_store:
@@ -44,6 +46,8 @@ SOCKET_TIMEOUT_SECONDS: Final = 5.0
 FIRST_POLL_SECONDS: Final = 0.01
 MAX_POLL_SECONDS: Final = 0.1
 RETRIES: Final = 1
+# How long a ticket survives its process: renewed while the holder or waiter runs.
+LIVENESS_SECONDS: Final = 10.0
 ACQUIRED: Final = 1
 WAITING: Final = 0
 
@@ -123,6 +127,7 @@ class AtomicRedisLockStore(LockStore):
             )
         self.red = client
         self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
+        self.liveness_seconds = float(kwargs.get("liveness_seconds", LIVENESS_SECONDS))
         self._issue = client.register_script(_ISSUE)
         self._try_acquire = client.register_script(_TRY_ACQUIRE)
         self._release = client.register_script(_RELEASE)
@@ -173,15 +178,38 @@ class AtomicRedisLockStore(LockStore):
     ) -> AsyncGenerator[TicketLock, None]:
         """Holds the conversation's lock for the body of the ``async with`` block.
 
+        The ticket's liveness key lives ``liveness_seconds`` and is renewed while its holder
+        runs (at most ``lock_lifetime``), so a process that dies holding the lock blocks the
+        conversation for seconds, not for the whole lifetime.
+
         Raises:
             LockError: Redis failed, or the ticket expired while waiting.
         """
-        ticket, token = self._issue_with_token(conversation_id, lock_lifetime)
+        ttl = min(lock_lifetime, self.liveness_seconds)
+        ticket, token = self._issue_with_token(conversation_id, ttl)
         try:
-            await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
-            yield TicketLock(conversation_id)
+            await self._wait_for_turn(conversation_id, ticket, ttl, wait_time_in_seconds)
+            heartbeat = asyncio.create_task(
+                self._keep_alive(conversation_id, ticket, ttl, lock_lifetime)
+            )
+            try:
+                yield TicketLock(conversation_id)
+            finally:
+                heartbeat.cancel()
         finally:
             self.release(conversation_id, ticket, token)
+
+    async def _keep_alive(
+        self, conversation_id: str, ticket: int, ttl: float, lock_lifetime: float
+    ) -> None:
+        alive = self._keys(conversation_id)[2] + str(ticket)
+        deadline = asyncio.get_running_loop().time() + lock_lifetime - ttl
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(ttl / 3)
+            try:
+                self.red.pexpire(alive, _ms(ttl))
+            except Exception as error:
+                logger.warning("Could not renew lock ticket: %s", error.__class__.__name__)
 
     async def _wait_for_turn(
         self, conversation_id: str, ticket: int, lock_lifetime: float, max_poll: float

@@ -34,6 +34,8 @@ MODEL = ROOT / "models" / "posbot.tar.gz"
 CASE_PROXY, TRACKER_PROXY, REDIS_PROXY = BASE_PORT + 20, BASE_PORT + 21, BASE_PORT + 22
 GRACEFUL_SECONDS = 5.0
 BURST = 20
+LONG_TURNS = 30
+LONG_BODY_BYTES = 64 * 1024
 MERCHANT = "商户号898310058121234 手机尾号5678 查一下申请进度"
 STATUS = "查一下申请进度"
 UNDER_REVIEW = "审核中"
@@ -129,6 +131,21 @@ async def test_twenty_messages_at_once_for_one_sender_are_serialised(
     rasa_ports = {f"upstream=127.0.0.1:{port}" for port in (BASE_PORT + 1, BASE_PORT + 2)}
     served_by = {p for p in rasa_ports if p in profile.log("nginx-access")}
     assert served_by == rasa_ports  # both Rasa processes took part
+
+
+def test_a_long_conversation_still_reaches_the_action_servers(profile: Profile) -> None:
+    sender = "long-talk"
+    for _ in range(LONG_TURNS):
+        _healthy_answer(profile.say(sender, "审核要多久"))
+
+    reply = profile.say(sender, MERCHANT)
+
+    assert UNDER_REVIEW in reply.text
+    # Rasa sent the whole conversation with the action call: far more than a chat message.
+    sizes = [
+        int(b) for b in re.findall(r"POST /webhook .* bytes=(\d+)", profile.log("nginx-access"))
+    ]
+    assert max(sizes) > LONG_BODY_BYTES
 
 
 def test_case_store_down_mid_conversation(profile: Profile, proxies) -> None:

@@ -148,3 +148,25 @@ async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
     finally:
         store.red.close()
         proxy.close()
+
+
+async def test_a_live_holder_keeps_the_lock_beyond_the_liveness_of_its_ticket(
+    redis_url: str,
+) -> None:
+    store = AtomicRedisLockStore(
+        EndpointConfig(url=redis_url, key_prefix="posbottest", liveness_seconds=0.3)
+    )
+    conversation = f"conv-{uuid.uuid4().hex}"
+    trace: list[str] = []
+
+    async def turn(name: str, hold: float) -> None:
+        async with store.lock(conversation, lock_lifetime=30):
+            trace.append(f"{name} in")
+            await asyncio.sleep(hold)
+            trace.append(f"{name} out")
+
+    first = asyncio.create_task(turn("first", 1.0))  # more than 3 liveness periods
+    await asyncio.sleep(0.05)
+    await asyncio.gather(first, turn("second", 0))
+
+    assert trace == ["first in", "first out", "second in", "second out"]
