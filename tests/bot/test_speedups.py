@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -9,6 +13,10 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 from bot import speedups
+from bot.cli.serve import bot_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "posbot.tar.gz"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,3 +72,32 @@ def test_an_event_class_defined_later_is_found():
         type_name = "posbot_late_event"
 
     assert Event.resolve_by_type("posbot_late_event") is LateEvent
+
+
+@pytest.mark.model
+def test_models_load_to_the_same_predictions():
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make test` (it trains first)")
+    script = (
+        "import asyncio, json, sys\n"
+        "if sys.argv[1] == 'fast':\n"
+        "    import bot.speedups; bot.speedups.apply()\n"
+        "from rasa.core.agent import Agent\n"
+        "agent = Agent.load(sys.argv[2])\n"
+        "texts = ['你好', '我的pos机为什么被停用', '商户号898310058121234', '审核要多久']\n"
+        "parses = [asyncio.run(agent.parse_message(t)) for t in texts]\n"
+        "print(json.dumps([[p['intent'], p['entities']] for p in parses]))\n"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", script, mode, str(MODEL)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env=bot_environment(),
+        ).stdout.splitlines()[-1]
+        for mode in ("rasa", "fast")
+    ]
+    assert outputs[0] == outputs[1]
+    assert '"greet"' in outputs[0]
