@@ -207,8 +207,14 @@ class ActionConfirmApplication(StoreBacked, Action):
             except StoreUnavailable:
                 dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
                 return [SlotSet(OPEN_CASE_ID, None)]
-            if view is not None:
+            if view is not None and view.merchant_id == slots.get(VERIFIED_MERCHANT_ID):
                 utter_open_case(dispatcher, domain, view)
+            elif view is not None:
+                # Defence in depth: the forms check ownership first; never show another
+                # merchant's case, whatever the slots say.
+                dispatcher.utter_message(
+                    response="utter_terminal_not_yours", terminal_id=slots[TERMINAL_ID]
+                )
             return [SlotSet(OPEN_CASE_ID, None), SlotSet(CONFIRM_PENDING, False)]
         if any(not slots.get(name) for name in APPLICATION_SLOTS):
             dispatcher.utter_message(response="utter_application_incomplete")

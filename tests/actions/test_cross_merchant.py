@@ -340,12 +340,6 @@ async def test_terminal_buttons_offer_only_ones_own_terminals(deps, domain, seed
         assert leaked(secrets_of(seeded_store, victim), dispatcher, [], "") == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ActionConfirmApplication shows the open case of slots['terminal_id'] without "
-    "checking it belongs to verified_merchant_id (not reachable through the forms, which check "
-    "ownership first; fix in actions/application.py, then drop this marker)",
-)
 @pytest.mark.parametrize("victim", ["898310058125555"])
 async def test_confirmation_never_shows_another_merchants_open_case(
     deps, domain, seeded_store, victim: str
