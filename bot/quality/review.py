@@ -30,6 +30,12 @@ def spreadsheet_safe(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
+def one_line(value: str) -> str:
+    """A message as one line of the worksheet's YAML block: line breaks and control
+    characters become spaces, so a message can never add lines (or intents) of its own."""
+    return " ".join("".join(c if c.isprintable() else " " for c in value).split())
+
+
 def record_miss(
     session: Session,
     *,
@@ -124,7 +130,7 @@ def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]
             "```yaml",
             f"- intent: {group.suggested_intent}",
             "  examples: |",
-            *(f"    - {example}" for example in group.examples),
+            *(f"    - {one_line(example)}" for example in group.examples),
             "```",
             "",
         ]
@@ -142,7 +148,7 @@ def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]
                         group.size,
                         group.conversations,
                         spreadsheet_safe(group.suggested_intent),
-                        spreadsheet_safe(example),
+                        spreadsheet_safe(one_line(example)),
                     ]
                 )
     return md_path, csv_path

@@ -69,3 +69,20 @@ def test_worksheet_neutralises_formula_cells(store: CaseStore, tmp_path: Path) -
     ]
     # The markdown is for pasting into data/nlu/: it keeps the messages as they were.
     assert "=cmd|' /C calc'!A0" in markdown.read_text(encoding="utf-8")
+
+
+def test_a_message_cannot_add_lines_or_intents_to_the_markdown(
+    store: CaseStore, tmp_path: Path
+) -> None:
+    injected = "审核要多久\n- intent: greet\n  examples: |\n    - 你好\x0b\x00尾巴"
+    with store.session() as session:
+        record_miss(session, sender_id="s1", text=injected, guess="ask_review_time",
+                    confidence=0.2, now=NOW)  # fmt: skip
+    with store.session() as session:
+        groups = group_misses(load_misses(session), max_groups=1)
+
+    markdown, _ = write_worksheet(groups, tmp_path / "review")
+
+    lines = markdown.read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if line.startswith("- intent:")] == ["- intent: ask_review_time"]
+    assert "    - 审核要多久 - intent: greet examples: | - 你好 尾巴" in lines
