@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
-from bot.cli.serve import bot_environment, wait_until_ready
+from bot.cli.serve import bot_environment, rasa_server_command, wait_until_ready
 from bot.prod.config_files import nginx_command
 from bot.prod.settings import HOST, ProdSettings
 
@@ -105,14 +105,11 @@ def children(settings: ProdSettings) -> list[Child]:
         )
         for i, p in enumerate(settings.actions_ports)
     ]
-    rasa = str(Path(sys.executable).with_name("rasa"))
 
     def rasa_command(port: int) -> list[str]:
-        return [
-            *(rasa, "run", "--model", str(settings.model), "--interface", HOST),
-            *("--port", str(port), "--credentials", "credentials.yml"),
-            *("--endpoints", str(settings.endpoints_file)),
-        ]
+        # The same launcher as `posbot serve` (Rasa's CLI with bot.speedups), loopback only.
+        command = rasa_server_command(str(settings.model), port, settings.endpoints_file)
+        return [*command, "--interface", HOST]
 
     result += [
         Child(
