@@ -89,6 +89,7 @@ def children(settings: ProdSettings) -> list[Child]:
         {
             "POSBOT_DB_URL": settings.case_db_url,
             "POSBOT_TRACKER_URL": settings.tracker_db_url,
+            "POSBOT_REDIS_URL": settings.redis_url,
             "SANIC_HOST": HOST,
             "PYTHONUNBUFFERED": "1",
         }
