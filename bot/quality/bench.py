@@ -21,13 +21,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from bot.cli.serve import action_server_command, bot_environment, wait_until_ready
+from bot.cli.serve import (
+    action_server_command,
+    bot_environment,
+    rasa_server_command,
+    wait_until_ready,
+)
 from bot.store.database import CaseStore
 
 MODEL: Final = Path("models/posbot.tar.gz")
 CONCURRENCY: Final = (1, 10, 50)
 TURNS_PER_CONVERSATION: Final = ("你好", "我的pos机为什么被停用", "898310058121234", "5678",
                                  "查一下进度", "谢谢")  # fmt: skip
+PACED_THINK_SECONDS: Final = 1.0  # a person reads the answer before typing the next message
+DEFAULT_PORT_BASE: Final = 5390  # Rasa on the base port, the action server on the next one
 PG_ADMIN_URL: Final = os.environ.get(
     "POSBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -44,7 +51,15 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 
 
 def bench_parse(texts: Sequence[str]) -> dict[str, float]:
-    """NLU parse latency in process."""
+    """NLU parse latency in process, set up like the server (speed fixes, INFO logging)."""
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    from bot.speedups import apply
+
+    apply()
+    configure_structlog(logging.INFO)  # unconfigured, structlog prints every parse at DEBUG
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(MODEL))
@@ -53,10 +68,11 @@ def bench_parse(texts: Sequence[str]) -> dict[str, float]:
         for text in texts[:20]:
             await agent.parse_message(text)  # warm-up
         timings = []
-        for text in texts:
-            started = time.perf_counter()
-            await agent.parse_message(text)
-            timings.append(time.perf_counter() - started)
+        for _ in range(2):
+            for text in texts:
+                started = time.perf_counter()
+                await agent.parse_message(text)
+                timings.append(time.perf_counter() - started)
         return timings
 
     return percentiles(asyncio.run(run()))
@@ -75,8 +91,12 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _conversation(session: Any, url: str, sender: str, timings: list[float]) -> None:
-    for text in TURNS_PER_CONVERSATION:
+async def _conversation(
+    session: Any, url: str, sender: str, timings: list[float], think: float = 0.0
+) -> None:
+    for turn, text in enumerate(TURNS_PER_CONVERSATION):
+        if think and turn:
+            await asyncio.sleep(think)
         started = time.perf_counter()
         async with session.post(url, json={"sender": sender, "message": text}) as response:
             await response.read()
@@ -85,7 +105,10 @@ async def _conversation(session: Any, url: str, sender: str, timings: list[float
         timings.append(time.perf_counter() - started)
 
 
-async def _load(url: str, concurrency: int, conversations: int) -> dict[str, float]:
+async def _load(
+    url: str, concurrency: int, conversations: int, think: float = 0.0, tag: str = ""
+) -> dict[str, float]:
+    """``conversations`` conversations, ``concurrency`` at a time, back to back."""
     import aiohttp
 
     timings: list[float] = []
@@ -95,7 +118,8 @@ async def _load(url: str, concurrency: int, conversations: int) -> dict[str, flo
 
         async def one(index: int) -> None:
             async with semaphore:
-                await _conversation(session, url, f"bench-{concurrency}-{index}", timings)
+                sender = f"bench{tag}-{concurrency}-{index}"
+                await _conversation(session, url, sender, timings, think)
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(conversations)))
@@ -103,14 +127,73 @@ async def _load(url: str, concurrency: int, conversations: int) -> dict[str, flo
     return {**percentiles(timings), "turns_per_second": len(timings) / elapsed}
 
 
-def bench_server(workdir: Path) -> dict[str, Any]:
-    """Cold start, full REST turns at several concurrencies, RSS after load."""
+def _answer_first_message(url: str, deadline: float) -> bool:
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"sender": "cold", "message": "你好"}).encode()
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                if response.status == 200 and b"text" in response.read():
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
+    """Starts py-spy on ``pid`` for ``seconds`` (raw collapsed stacks), if py-spy can attach."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    if not py_spy.exists():
+        return None
+    return subprocess.Popen(
+        [str(py_spy), "record", "-p", str(pid), "-d", str(seconds), "-r", "100", "-f", "raw",
+         "--nonblocking", "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def hot_frames(raw: Path, top: int = 12) -> list[tuple[str, float]]:
+    """The frames with the largest inclusive share of busy samples in a py-spy raw profile."""
+    inclusive: dict[str, int] = {}
+    busy = 0
+    for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if not count.isdigit() or any(idle in frames[-1] for idle in _IDLE_FRAMES):
+            continue
+        busy += int(count)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    ours = [
+        (frame, hits / busy)
+        for frame, hits in sorted(inclusive.items(), key=lambda item: -item[1])
+        if any(marker in frame for marker in _INTERESTING_FRAMES)
+    ]
+    return ours[:top]
+
+
+_IDLE_FRAMES: Final = ("_worker (concurrent/futures", "serve (sanic/server/runners", "select (")
+_INTERESTING_FRAMES: Final = (
+    "rasa/core/processor", "rasa/nlu/", "rasa/core/policies", "rasa/core/actions/action.py",
+    "rasa/core/tracker_store", "jsonschema", "rasa/utils/endpoints", "actions/", "bot/",
+    "rasa_sdk/executor", "sqlalchemy/orm/session",
+)  # fmt: skip
+
+
+def bench_server(workdir: Path, port_base: int, profile_dir: Path | None) -> dict[str, Any]:
+    """Cold start, full REST turns at several concurrencies, RSS after load, a profile."""
     from bot.store.seed import seed_demo_data
 
     store = CaseStore(f"sqlite:///{workdir / 'bench.db'}")
     store.create_schema()
     seed_demo_data(store)
-    actions_port, rasa_port = _free_port(), _free_port()
+    rasa_port, actions_port = port_base, port_base + 1
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
     env = {**bot_environment(), "POSBOT_DB_URL": store.url}
@@ -118,32 +201,34 @@ def bench_server(workdir: Path) -> dict[str, Any]:
     actions = subprocess.Popen(action_server_command(actions_port), env=env, stdout=log,
                                stderr=subprocess.STDOUT)  # fmt: skip
     started = time.monotonic()
-    rasa = subprocess.Popen(
-        [str(Path(sys.executable).with_name("rasa")), "run", "--model", str(MODEL), "--port",
-         str(rasa_port), "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    rasa = subprocess.Popen(rasa_server_command(str(MODEL), rasa_port, endpoints), env=env,
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
     try:
         if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90):
             raise RuntimeError("action server did not start")
         if not wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa, 180):
             raise RuntimeError("rasa server did not start")
-        import urllib.request
-
-        request = urllib.request.Request(
-            url, data=json.dumps({"sender": "cold", "message": "你好"}).encode(),
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
-        cold_start = time.monotonic() - started
-        results: dict[str, Any] = {"cold_start_seconds": cold_start, "turns": {}}
+        ready = time.monotonic() - started
+        if not _answer_first_message(url, time.monotonic() + 60):
+            raise RuntimeError("rasa server did not answer")
+        results: dict[str, Any] = {
+            "ready_seconds": ready,
+            "cold_start_seconds": time.monotonic() - started,
+            "rasa_rss_idle_mb": _rss_mb(rasa.pid),
+            "actions_rss_idle_mb": _rss_mb(actions.pid),
+            "turns": {},
+        }
         for concurrency in CONCURRENCY:
             conversations = max(10, concurrency * 2)
             results["turns"][str(concurrency)] = asyncio.run(_load(url, concurrency, conversations))
+        results["paced_10"] = asyncio.run(
+            _load(url, 10, 20, think=PACED_THINK_SECONDS, tag="-paced")
+        )
         results["rasa_rss_mb"] = _rss_mb(rasa.pid)
         results["actions_rss_mb"] = _rss_mb(actions.pid)
+        if profile_dir is not None:
+            results["profile"] = _profile_under_load(url, rasa.pid, actions.pid, profile_dir)
         return results
     finally:
         for process in (rasa, actions):
@@ -154,6 +239,24 @@ def bench_server(workdir: Path) -> dict[str, Any]:
                 process.kill()
         log.close()
         store.dispose()
+
+
+def _profile_under_load(url: str, rasa_pid: int, actions_pid: int, out: Path) -> dict[str, Any]:
+    """py-spy on both servers during one more load at 10 concurrent (not a measured run)."""
+    out.mkdir(parents=True, exist_ok=True)
+    raws = {"rasa": out / "profile-rasa.txt", "actions": out / "profile-actions.txt"}
+    spies = [_profile(rasa_pid, 12, raws["rasa"]), _profile(actions_pid, 12, raws["actions"])]
+    if None in spies:
+        return {"error": "py-spy is not installed"}
+    time.sleep(1)
+    asyncio.run(_load(url, 10, 30, tag="-profile"))
+    for spy in spies:
+        spy.wait(timeout=60)
+    return {
+        name: [[frame, round(share, 3)] for frame, share in hot_frames(raw)]
+        for name, raw in raws.items()
+        if raw.exists()
+    }
 
 
 def bench_training(workdir: Path) -> dict[str, float]:
@@ -256,41 +359,135 @@ def bench_lookup(workdir: Path, sizes: Sequence[int]) -> dict[str, dict[str, Any
     return results
 
 
+def _best_rate(results: dict[str, Any]) -> float:
+    return max(t["turns_per_second"] for t in results["server"]["turns"].values())
+
+
 TARGETS: Final = (
     ("parse p95 (ms)", lambda r: r["parse"]["p95"], 15, "<="),
-    ("turn p95 at 10 concurrent (ms)", lambda r: r["server"]["turns"]["10"]["p95"], 60, "<="),
-    ("turns/s, one Rasa process (best)",
-     lambda r: max(t["turns_per_second"] for t in r["server"]["turns"].values()), 40, ">="),
+    ("turn p95 at 10 concurrent, back to back (ms)",
+     lambda r: r["server"]["turns"]["10"]["p95"], 60, "<="),
+    ("turn p95 at 10 concurrent, 1 s reading pause (ms)",
+     lambda r: r["server"]["paced_10"]["p95"], 60, "<="),
+    ("turns/s, one Rasa process (best)", _best_rate, 40, ">="),
     ("Rasa RSS after load (MB)", lambda r: r["server"]["rasa_rss_mb"], 1024, "<="),
+    ("action server RSS after load (MB)", lambda r: r["server"]["actions_rss_mb"], 1024, "<="),
     ("training from scratch (s)", lambda r: r["training"]["from_scratch_seconds"], 300, "<="),
+    ("training, nothing changed (s)",
+     lambda r: r["training"]["nothing_changed_seconds"], 300, "<="),
     ("cold start to first answer (s)", lambda r: r["server"]["cold_start_seconds"], 20, "<="),
+    ("case look-up p95 at 10^3, SQLite (ms)",
+     lambda r: r["lookup"].get("sqlite/1000", {}).get("p95"), 2, "<="),
     ("case look-up p95 at 10^6, SQLite (ms)",
      lambda r: r["lookup"].get("sqlite/1000000", {}).get("p95"), 2, "<="),
+    ("case look-up p95 at 10^3, PostgreSQL (ms)",
+     lambda r: r["lookup"].get("postgresql/1000", {}).get("p95"), 2, "<="),
     ("case look-up p95 at 10^6, PostgreSQL (ms)",
      lambda r: r["lookup"].get("postgresql/1000000", {}).get("p95"), 2, "<="),
 )  # fmt: skip
 
+# The same bench on the code before the speed work (commit a6c11fb, same machine and model,
+# 2026-11-26; the machine was shared, so every figure carries a few ms of noise). Training
+# code was not changed by that work, so it was not measured again.
+BASELINE: Final[dict[str, float]] = {
+    "parse p95 (ms)": 11.0,
+    "turn p95 at 10 concurrent, back to back (ms)": 1449.4,
+    "turns/s, one Rasa process (best)": 17.6,
+    "Rasa RSS after load (MB)": 1105.6,
+    "action server RSS after load (MB)": 71.1,
+    "cold start to first answer (s)": 23.6,
+}
+
+FINDINGS: Final = """\
+## Findings (py-spy under the 10-concurrent load; `profile-*.txt` hold the raw stacks)
+
+1. **Rasa server, 49 % of its CPU: `jsonschema.validate` of every action server response.**
+   Rasa 3.6's `RemoteAction._validate_action_result` calls `jsonschema.validate`, which checks
+   the response *schema* against the meta-schema and builds a validator on every call: 40 ms of
+   CPU per custom action call (a cached validator: 0.8 ms). Fixed in `bot/speedups.py`: one
+   prebuilt validator, same errors and message. The Rasa server starts through
+   `python -m bot.cli.rasa_server` (what `posbot serve` and this bench run) to apply it.
+2. **Action server: the working-day calendar.** `CaseView.of` scanned day by day through
+   `chinesecalendar.is_workday` (23 µs a call; it recomputes the year range every time):
+   ~20 ms per case at 10^6 cases. Now per-year tables of working-day ordinals cached per process
+   and binary search (12 µs for a window and an elapsed count), and one process-wide calendar
+   (the holiday file was read and the tables rebuilt by every action); same `chinesecalendar` +
+   `holidays.yml` semantics and `estimated` flag, checked against the day-by-day rules.
+3. **Case store:** the look-up ran two statements (terminals, then the newest case) that were
+   built on every call; statement building and cache-key generation cost more than the indexed
+   query. Now one prebuilt statement (terminals with their newest case via a correlated
+   subquery) with bound parameters: SQLite p50 1.2 -> 0.6 ms at 10^3. Indexes already cover
+   `terminal_id`, `merchant_id` and `case_id`; no migration needed.
+4. **Event classes:** reading a tracker resolved each event's class by walking all subclasses of
+   `Event` (7 % of a turn): now a table (`bot/speedups.py`).
+5. **Cold start:** 4 s of imports (TensorFlow; jax pulled in by TFLite, 0.5 s, now kept out),
+   7 s loading DIET, of which 3 s tracing a one-example training step that only creates the
+   weights: it now runs eagerly (identical predictions on all 304 held-out examples); jieba
+   reads its cached prefix dictionary (0.4-0.7 s). Our NLU components take 0.2 ms a parse.
+6. **Not changed, with reasons:** TF thread settings (`TF_INTER/INTRA_OP_PARALLELISM_THREADS`
+   1/1, 1/2, 2/1: no gain within noise on 2 cores); the domain sent with every action call
+   (38 KB, 0.8 ms to encode and decode; Rasa 3.6's `enable_selective_domain` would need every
+   action to list `send_domain: true` because all of them read response texts from the domain);
+   sanic workers (one process: the in-memory tracker store and handoff inbox need it); a new
+   aiohttp session per action call in Rasa (5 % of a turn). What remains per turn is Rasa's
+   own work: DIET inference with TF function-call overhead (~25 %), rule and memoization
+   policies computing states (~20 %), tracker (de)serialisation in the in-memory store (~10 %).
+7. **Back-to-back p95 at 10 concurrent cannot reach 60 ms on 2 shared cores:** ten
+   conversations that send the next message the moment the answer arrives keep ~10 turns
+   queued; at ~50 turns/s the queue alone is ~200 ms. With a 1 s reading pause (still far faster
+   than people type) the p95 shows the latency a user sees.
+"""
+
+
+def _figure(results: dict[str, Any], get: Any) -> float | None:
+    try:
+        return get(results)
+    except (KeyError, TypeError, ValueError):
+        return None
+
 
 def write_report(results: dict[str, Any], out: Path) -> None:
-    """summary.md (figures against targets), bench.json and latency.png."""
+    """summary.md (figures against targets and the baseline), bench.json and latency.png."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     lines = ["# Benchmark", "", f"Machine: {os.cpu_count()} cores · {results['when']}", "",
-             "| figure | measured | target | met |", "|---|---|---|---|"]  # fmt: skip
+             "| figure | before | now | target | met |", "|---|---|---|---|---|"]  # fmt: skip
     for title, get, target, direction in TARGETS:
-        try:
-            value = get(results)
-        except (KeyError, TypeError, ValueError):
-            value = None
+        value = _figure(results, get)
+        before = BASELINE.get(title)
+        before_text = f"{before:.1f}" if before is not None else "—"
         if value is None:
-            lines.append(f"| {title} | — | {direction} {target} | — |")
+            lines.append(f"| {title} | {before_text} | — | {direction} {target} | — |")
             continue
         met = value <= target if direction == "<=" else value >= target
-        lines.append(f"| {title} | {value:.1f} | {direction} {target} | {'yes' if met else 'NO'} |")
-    lines += ["", "| concurrency | p50 ms | p95 ms | p99 ms | turns/s |", "|---|---|---|---|---|"]
-    for concurrency, figures in results.get("server", {}).get("turns", {}).items():
-        lines.append(f"| {concurrency} | {figures['p50']:.1f} | {figures['p95']:.1f} | "
+        lines.append(f"| {title} | {before_text} | {value:.1f} | {direction} {target} | "
+                     f"{'yes' if met else 'NO'} |")  # fmt: skip
+    parse = results.get("parse", {})
+    if parse:
+        lines += ["", "| NLU parse | p50 ms | p95 ms | p99 ms | n |", "|---|---|---|---|---|",
+                  f"| in process | {parse['p50']:.1f} | {parse['p95']:.1f} | {parse['p99']:.1f} "
+                  f"| {parse['n']} |"]  # fmt: skip
+    server = results.get("server", {})
+    lines += ["", "| REST turn, concurrent conversations | p50 ms | p95 ms | p99 ms | turns/s |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    rows = [(f"{c}, back to back", f) for c, f in server.get("turns", {}).items()]
+    if "paced_10" in server:
+        rows.append(("10, 1 s reading pause", server["paced_10"]))
+    for label, figures in rows:
+        lines.append(f"| {label} | {figures['p50']:.1f} | {figures['p95']:.1f} | "
                      f"{figures['p99']:.1f} | {figures['turns_per_second']:.1f} |")  # fmt: skip
+    if server:
+        rss = ", ".join(
+            f"{name} {server[f'{key}_rss_idle_mb']:.0f}/{server[f'{key}_rss_mb']:.0f} MB"
+            for name, key in (("Rasa", "rasa"), ("actions", "actions"))
+        )
+        lines += ["", f"Servers: ready {server['ready_seconds']:.1f} s, first answer "
+                  f"{server['cold_start_seconds']:.1f} s after start; RSS idle/after load: "
+                  f"{rss}."]  # fmt: skip
+    training = results.get("training", {})
+    if training:
+        lines += ["", f"Training: from scratch {training['from_scratch_seconds']:.0f} s, "
+                  f"nothing changed {training['nothing_changed_seconds']:.0f} s."]  # fmt: skip
     lines += ["", "| store / cases | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|"]
     for key, figures in results.get("lookup", {}).items():
         if "error" in figures:
@@ -298,7 +495,16 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         else:
             lines.append(f"| {key} | {figures['p50']:.2f} | {figures['p95']:.2f} | "
                          f"{figures['p99']:.2f} |")  # fmt: skip
+    lines += ["", FINDINGS]
+    for name, frames in (server.get("profile") or {}).items():
+        if isinstance(frames, list):
+            lines += ["", f"Hottest frames, {name} server (share of busy samples, this run):", ""]
+            lines += [f"- {share:.0%} `{frame}`" for frame, share in frames]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _plot(results, out)
+
+
+def _plot(results: dict[str, Any], out: Path) -> None:
     try:
         import matplotlib
 
@@ -310,7 +516,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         for quantile in ("p50", "p95", "p99"):
             axis.plot([int(c) for c in turns], [turns[c][quantile] for c in turns], marker="o",
                       label=quantile)  # fmt: skip
-        axis.set_xlabel("concurrent conversations")
+        axis.set_xlabel("concurrent conversations (back to back)")
         axis.set_ylabel("REST turn latency (ms)")
         axis.legend()
         figure.tight_layout()
@@ -326,6 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/bench")
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE)
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
     args = parser.parse_args(argv)
     from bot.quality.evaluate import load_examples
 
@@ -335,7 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(scratch)
         results["parse"] = bench_parse(texts)
         print(f"parse: {results['parse']}", flush=True)
-        results["server"] = bench_server(workdir)
+        profile_dir = None if args.no_profile else Path(args.out)
+        results["server"] = bench_server(workdir, args.port_base, profile_dir)
         print(f"server: {results['server']}", flush=True)
         sizes = [int(s) for s in args.sizes.split(",") if s]
         results["lookup"] = bench_lookup(workdir, sizes)
