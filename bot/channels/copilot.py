@@ -16,12 +16,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels import shared_state
 from bot.channels.auth import AgentTokens
+from bot.channels.call_context import CallContexts
 from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, json_body, static_file
 from bot.clock import china_now
 from bot.faq import TOPIC_BY_INTENT
 from bot.redaction import mask_pii
-from bot.services.copilot import CallRegistry, case_card
+from bot.services.copilot import case_card
 from bot.services.rejection import rejection_next_steps
 from bot.store.database import default_store
 from bot.text import find_secrets
@@ -113,9 +115,15 @@ def next_steps(agent: Any, intent: str, card: dict[str, Any] | None) -> list[str
 class CopilotInput(InputChannel):
     """Agent-authenticated NLU, case look-up and suggestions during a call."""
 
-    def __init__(self, tokens: AgentTokens | None = None, store: Any = None) -> None:
+    def __init__(
+        self,
+        tokens: AgentTokens | None = None,
+        store: Any = None,
+        calls: CallContexts | None = None,
+    ) -> None:
         self.tokens = tokens or AgentTokens.from_env()
-        self.calls = CallRegistry()
+        # Shared through Redis when POSBOT_REDIS_URL is set (several Rasa server processes).
+        self.calls = calls or shared_state.call_contexts()
         self._store = store
         self._calendar: WorkdayCalendar | None = None
 
@@ -178,7 +186,11 @@ class CopilotInput(InputChannel):
             entities = [
                 {"entity": e["entity"], "value": e["value"]} for e in parsed.get("entities") or []
             ]
-            context = self.calls.add_turn(call_id, agent_id, mask_pii(text), entities)
+            try:
+                context = await self.calls.add_turn(call_id, agent_id, mask_pii(text), entities)
+            except shared_state.SharedStateUnavailable as error:
+                logger.error("copilot call context unavailable: %s", error)
+                return response.json({"error": "call context unavailable"}, status=503)
             warnings = []
             if find_secrets(text):
                 warnings.append(domain_text(agent, "utter_copilot_warn_secret"))

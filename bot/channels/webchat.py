@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -11,8 +12,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.outbox import OUTBOX
+from bot.channels.outbox import current_outbox
 from bot.channels.pages import STATIC_DIR, html_page, static_file
+from bot.channels.shared_state import SharedStateUnavailable
+
+logger = logging.getLogger(__name__)
 
 SENDER_RE: Final = re.compile(r"^web-[0-9a-f]{24}$")
 
@@ -47,6 +51,12 @@ class WebChatInput(InputChannel):
             sender = request.args.get("sender", "")
             if not SENDER_RE.match(sender):
                 return response.json({"error": "sender: the widget's id"}, status=400)
-            return response.json({"messages": OUTBOX.take(sender)})
+            try:
+                messages = await current_outbox().take(sender)
+            except SharedStateUnavailable as error:
+                # The messages stay queued; the widget polls again.
+                logger.error("Widget inbox unavailable, answering no messages: %s", error)
+                messages = []
+            return response.json({"messages": messages})
 
         return chat

@@ -33,7 +33,9 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
+from bot.channels import shared_state
 from bot.channels.outbox import DELIVERERS
+from bot.channels.shared_state import SharedStateUnavailable
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApiClient
 from bot.channels.wechat_format import build_reply, option_payload, text_reply_xml
 from bot.channels.wechat_security import (
@@ -48,10 +50,9 @@ from bot.channels.wechat_security import (
 )
 from bot.channels.wechat_state import (
     DEFAULT_DEDUP_TTL_SECONDS,
-    InMemoryDeduplicator,
-    InMemoryNonceRegistry,
     MessageDeduplicator,
     NonceRegistry,
+    OptionsStore,
     TtlCache,
 )
 from bot.redaction import mask_sensitive
@@ -72,7 +73,6 @@ DEFAULT_REPLY_SECONDS: Final = 4.0
 WECHAT_TIMEOUT_SECONDS: Final = 5.0
 # Pause before follow-up chunks so that they arrive after the passive reply.
 DEFAULT_FOLLOW_UP_SECONDS: Final = 1.0
-OPTIONS_TTL_SECONDS: Final = 600.0
 AES_KEY_CHARS: Final = 43
 AES_KEY_BYTES: Final = 32
 
@@ -85,6 +85,7 @@ SUCCESS: Final = "success"
 PLAINTEXT_MODE: Final = "raw"
 SAFE_MODE: Final = "aes"
 XML_CONTENT_TYPE: Final = "application/xml; charset=utf-8"
+SERVICE_UNAVAILABLE: Final = HTTPStatus.SERVICE_UNAVAILABLE
 
 # Keys of credentials.yml that override the environment (meant for tests).
 _SETTING_SOURCES: Final = (
@@ -180,15 +181,18 @@ class WeChatInput(InputChannel):
         api: WeChatApiClient | None = None,
         clock: Callable[[], float] = time.time,
         nonces: NonceRegistry | None = None,
+        options: OptionsStore | None = None,
     ) -> None:
+        """Without stores given, they are shared through Redis when ``POSBOT_REDIS_URL`` is set
+        (several Rasa server processes), else kept in memory."""
         self.settings = settings
         self._clock = clock
         self._crypto = _build_crypto(settings)
-        self._deduplicator = deduplicator or InMemoryDeduplicator()
-        self._nonces = nonces or InMemoryNonceRegistry()
+        self._deduplicator = deduplicator or shared_state.deduplicator()
+        self._nonces = nonces or shared_state.nonce_registry()
         self._api = api or _build_api(settings)
         self._turns: TtlCache[str, _Turn] = TtlCache(DEFAULT_DEDUP_TTL_SECONDS)
-        self._options: TtlCache[str, tuple[str, ...]] = TtlCache(OPTIONS_TTL_SECONDS)
+        self._options = options or shared_state.wechat_options()
         self._tasks: set[asyncio.Task[None]] = set()
         if not settings.token:
             logger.warning("%s is not set: the WeChat channel is off (answers 503)", TOKEN_ENV)
@@ -230,9 +234,13 @@ class WeChatInput(InputChannel):
                 body = await read_body(request)
                 inbound = self._authenticate(request.args, body)
                 await self._check_replay(request.args, body)
+                content = await self._answer(inbound, on_new_message, deadline)
             except RequestRejected as rejection:
                 return _reject(request, rejection)
-            content = await self._answer(inbound, on_new_message, deadline)
+            except SharedStateUnavailable as error:
+                # Better WeChat retries later than a message is answered twice or a replay passes.
+                logger.error("WeChat callback refused (HTTP 503): %s", error)
+                return text(SERVICE_UNAVAILABLE.phrase, status=SERVICE_UNAVAILABLE)
             return self._respond(inbound, content)
 
         @wechat.listener("after_server_stop")
@@ -305,7 +313,7 @@ class WeChatInput(InputChannel):
             user_text = (message.content or "").strip()
             if not user_text:
                 return TYPE_PROMPT
-            user_text = option_payload(user_text, self._options.get(openid) or ()) or user_text
+            user_text = option_payload(user_text, await self._options.get(openid)) or user_text
         elif isinstance(message, VoiceMessage):
             user_text = (message.recognition or "").strip()
             if not user_text:
@@ -369,10 +377,7 @@ class WeChatInput(InputChannel):
             logger.exception("The bot failed to answer a WeChat message")
             messages = [{"text": BOT_ERROR_TEXT}]
         reply = build_reply(messages)
-        if reply.payloads:
-            self._options.set(openid, reply.payloads)
-        else:
-            self._options.pop(openid)
+        await self._options.set(openid, reply.payloads)
         first = reply.chunks[0] if reply.chunks else None
         waiters = [waiter for waiter in turn.waiters if not waiter.done()]
         for waiter in waiters:
@@ -411,7 +416,7 @@ class WeChatInput(InputChannel):
 
     def _unconfigured(self) -> HTTPResponse:
         logger.error("WeChat callback refused: %s is not set (HTTP 503)", TOKEN_ENV)
-        return text(HTTPStatus.SERVICE_UNAVAILABLE.phrase, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        return text(SERVICE_UNAVAILABLE.phrase, status=SERVICE_UNAVAILABLE)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

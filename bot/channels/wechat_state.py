@@ -1,4 +1,8 @@
-"""Short-lived in-memory state of the WeChat channel: TTL caches, de-duplication, nonce replay."""
+"""Short-lived state of the WeChat channel: TTL caches, de-duplication, nonce replay, options.
+
+The interfaces and their in-memory implementations (one process); the Redis ones, shared by
+every Rasa server process, are in :mod:`bot.channels.redis_state`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ DEFAULT_DEDUP_TTL_SECONDS: Final = 300.0
 # A timestamp is accepted up to 5 minutes either side of now: its nonce is kept for 10 minutes.
 DEFAULT_NONCE_TTL_SECONDS: Final = 600.0
 DEFAULT_MAX_ENTRIES: Final = 10_000
+# Numbered reply options stay answerable for 10 minutes.
+OPTIONS_TTL_SECONDS: Final = 600.0
 
 
 class TtlCache(Generic[K, V]):
@@ -83,7 +89,10 @@ class MessageDeduplicator(ABC):
     async def first_seen(self, key: str) -> bool:
         """Marks ``key`` as seen; ``True`` only for the first call within the lifetime.
 
-        Implementations must make this atomic (a Redis one would use ``SET key 1 NX EX ttl``).
+        Implementations must make this atomic (Redis: ``SET key 1 NX PX ttl``).
+
+        Raises:
+            SharedStateUnavailable: the shared store cannot tell (the caller answers 503).
         """
 
 
@@ -115,8 +124,11 @@ class NonceRegistry(ABC):
     async def accepts(self, key: str, body_digest: str) -> bool:
         """Records ``body_digest`` for a new ``key``; ``False`` if ``key`` came with another body.
 
-        Implementations must make this atomic (a Redis one would use ``SET key digest NX EX ttl``
-        and compare with ``GET`` when the key exists).
+        Implementations must make this atomic (Redis: ``SET key digest NX PX ttl`` and a
+        comparison with the stored digest, in one script).
+
+        Raises:
+            SharedStateUnavailable: the shared store cannot tell (the caller answers 503).
         """
 
 
@@ -138,3 +150,38 @@ class InMemoryNonceRegistry(NonceRegistry):
             self._digests.set(key, body_digest)
             return True
         return hmac.compare_digest(known, body_digest)
+
+
+class OptionsStore(ABC):
+    """The numbered options (button payloads) last offered to each WeChat user."""
+
+    @abstractmethod
+    async def get(self, openid: str) -> tuple[str, ...]:
+        """The user's live options; empty when there are none or the store cannot tell."""
+
+    @abstractmethod
+    async def set(self, openid: str, payloads: tuple[str, ...]) -> None:
+        """Replaces the user's options (an empty tuple forgets them); failures are logged."""
+
+
+class InMemoryOptions(OptionsStore):
+    """Per-process options; enough for a single Rasa server process."""
+
+    def __init__(
+        self,
+        ttl_seconds: float = OPTIONS_TTL_SECONDS,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._options: TtlCache[str, tuple[str, ...]] = TtlCache(ttl_seconds, max_entries, clock)
+
+    async def get(self, openid: str) -> tuple[str, ...]:
+        """See :meth:`OptionsStore.get`."""
+        return self._options.get(openid) or ()
+
+    async def set(self, openid: str, payloads: tuple[str, ...]) -> None:
+        """See :meth:`OptionsStore.set`."""
+        if payloads:
+            self._options.set(openid, payloads)
+        else:
+            self._options.pop(openid)

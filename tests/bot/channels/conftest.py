@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import socket
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -101,6 +102,13 @@ class FakeWeChatApi:
         if errcode == 0:
             self.sends.append(await request.json())
         return web.json_response({"errcode": errcode, "errmsg": "ok" if errcode == 0 else "err"})
+
+
+def loopback_socket() -> socket.socket:
+    """A socket on a free loopback port (Sanic turns ``port=0`` into its default 8000)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def signature(*values: str) -> str:
@@ -253,7 +261,7 @@ async def start_channel(
         app.ctx.agent = bot
         register([channel], app, route="/webhooks/")
         server = await app.create_server(
-            host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
+            sock=loopback_socket(), return_asyncio_server=True, access_log=False
         )
         await server.startup()
         servers.append(server)

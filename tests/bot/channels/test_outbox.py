@@ -16,8 +16,8 @@ async def test_agent_messages_go_through_the_channel_or_the_widget_inbox(monkeyp
     assert await deliver("wechat", "openid-1", "您好", "agent") == "wechat"
     assert sent == [("openid-1", "您好")]
     assert await deliver("rest", "web-abc", "您好", "agent") == "inbox"
-    assert [m["text"] for m in box.take("web-abc")] == ["您好"]
-    assert box.take("web-abc") == []
+    assert [m["text"] for m in await box.take("web-abc")] == ["您好"]
+    assert await box.take("web-abc") == []
 
 
 async def test_failed_channel_delivery_falls_back_to_the_inbox(monkeypatch):
@@ -29,7 +29,7 @@ async def test_failed_channel_delivery_falls_back_to_the_inbox(monkeypatch):
 
     monkeypatch.setitem(DELIVERERS, "wechat", broken)
     assert await deliver("wechat", "openid-2", "稍等", "agent") == "inbox"
-    assert [m["from"] for m in box.take("openid-2")] == ["agent"]
+    assert [m["from"] for m in await box.take("openid-2")] == ["agent"]
 
 
 def test_agent_tokens_parse_and_skip_weak_entries():
