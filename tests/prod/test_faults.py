@@ -7,10 +7,16 @@ The tests run in file order and share conversations; the last one restarts every
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import re
 import signal
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,6 +46,9 @@ MERCHANT = "商户号898310058121234 手机尾号5678 查一下申请进度"
 STATUS = "查一下申请进度"
 UNDER_REVIEW = "审核中"
 STATUS_WORDS = ("审核中", "已通过", "被拒绝", "补充材料", "已提交")
+WECHAT_TOKEN = "posbot-prod-test-token"
+WECHAT_RETRIES = 4
+TURN_WAIT_SECONDS = 60.0
 
 
 def _response(name: str) -> str:
@@ -84,6 +93,7 @@ def profile(
         "POSBOT_DB_URL": _via(pg_database, CASE_PROXY),
         "POSBOT_TRACKER_URL": _via(pg_database, TRACKER_PROXY),
         "POSBOT_REDIS_URL": re.sub(r"//[^/]+/", f"//127.0.0.1:{REDIS_PROXY}/", redis_url),
+        "POSBOT_WECHAT_TOKEN": WECHAT_TOKEN,
     }
     running = Profile(BASE_PORT, Path(tmp_path_factory.mktemp("prod")), env)
     running.start()
@@ -146,6 +156,52 @@ def test_a_long_conversation_still_reaches_the_action_servers(profile: Profile) 
         int(b) for b in re.findall(r"POST /webhook .* bytes=(\d+)", profile.log("nginx-access"))
     ]
     assert max(sizes) > LONG_BODY_BYTES
+
+
+def _wechat(profile: Profile, openid: str, msg_id: str, content: str) -> int:
+    """Posts a signed plaintext WeChat text message through nginx; returns the HTTP status."""
+    stamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+    signature = hashlib.sha1("".join(sorted((WECHAT_TOKEN, stamp, nonce))).encode()).hexdigest()
+    query = urllib.parse.urlencode({"timestamp": stamp, "nonce": nonce, "signature": signature})
+    xml = (
+        f"<xml><ToUserName><![CDATA[gh_posbot]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{stamp}</CreateTime>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>"
+        f"<MsgId>{msg_id}</MsgId></xml>"
+    )
+    url = f"http://127.0.0.1:{profile.base_port}/webhooks/wechat/webhook?{query}"
+    request = urllib.request.Request(url, data=xml.encode("utf-8"))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
+    profile: Profile, tracker_store: RedactingSQLTrackerStore
+) -> None:
+    openid = "oPOSBOT_prod_retry"
+    statuses = [_wechat(profile, openid, "880000001", STATUS) for _ in range(WECHAT_RETRIES)]
+    assert statuses == [200] * WECHAT_RETRIES
+    wechat_lines = [
+        line for line in profile.log("nginx-access").splitlines() if "/webhooks/wechat/" in line
+    ]
+    for port in (BASE_PORT + 1, BASE_PORT + 2):  # the retries reached both Rasa processes
+        assert any(f"upstream=127.0.0.1:{port}" in line for line in wechat_lines)
+    # Turns of one sender are served in order: once the next message is answered, a duplicate
+    # of the first would be in the tracker too.
+    assert _wechat(profile, openid, "880000002", "谢谢") == 200
+    deadline = time.monotonic() + TURN_WAIT_SECONDS
+    user_texts: list[str] = []
+    while time.monotonic() < deadline:
+        tracker = await tracker_store.retrieve_full_tracker(openid)
+        user_texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
+        last = tracker.events[-1] if tracker.events else None
+        if "谢谢" in user_texts and isinstance(last, ActionExecuted):
+            break
+        await asyncio.sleep(0.5)
+    assert user_texts == [STATUS, "谢谢"]
 
 
 def test_case_store_down_mid_conversation(profile: Profile, proxies) -> None:
