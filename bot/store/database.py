@@ -18,6 +18,7 @@ from bot.store.models import Base
 
 DB_URL_ENV = "POSBOT_DB_URL"
 DEFAULT_DB_URL = "sqlite:///var/posbot.db"
+PG_CONNECT_TIMEOUT_SECONDS = 3
 
 
 class StoreConfigError(ValueError):
@@ -55,7 +56,12 @@ def create_db_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_engine(parsed, future=True, pool_pre_ping=True)
+    connect_args: dict[str, object] = {}
+    if parsed.get_backend_name() == "postgresql":
+        # A database that does not answer at all must fail the look-up within seconds (the
+        # user then hears "cannot look it up now"), well before nginx cuts the action call.
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return create_engine(parsed, future=True, pool_pre_ping=True, connect_args=connect_args)
 
 
 class CaseStore:
