@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -30,6 +32,7 @@ from bot.clock import china_now
 from bot.redaction import mask_pii
 from bot.store.database import CaseStore, default_store
 from bot.store.models import Ticket
+from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,22 @@ def _turns_while_paused(tracker: Any) -> int:
         if isinstance(event, UserUttered):
             count += 1
     return 0
+
+
+def _conversation_store_guard(
+    handler: Callable[..., Awaitable[HTTPResponse]],
+) -> Callable[..., Awaitable[HTTPResponse]]:
+    """Answers 503 (not a dropped connection) when the tracker or lock store is down."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        try:
+            return await handler(request, *args, **kwargs)
+        except (LockError, TrackerStoreUnavailable) as error:
+            logger.error("agent desk: conversation store unavailable: %s", type(error).__name__)
+            return response.json({"error": "conversation store unavailable"}, status=503)
+
+    return guarded
 
 
 def _unauthorized() -> HTTPResponse:
@@ -137,6 +156,7 @@ class AgentDeskInput(InputChannel):
             return response.json({"conversations": tickets})
 
         @desk.get("/conversations/<sender_id>")
+        @_conversation_store_guard
         async def history(request: Request, sender_id: str) -> HTTPResponse:
             if self.tokens.agent_for(request) is None:
                 return _unauthorized()
@@ -173,6 +193,7 @@ class AgentDeskInput(InputChannel):
                 return tracker
 
         @desk.post("/conversations/<sender_id>/reply")
+        @_conversation_store_guard
         async def reply(request: Request, sender_id: str) -> HTTPResponse:
             agent_id = self.tokens.agent_for(request)
             if agent_id is None:
@@ -195,6 +216,7 @@ class AgentDeskInput(InputChannel):
             return response.json({"delivered_via": route})
 
         @desk.post("/conversations/<sender_id>/release")
+        @_conversation_store_guard
         async def release(request: Request, sender_id: str) -> HTTPResponse:
             agent_id = self.tokens.agent_for(request)
             if agent_id is None:

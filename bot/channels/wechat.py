@@ -56,6 +56,7 @@ from bot.channels.wechat_state import (
     TtlCache,
 )
 from bot.redaction import mask_sensitive
+from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -373,7 +374,7 @@ class WeChatInput(InputChannel):
         try:
             await on_new_message(user_message)
             messages = collector.messages
-        except Exception:
+        except (Exception, TrackerStoreUnavailable):
             logger.exception("The bot failed to answer a WeChat message")
             messages = [{"text": BOT_ERROR_TEXT}]
         reply = build_reply(messages)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from rasa.core.channels.channel import UserMessage
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import TextMessage
@@ -30,6 +31,7 @@ from bot.channels.wechat_format import (
     split_text,
 )
 from bot.channels.wechat_state import InMemoryDeduplicator, TtlCache
+from bot.store.tracker_store import TrackerStoreUnavailable
 from tests.bot.channels.conftest import (
     ACCOUNT,
     AES_KEY,
@@ -193,6 +195,19 @@ async def test_access_token_is_cached_between_sends(
 
 async def test_bot_failure_gets_an_apology(start_channel: StartChannel, bot: FakeBot) -> None:
     bot.fail = True
+    client = await start_channel()
+    _, body = await client.post_plain(text_xml("你好"))
+    assert reply_content(body).content == BOT_ERROR_TEXT
+
+
+async def test_conversation_store_down_gets_an_apology(
+    start_channel: StartChannel, bot: FakeBot
+) -> None:
+    async def down(message: UserMessage) -> None:
+        bot.messages.append(message)
+        raise TrackerStoreUnavailable("tracker database unreachable")
+
+    bot.handle_message = down  # type: ignore[method-assign]
     client = await start_channel()
     _, body = await client.post_plain(text_xml("你好"))
     assert reply_content(body).content == BOT_ERROR_TEXT
