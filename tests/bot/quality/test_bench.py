@@ -51,7 +51,7 @@ def test_report_shows_before_now_target_and_the_findings(tmp_path):
         in (summary)
     )
     assert (
-        "| turn p95 at 10 concurrent, 1 s reading pause (ms) | — | 40.0 | <= 60 | yes |" in summary
+        "| turn p95 at 10 concurrent, ~1 s reading pause (ms) | — | 40.0 | <= 60 | yes |" in summary
     )
     assert "| training from scratch (s) | — | — | <= 300 | — |" in summary
     assert "| sqlite/1000 | 0.30 | 0.60 | 0.90 |" in summary
