@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "posbot.tar.gz"
 TEST_FILE = ROOT / "tests" / "nlu" / "test_nlu.yml"
-MIN_INTENT_ACCURACY = 0.92
+MIN_INTENT_ACCURACY = 0.95
 ID_ENTITIES = ("merchant_id", "terminal_id", "case_id", "phone_number", "phone_last4")
 
 pytestmark = pytest.mark.model
