@@ -173,6 +173,7 @@ def hot_frames(raw: Path, top: int = 12) -> list[tuple[str, float]]:
         frames = stack.split(";")
         if not count.isdigit() or any(idle in frames[-1] for idle in _IDLE_FRAMES):
             continue
+        frames = [f for f in frames if not any(entry in f for entry in _ENTRY_FRAMES)]
         busy += int(count)
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + int(count)
@@ -185,6 +186,7 @@ def hot_frames(raw: Path, top: int = 12) -> list[tuple[str, float]]:
 
 
 _IDLE_FRAMES: Final = ("_worker (concurrent/futures", "serve (sanic/server/runners", "select (")
+_ENTRY_FRAMES: Final = ("<module> (", "main (", "receive (bot/channels/rest.py")
 _INTERESTING_FRAMES: Final = (
     "rasa/core/processor", "rasa/nlu/", "rasa/core/policies", "rasa/core/actions/action.py",
     "rasa/core/tracker_store", "jsonschema", "rasa/utils/endpoints", "actions/", "bot/",
