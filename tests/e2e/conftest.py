@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bot.cli.serve import action_server_command, bot_environment, wait_until_ready
+from bot.cli.serve import (
+    action_server_command,
+    bot_environment,
+    rasa_server_command,
+    wait_until_ready,
+)
 from bot.store.database import CaseStore
 from bot.store.seed import seed_demo_data
 from tests.conftest import ROOT
@@ -63,10 +66,9 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
     actions = subprocess.Popen(
         action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]
     )
-    rasa_bin = str(Path(sys.executable).with_name("rasa"))
+    # The same launcher as `posbot serve` and the production profile (with bot.speedups).
     rasa = subprocess.Popen(
-        [rasa_bin, "run", "--model", str(MODEL), "--port", str(rasa_port),
-         "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+        rasa_server_command(str(MODEL), rasa_port, endpoints),
         cwd=ROOT, env=env, stdout=logs[1], stderr=logs[1],
     )  # fmt: skip
     try:

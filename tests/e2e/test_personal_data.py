@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
-from bot.cli.serve import action_server_command, bot_environment, wait_until_ready
+from bot.cli.serve import (
+    action_server_command,
+    bot_environment,
+    rasa_server_command,
+    wait_until_ready,
+)
 from bot.store.database import CaseStore
 from bot.store.models import Case
 from bot.store.seed import seed_demo_data
@@ -83,10 +87,8 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         [*action_server_command(actions_port), "--debug"],
         cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0],
     )  # fmt: skip
-    rasa_bin = str(Path(sys.executable).with_name("rasa"))
     rasa = subprocess.Popen(
-        [rasa_bin, "run", "--model", str(MODEL), "--port", str(rasa_port), "--debug",
-         "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
+        [*rasa_server_command(str(MODEL), rasa_port, endpoints), "--debug"],
         cwd=ROOT, env=env, stdout=logs[1], stderr=logs[1],
     )  # fmt: skip
 
