@@ -78,8 +78,12 @@ NLU_TEST ?= tests/nlu/test_nlu.yml
 EVAL_OUT ?= reports/eval
 
 # Quality side by side: ours vs Rasa's stock config vs BM25 on one split (not part of `test`).
+# Public text for the out-of-scope false-accept rate: SMP2017's requests to a general assistant
+# (read in place, never copied here); skipped when absent or when NLU_TRAIN has no out_of_scope.
+PUBLIC_OOS ?= $(wildcard ../shared/benchmarks/smp2017/train.yml ../shared/benchmarks/smp2017/test.yml)
 eval: $(STAMP)
-	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT)
+	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT) \
+		--public-oos $(PUBLIC_OOS)
 
 # Speed, memory and scale (not part of `test`); writes reports/bench/.
 bench: $(STAMP) $(MODEL)

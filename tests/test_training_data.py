@@ -46,6 +46,38 @@ def test_held_out_set_shares_no_example_with_training():
     assert copies == []
 
 
+def _within_two_edits(a: str, b: str) -> bool:
+    """Levenshtein distance of at most 2 (banded, stops as soon as it exceeds 2)."""
+    if abs(len(a) - len(b)) > 2:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            current[j] = min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)
+            )
+        if min(current) > 2:
+            return False
+        previous = current
+    return previous[-1] <= 2
+
+
+def test_held_out_set_has_no_near_copies_of_training_examples():
+    # One or two characters changed ("审核要多久" / "审核多久") is still a copy; very short
+    # messages ("你好呀" / "你好") are close to everything and are not compared.
+    train = {_plain(e) for examples in TRAIN.values() for e in examples}
+    near = [
+        (test, example)
+        for examples in TEST.values()
+        for test in map(_plain, examples)
+        if len(test) > 6
+        for example in train
+        if _within_two_edits(test, example)
+    ]
+    assert near == []
+
+
 def test_every_catalogue_intent_is_trained_tested_and_declared():
     domain_md = ROOT.parent / "shared" / "domain.md"
     intents = set(DOMAIN["intents"])

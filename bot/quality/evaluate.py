@@ -26,6 +26,8 @@ from bot.quality.noise import homophone_table, perturbations
 OUT_OF_SCOPE: Final = "out_of_scope"
 FALLBACK: Final = "nlu_fallback"
 ID_ENTITIES: Final = ("merchant_id", "terminal_id", "case_id", "phone_number", "phone_last4")
+# Answering these to an unrelated message is harmless ("你好" in any corpus is a greeting).
+SOCIAL_INTENTS: Final = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
 SEED: Final = 20261125
 
 
@@ -55,6 +57,7 @@ class Result:
     accuracy: float = 0.0
     macro_f1: float = 0.0
     oos_false_accept: float | None = None
+    public_false_accept: float | None = None
     noise_accuracy: float | None = None
     noise_drop_points: float | None = None
     entity_f1: dict[str, float] = field(default_factory=dict)
@@ -89,6 +92,21 @@ def load_examples(path: Path) -> list[Example]:
         )
         for m in data.intent_examples
     ]
+
+
+def load_texts(path: Path) -> list[str]:
+    """Messages of a Rasa NLU YAML file (any intent) or of a plain text file (one per line)."""
+    if path.suffix in (".yml", ".yaml"):
+        return [e.text for e in load_examples(path)]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def false_accept_rate(predictions: Sequence[Prediction]) -> float:
+    """Share of out-of-scope messages routed into a POS intent (social replies are fine)."""
+    harmless = SOCIAL_INTENTS | {OUT_OF_SCOPE}
+    accepted = [p for p in predictions if _label(p.intent) not in harmless]
+    return len(accepted) / len(predictions)
 
 
 def _entity_value(entity: str, value: Any) -> str:
@@ -201,13 +219,15 @@ def write_folds(train: Path, folds: int, workdir: Path) -> list[tuple[Path, Path
     return pairs
 
 
-def cross_validate(train: Path, folds: int, workdir: Path) -> CrossValidation:
+def cross_validate(
+    train: Path, folds: int, workdir: Path, config: Path = Path("config.yml")
+) -> CrossValidation:
     """Trains and scores our pipeline on each fold; returns mean and standard deviation."""
     import statistics
 
     scores = []
     for number, (fold_train, fold_test) in enumerate(write_folds(train, folds, workdir), 1):
-        pipeline = RasaPipeline(f"ours-fold{number}", Path("config.yml"), workdir)
+        pipeline = RasaPipeline(f"ours-fold{number}", config, workdir)
         pipeline.train(fold_train)
         examples = load_examples(fold_test)
         result = Result(pipeline.name)
@@ -293,6 +313,8 @@ def write_report(
     test: Path,
     n_test: int,
     cross_validation: CrossValidation | None = None,
+    public: Sequence[Path] = (),
+    n_public: int = 0,
 ) -> None:
     """summary.md and metrics.json."""
     out.mkdir(parents=True, exist_ok=True)
@@ -301,6 +323,7 @@ def write_report(
         ("intent accuracy", "accuracy", False, True),
         ("macro-F1", "macro_f1", False, True),
         ("out-of-scope false-accept", "oos_false_accept", True, False),
+        ("false-accept on public text", "public_false_accept", True, False),
         ("accuracy on noisy copies", "noise_accuracy", False, True),
         ("noise drop (points)", "noise_drop_points", False, False),
         ("training seconds", "train_seconds", False, False),
@@ -308,6 +331,9 @@ def write_report(
     lines = [
         "# NLU evaluation", "",
         f"Train: `{train}` · test: `{test}` ({n_test} examples) · seed {SEED}", "",
+        *([f"Public out-of-scope text: {', '.join(f'`{p}`' for p in public)} ({n_public}"
+           " messages, none in this repository); a greeting/thanks/yes/no reply is not counted"
+           " as a false accept.", ""] if n_public else []),
         "| figure | " + " | ".join(r.name for r in results) + " | ours / peer |",
         "|---|" + "---|" * len(results) + "---|",
     ]  # fmt: skip
@@ -358,6 +384,7 @@ def write_report(
                 "accuracy",
                 "macro_f1",
                 "oos_false_accept",
+                "public_false_accept",
                 "noise_accuracy",
                 "noise_drop_points",
                 "entity_f1",
@@ -431,14 +458,29 @@ def write_charts(ours: Result, examples: Sequence[Example], out: Path) -> None:
 
 
 def evaluate(
-    train: Path, test: Path, out: Path, peers: bool = True, folds: int = 5
+    train: Path,
+    test: Path,
+    out: Path,
+    peers: bool = True,
+    folds: int = 5,
+    config: Path = Path("config.yml"),
+    public: Sequence[Path] = (),
 ) -> list[Result]:
-    """Trains and scores our pipeline (and the peers) on one split, plus k-fold CV of ours."""
+    """Trains and scores our pipeline (and the peers) on one split, plus k-fold CV of ours.
+
+    ``public``: files of messages that are all out of scope for the bot (e.g. a public corpus
+    of other assistants' requests); scored only when the training data has out-of-scope
+    examples, since a closed-set model has no notion of scope.
+    """
     examples = load_examples(test)
-    vocabulary = [e.text for e in load_examples(train)]
+    training = load_examples(train)
+    vocabulary = [e.text for e in training]
+    public_texts = [text for path in public for text in load_texts(path)]
+    if not any(e.intent == OUT_OF_SCOPE for e in training):
+        public_texts = []
     noisy = noisy_copies(examples, vocabulary)
     workdir = out / "models"
-    pipelines: list[Any] = [RasaPipeline("ours", Path("config.yml"), workdir)]
+    pipelines: list[Any] = [RasaPipeline("ours", config, workdir)]
     if peers:
         pipelines += [
             RasaPipeline("rasa_stock", Path("eval/configs/stock_zh.yml"), workdir),
@@ -454,11 +496,13 @@ def evaluate(
         score(noisy_result, noisy, pipeline.predict([e.text for e in noisy]))
         result.noise_accuracy = noisy_result.accuracy
         result.noise_drop_points = (clean - noisy_result.accuracy) * 100
+        if public_texts:
+            result.public_false_accept = false_accept_rate(pipeline.predict(public_texts))
         results.append(result)
         print(f"{pipeline.name}: accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}",
               flush=True)  # fmt: skip
-    cv = cross_validate(train, folds, out / "cv") if folds > 1 else None
-    write_report(results, out, train, test, len(examples), cv)
+    cv = cross_validate(train, folds, out / "cv", config) if folds > 1 else None
+    write_report(results, out, train, test, len(examples), cv, public, len(public_texts))
     write_charts(results[0], examples, out)
     return results
 
@@ -471,8 +515,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/eval")
     parser.add_argument("--no-peers", action="store_true", help="only our pipeline")
     parser.add_argument("--folds", type=int, default=5, help="k of the cross-validation; 0: none")
+    parser.add_argument("--config", default="config.yml", help="our pipeline's Rasa config")
+    parser.add_argument(
+        "--public-oos",
+        nargs="*",
+        default=[],
+        help="files of out-of-scope messages (Rasa NLU YAML or one per line) for false accepts",
+    )
     args = parser.parse_args(argv)
-    evaluate(Path(args.train), Path(args.test), Path(args.out), not args.no_peers, args.folds)
+    evaluate(
+        Path(args.train),
+        Path(args.test),
+        Path(args.out),
+        not args.no_peers,
+        args.folds,
+        Path(args.config),
+        [Path(path) for path in args.public_oos],
+    )
     print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
     return 0
 

@@ -90,3 +90,24 @@ def test_folds_are_stratified_disjoint_complete_and_keep_regexes(tmp_path):
     assert [p[1].read_text(encoding="utf-8") for p in pairs] == [
         p[1].read_text(encoding="utf-8") for p in again
     ]
+
+
+def test_false_accepts_on_public_text_count_pos_intents_only(tmp_path):
+    from bot.quality.evaluate import false_accept_rate, load_texts
+
+    predictions = [
+        Prediction("out_of_scope", 0.9),
+        Prediction("nlu_fallback", 0.3),
+        Prediction("greet", 0.8),  # "你好" is a greeting in any corpus
+        Prediction("ask_review_time", 0.7),
+    ]
+    assert false_accept_rate(predictions) == 0.25
+    yaml_file = tmp_path / "public.yml"
+    yaml_file.write_text(
+        'version: "3.1"\nnlu:\n- intent: weather\n  examples: |\n    - 明天下雨吗\n',
+        encoding="utf-8",
+    )
+    text_file = tmp_path / "public.txt"
+    text_file.write_text("播放音乐\n\n  导航去机场 \n", encoding="utf-8")
+    assert load_texts(yaml_file) == ["明天下雨吗"]
+    assert load_texts(text_file) == ["播放音乐", "导航去机场"]

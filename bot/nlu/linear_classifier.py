@@ -1,0 +1,268 @@
+"""Intent classifier: calibrated linear SVMs over TF-IDF words and character n-grams.
+
+Short Chinese support questions are decided by a few words and their characters; a linear model
+over sublinear TF-IDF features of jieba words and of character 1-4-grams across the whole message
+(so "审核没通过" keeps "没通" and "核没" even where jieba splits differently) is what the literature
+and our measurements favour over a neural encoder at this data size (README, "Quality"): more
+accurate on our held-out set and on SMP2017, far fewer out-of-scope false accepts, seconds instead
+of minutes to train and well under a millisecond to classify.
+
+Confidences are Platt-calibrated probabilities (k-fold ``CalibratedClassifierCV``), so the
+FallbackClassifier threshold means "probability the best intent is right". The trained state is
+stored as JSON and NumPy arrays, not pickles: loading a model never executes code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Any, Final
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import CountVectorizer
+
+from bot.nlu.id_placeholders import placeholder_for
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE: Final = "linear_intent_classifier.json"
+ARRAYS_FILE: Final = "linear_intent_classifier.npz"
+
+
+def word_document(message: Message) -> str:
+    """The message's jieba words (identifiers as their placeholder), space-separated."""
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    return " ".join(placeholder_for(t.text) or t.text.lower() for t in tokens)
+
+
+def char_document(message: Message) -> str:
+    """The message text for character n-grams; identifiers become a separate placeholder word."""
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    if not tokens:
+        return (message.get(TEXT) or "").lower()
+    parts = []
+    for token in tokens:
+        placeholder = placeholder_for(token.text)
+        parts.append(f" {placeholder} " if placeholder else token.text.lower())
+    return "".join(parts)
+
+
+def _vectorizers(max_char_ngram: int) -> tuple[CountVectorizer, CountVectorizer]:
+    words = CountVectorizer(tokenizer=str.split, token_pattern=None, lowercase=False)
+    chars = CountVectorizer(analyzer="char_wb", ngram_range=(1, max_char_ngram), lowercase=False)
+    return words, chars
+
+
+def tfidf(counts: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_matrix:
+    """Sublinear TF times IDF, L2-normalised rows (as sklearn's TfidfTransformer does)."""
+    weighted = counts.astype(np.float64).tocsr(copy=True)
+    weighted.data = 1.0 + np.log(weighted.data)
+    weighted = weighted.multiply(idf).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return scipy.sparse.diags(1.0 / norms) @ weighted
+
+
+def smooth_idf(counts: scipy.sparse.csr_matrix) -> np.ndarray:
+    """Smoothed inverse document frequency of each column."""
+    documents = counts.shape[0]
+    frequency = np.bincount(counts.tocsc().indices, minlength=counts.shape[1])
+    return np.log((1 + documents) / (1 + frequency)) + 1.0
+
+
+def calibrated_probabilities(
+    features: scipy.sparse.csr_matrix,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    slope: np.ndarray,
+    offset: np.ndarray,
+) -> np.ndarray:
+    """Mean over folds of Platt-scaled one-vs-rest SVM scores, normalised per row.
+
+    ``coef`` is (folds, classes, features); ``intercept``, ``slope`` and ``offset`` are
+    (folds, classes). Same arithmetic as sklearn's ``CalibratedClassifierCV.predict_proba``.
+    """
+    folds, classes = intercept.shape
+    total = np.zeros((features.shape[0], classes))
+    for fold in range(folds):
+        scores = np.asarray(features @ coef[fold].T) + intercept[fold]
+        probabilities = 1.0 / (1.0 + np.exp(slope[fold] * scores + offset[fold]))
+        sums = probabilities.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total += np.where(sums > 0, probabilities / sums, 1.0 / classes)
+    return total / folds
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearIntentClassifier(GraphComponent, IntentClassifier):
+    """Calibrated linear SVM intent classifier over word and character TF-IDF features."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        """Needs tokens."""
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Defaults; ``config.yml`` explains the values it uses."""
+        return {
+            "C": 1.0,
+            "calibration_folds": 5,
+            "max_char_ngram": 4,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """Creates the classifier from its trained state (none: it predicts nothing)."""
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._state = state
+        self._words: CountVectorizer | None = None
+        self._chars: CountVectorizer | None = None
+        if state:
+            self._words, self._chars = _vectorizers(config["max_char_ngram"])
+            self._words.vocabulary_ = state["word_vocabulary"]
+            self._chars.vocabulary_ = state["char_vocabulary"]
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LinearIntentClassifier:
+        """Creates an untrained classifier."""
+        if config["C"] <= 0 or config["calibration_folds"] < 2:
+            raise ValueError("LinearIntentClassifier: need C > 0 and calibration_folds >= 2")
+        return cls(config, model_storage, resource)
+
+    def _features(self, messages: list[Message]) -> scipy.sparse.csr_matrix:
+        assert self._words is not None and self._chars is not None and self._state is not None
+        words = self._words.transform([word_document(m) for m in messages])
+        chars = self._chars.transform([char_document(m) for m in messages])
+        return scipy.sparse.hstack(
+            [tfidf(words, self._state["word_idf"]), tfidf(chars, self._state["char_idf"])]
+        ).tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fits the vectorizers and k calibrated one-vs-rest linear SVMs."""
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import LinearSVC
+
+        examples = [m for m in training_data.intent_examples if m.get(TEXT)]
+        labels = [m.get(INTENT) for m in examples]
+        counts = Counter(labels)
+        if len(counts) < 2:
+            logger.warning("LinearIntentClassifier: fewer than two intents; not trained")
+            self._persist(None)
+            return self._resource
+        folds = min(self._config["calibration_folds"], min(counts.values()))
+        if folds < 2:
+            raise ValueError(
+                "LinearIntentClassifier: every intent needs at least 2 examples for calibration"
+                f" (too few: {sorted(i for i, n in counts.items() if n < 2)})"
+            )
+        words, chars = _vectorizers(self._config["max_char_ngram"])
+        word_counts = words.fit_transform([word_document(m) for m in examples])
+        char_counts = chars.fit_transform([char_document(m) for m in examples])
+        word_idf, char_idf = smooth_idf(word_counts), smooth_idf(char_counts)
+        features = scipy.sparse.hstack(
+            [tfidf(word_counts, word_idf), tfidf(char_counts, char_idf)]
+        ).tocsr()
+        svm = LinearSVC(C=self._config["C"], random_state=0, max_iter=10000)
+        model = CalibratedClassifierCV(svm, cv=folds).fit(features, np.array(labels))
+        fitted = model.calibrated_classifiers_
+        classes = [str(c) for c in model.classes_]
+        arrays = {
+            "coef": np.stack([c.base_estimator.coef_ for c in fitted]),
+            "intercept": np.stack([c.base_estimator.intercept_ for c in fitted]),
+            "slope": np.array([[cal.a_ for cal in c.calibrators] for c in fitted]),
+            "offset": np.array([[cal.b_ for cal in c.calibrators] for c in fitted]),
+            "word_idf": word_idf,
+            "char_idf": char_idf,
+        }
+        if len(classes) == 2:
+            # A binary SVM has one score; give each class its own column (second minus first).
+            for key in ("coef", "intercept"):
+                arrays[key] = np.concatenate([-arrays[key], arrays[key]], axis=1)
+            arrays["slope"] = np.concatenate([arrays["slope"]] * 2, axis=1)
+            arrays["offset"] = np.concatenate([arrays["offset"]] * 2, axis=1)
+        state = {
+            "classes": classes,
+            "word_vocabulary": {k: int(v) for k, v in words.vocabulary_.items()},
+            "char_vocabulary": {k: int(v) for k, v in chars.vocabulary_.items()},
+            **arrays,
+        }
+        self._persist(state)
+        self.__init__(self._config, self._model_storage, self._resource, state)
+        return self._resource
+
+    def _persist(self, state: dict[str, Any] | None) -> None:
+        with self._model_storage.write_to(self._resource) as directory:
+            if state is None:
+                (directory / STATE_FILE).write_text("null", encoding="utf-8")
+                return
+            arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+            rest = {k: v for k, v in state.items() if k not in arrays}
+            (directory / STATE_FILE).write_text(json.dumps(rest, ensure_ascii=False), "utf-8")
+            np.savez(directory / ARRAYS_FILE, **arrays)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LinearIntentClassifier:
+        """Loads the vocabularies and weights (JSON and ``.npz`` without pickles)."""
+        with model_storage.read_from(resource) as directory:
+            state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+            if state is not None:
+                with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
+                    state.update({key: arrays[key] for key in arrays.files})
+        return cls(config, model_storage, resource, state)
+
+    def predict_probabilities(self, messages: list[Message]) -> np.ndarray:
+        """Probability of every intent (columns in ``classes`` order) for each message."""
+        assert self._state is not None
+        s = self._state
+        return calibrated_probabilities(
+            self._features(messages), s["coef"], s["intercept"], s["slope"], s["offset"]
+        )
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Sets the intent and the ranking of each message that has text."""
+        if not self._state:
+            return messages
+        with_text = [m for m in messages if m.get(TEXT)]
+        if not with_text:
+            return messages
+        classes = self._state["classes"]
+        for message, row in zip(with_text, self.predict_probabilities(with_text), strict=True):
+            order = np.argsort(-row, kind="stable")[: self._config["ranking_length"]]
+            ranking = [{INTENT_NAME_KEY: classes[i], "confidence": float(row[i])} for i in order]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages
