@@ -67,12 +67,14 @@ def _vectorizers(max_char_ngram: int) -> tuple[CountVectorizer, CountVectorizer]
 
 def tfidf(counts: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_matrix:
     """Sublinear TF times IDF, L2-normalised rows (as sklearn's TfidfTransformer does)."""
-    weighted = counts.astype(np.float64).tocsr(copy=True)
-    weighted.data = 1.0 + np.log(weighted.data)
-    weighted = weighted.multiply(idf).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    counts = counts.tocsr()
+    data = (1.0 + np.log(counts.data.astype(np.float64))) * idf[counts.indices]
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=counts.shape[0]))
     norms[norms == 0] = 1.0
-    return scipy.sparse.diags(1.0 / norms) @ weighted
+    return scipy.sparse.csr_matrix(
+        (data / norms[rows], counts.indices.copy(), counts.indptr.copy()), shape=counts.shape
+    )
 
 
 def smooth_idf(counts: scipy.sparse.csr_matrix) -> np.ndarray:
@@ -82,27 +84,32 @@ def smooth_idf(counts: scipy.sparse.csr_matrix) -> np.ndarray:
     return np.log((1 + documents) / (1 + frequency)) + 1.0
 
 
+def stacked_weights(coef: np.ndarray) -> np.ndarray:
+    """(folds, classes, features) SVM weights as one contiguous (features, folds × classes)."""
+    folds, classes, features = coef.shape
+    return np.ascontiguousarray(coef.transpose(2, 0, 1).reshape(features, folds * classes))
+
+
 def calibrated_probabilities(
     features: scipy.sparse.csr_matrix,
-    coef: np.ndarray,
+    weights: np.ndarray,
     intercept: np.ndarray,
     slope: np.ndarray,
     offset: np.ndarray,
 ) -> np.ndarray:
     """Mean over folds of Platt-scaled one-vs-rest SVM scores, normalised per row.
 
-    ``coef`` is (folds, classes, features); ``intercept``, ``slope`` and ``offset`` are
-    (folds, classes). Same arithmetic as sklearn's ``CalibratedClassifierCV.predict_proba``.
+    ``weights`` comes from :func:`stacked_weights`; ``intercept``, ``slope`` and ``offset`` are
+    (folds, classes). Same arithmetic as sklearn's ``CalibratedClassifierCV.predict_proba``;
+    all folds are scored with one sparse-dense product.
     """
     folds, classes = intercept.shape
-    total = np.zeros((features.shape[0], classes))
-    for fold in range(folds):
-        scores = np.asarray(features @ coef[fold].T) + intercept[fold]
-        probabilities = 1.0 / (1.0 + np.exp(slope[fold] * scores + offset[fold]))
-        sums = probabilities.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total += np.where(sums > 0, probabilities / sums, 1.0 / classes)
-    return total / folds
+    scores = np.asarray(features @ weights).reshape(-1, folds, classes) + intercept
+    probabilities = 1.0 / (1.0 + np.exp(slope * scores + offset))
+    sums = probabilities.sum(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalised = np.where(sums > 0, probabilities / sums, 1.0 / classes)
+    return normalised.mean(axis=1)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -138,7 +145,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self._state = state
         self._words: CountVectorizer | None = None
         self._chars: CountVectorizer | None = None
+        self._weights: np.ndarray | None = None
         if state:
+            self._weights = stacked_weights(state["coef"])
             self._words, self._chars = _vectorizers(config["max_char_ngram"])
             self._words.vocabulary_ = state["word_vocabulary"]
             self._chars.vocabulary_ = state["char_vocabulary"]
@@ -246,10 +255,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def predict_probabilities(self, messages: list[Message]) -> np.ndarray:
         """Probability of every intent (columns in ``classes`` order) for each message."""
-        assert self._state is not None
+        assert self._state is not None and self._weights is not None
         s = self._state
         return calibrated_probabilities(
-            self._features(messages), s["coef"], s["intercept"], s["slope"], s["offset"]
+            self._features(messages), self._weights, s["intercept"], s["slope"], s["offset"]
         )
 
     def process(self, messages: list[Message]) -> list[Message]:
