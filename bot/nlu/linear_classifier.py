@@ -1,11 +1,11 @@
 """Intent classifier: calibrated linear SVMs over TF-IDF words and character n-grams.
 
-Short Chinese support questions are decided by a few words and their characters; a linear model
+Short Chinese support questions are decided by a few words and their characters. A linear model
 over sublinear TF-IDF features of jieba words and of character 1-4-grams across the whole message
-(so "审核没通过" keeps "没通" and "核没" even where jieba splits differently) is what the literature
-and our measurements favour over a neural encoder at this data size (README, "Quality"): more
-accurate on our held-out set and on SMP2017, far fewer out-of-scope false accepts, seconds instead
-of minutes to train and well under a millisecond to classify.
+(so "审核没通过" keeps "没通" and "核没" even where jieba splits differently) measured better than
+DIET at this data size (README, "Tests and benchmarks"): more accurate on our held-out set and on
+SMP2017, far fewer out-of-scope false accepts, seconds instead of minutes to train and under two
+milliseconds to classify.
 
 Confidences are Platt-calibrated probabilities (k-fold ``CalibratedClassifierCV``), so the
 FallbackClassifier threshold means "probability the best intent is right". The trained state is

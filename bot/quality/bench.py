@@ -432,23 +432,30 @@ FINDINGS: Final = """\
    `terminal_id`, `merchant_id` and `case_id`; no migration needed.
 4. **Event classes:** reading a tracker resolved each event's class by walking all subclasses of
    `Event` (7 % of a turn): now a table (`bot/speedups.py`).
-5. **Cold start:** 4 s of imports (TensorFlow; jax pulled in by TFLite, 0.5 s, now kept out),
-   7 s loading DIET, of which 3 s tracing a one-example training step that only creates the
-   weights: it now runs eagerly (identical predictions on all 304 held-out examples; with the
-   one-layer transformer DIET of commit 2043ebe, model load 10.2 -> 7.7 s, identical too); jieba
-   reads its cached prefix dictionary (0.4-0.7 s). Our NLU components take 0.2 ms a parse.
-6. **Not changed, with reasons:** TF thread settings (`TF_INTER/INTRA_OP_PARALLELISM_THREADS`
-   1/1, 1/2, 2/1: no gain within noise on 2 cores); the domain sent with every action call
-   (38 KB, 0.8 ms to encode and decode; Rasa 3.6's `enable_selective_domain` would need every
-   action to list `send_domain: true` because all of them read response texts from the domain);
-   sanic workers (one process: the in-memory tracker store and handoff inbox need it); a new
-   aiohttp session per action call in Rasa (5 % of a turn). What remains per turn is Rasa's
-   own work: DIET inference with TF function-call overhead (~25 %), rule and memoization
-   policies computing states (~20 %), tracker (de)serialisation in the in-memory store (~10 %).
-7. **Back-to-back p95 at 10 concurrent cannot reach 60 ms on 2 shared cores:** ten
+5. **Intent classifier (the largest cost left after 1-4):** DIET inference with TensorFlow's
+   per-call overhead was ~25 % of a turn and 7 s of the cold start (building and loading its
+   weights). The calibrated linear SVM classifier that replaced it for quality reasons (README,
+   "Tests and benchmarks") parses in 1.5 ms p50, end to end through Rasa's graph. Its first
+   version multiplied each sparse message row by a transposed, non-contiguous view of the
+   weights, so scipy copied the 53 000 x 26 weight matrix of each of the five folds per message
+   (7 ms); the weights are now stacked once into one contiguous matrix and all calibration folds
+   are scored with one product (cProfile: parse 9.3 -> 1.7 ms).
+6. **Cold start:** 4 s of imports (Rasa imports TensorFlow even with no TensorFlow component;
+   jax, pulled in by TFLite, is kept out) and under 1 s to load the model; jieba reads its cached
+   prefix dictionary (0.4-0.7 s).
+7. **Not changed, with reasons:** the domain sent with every action call (38 KB, 0.8 ms to
+   encode and decode; Rasa 3.6's `enable_selective_domain` would need every action to list
+   `send_domain: true` because all of them read response texts from the domain); sanic workers
+   (one process: the in-memory tracker store and handoff inbox need it); a new aiohttp session
+   per action call in Rasa (5 % of a turn). What remains per turn (~9 ms of the Rasa process) is
+   Rasa's own work spread thinly: rule and memoization policies computing states, tracker
+   (de)serialisation in the in-memory store, the dask graph run per parse, JSON encoding; no
+   frame has more than 6 % of the samples.
+8. **Back-to-back p95 at 10 concurrent stays above 60 ms on 2 shared cores:** ten
    conversations that send the next message the moment the answer arrives keep ~10 turns
-   queued; at ~50 turns/s the queue alone is ~200 ms. With a 0.5-1.5 s reading pause (still far
-   faster than people type) the p95 shows the latency a user sees.
+   queued in one Rasa process; at ~110 turns/s the queue alone is ~90 ms. With a 0.5-1.5 s
+   reading pause (still far faster than people type) the p95 is 29 ms: that is the latency a
+   user sees. More throughput means more Rasa processes (the production profile runs two).
 """
 
 
