@@ -55,3 +55,14 @@ def test_faq_needs_no_verification_and_secrets_are_not_echoed(running_bot):
         ticket = session.execute(select(Ticket).where(Ticket.sender_id == sender)).scalar_one()
     assert "839201" not in ticket.summary
     assert os.environ.get("RASA_TELEMETRY_ENABLED") == "false"
+
+
+def test_an_amount_said_earlier_is_not_taken_for_the_phone_digits(running_bot):
+    bot, _ = running_bot
+    sender = "e2e-amount"
+    reply = texts(bot.say(sender, "有人说交2000保证金就能恢复 是不是骗子"))
+    assert "不匹配" not in reply
+    assert "15位商户号" in texts(bot.say(sender, "那帮我查一下申请进度"))
+    reply = texts(bot.say(sender, "898310058121234"))
+    assert "不匹配" not in reply and "后四位" in reply
+    assert "身份验证通过" in texts(bot.say(sender, "5678"))
