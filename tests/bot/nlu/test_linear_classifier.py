@@ -5,11 +5,11 @@ import pytest
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.linear_classifier import ARRAYS_FILE, LinearIntentClassifier
+from tests.bot.nlu.messages import tokenized
 
 CONFIG = {**LinearIntentClassifier.get_default_config(), "calibration_folds": 3}
 TRAINING = {
@@ -17,14 +17,6 @@ TRAINING = {
     "check_case_status": ["查 一下 进度", "我 的 申请 到 哪 了", "帮 我 查 进度", "进度 怎么样"],
     "greet": ["你好", "在 吗", "哈喽", "您好 呀"],
 }
-
-
-def tokenized(words: str, **data) -> Message:
-    tokens, start = [], 0
-    for word in words.split():
-        tokens.append(Token(word, start))
-        start += len(word)
-    return Message(data={"text": words.replace(" ", ""), "text_tokens": tokens, **data})
 
 
 def training_data(examples: dict[str, list[str]] = TRAINING) -> TrainingData:

@@ -4,25 +4,16 @@ import pytest
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.scope_gate import ScopeGate
+from tests.bot.nlu.messages import tokenized
 
 CONFIG = {
     **ScopeGate.get_default_config(),
     "open_intents": ["greet", "thank"],
 }
-
-
-def tokenized(words: str, **data) -> Message:
-    """A message whose tokens are the space-separated words."""
-    tokens, start = [], 0
-    for word in words.split():
-        tokens.append(Token(word, start))
-        start += len(word)
-    return Message(data={"text": words.replace(" ", ""), "text_tokens": tokens, **data})
 
 
 def predicted(words: str, intent: str, confidence: float = 0.99) -> Message:
