@@ -43,6 +43,7 @@ FAQ_RESPONSES: Final = {
     "ask_contact": "utter_contact",
     "ask_suspend_reason": "utter_suspend_reason_general",
     "report_rejected": "utter_rejected_general",
+    "ask_fees": "utter_fees",
 }
 # Small talk answered inside a form before the question is asked again.
 FORM_SMALL_TALK_RESPONSES: Final = {
@@ -51,6 +52,7 @@ FORM_SMALL_TALK_RESPONSES: Final = {
     "bot_challenge": "utter_iamabot",
     "out_of_scope": "utter_out_of_scope",
     "share_secret": "utter_secret_warning",
+    "other_language": "utter_other_language",
 }
 
 UTTER_STORE_UNAVAILABLE: Final = "utter_store_unavailable"

@@ -142,6 +142,19 @@ def _retention(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _codes_check(args: argparse.Namespace) -> int:
+    from bot.services.response_codes import CodeTableError, load_table, table_path
+
+    path = Path(args.file) if args.file else table_path()
+    try:
+        table = load_table(path)
+    except CodeTableError as error:
+        print(f"posbot codes: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{path}: {len(table.codes)} codes, {len(table.phrases)} screen texts, valid")
+    return EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bot.cli.serve import serve
 
@@ -184,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--out", default="reports/review")
     review.add_argument("--groups", type=int, default=None, help="number of groups")
     review.set_defaults(run=_review)
+
+    codes = commands.add_parser("codes", help="the response code table (POSBOT_RESPONSE_CODES)")
+    codes_commands = codes.add_subparsers(dest="codes_command", required=True)
+    check = codes_commands.add_parser("check", help="validate the table file")
+    check.add_argument("file", nargs="?", help="the file (default: the configured table)")
+    check.set_defaults(run=_codes_check)
 
     serve = commands.add_parser("serve", help="run the action server and the Rasa server")
     serve.add_argument("--model", default="models/posbot.tar.gz")

@@ -74,6 +74,7 @@ def start(args: argparse.Namespace) -> int:
         preflight.migrate_case_store(settings, bot_environment())
         preflight.check_tracker_store(settings)
         preflight.check_lock_store(settings)
+        preflight.check_code_table()
         print("posbot prod: starting 2 action servers, 2 Rasa servers, nginx", flush=True)
         supervisor.start_all()
         print(

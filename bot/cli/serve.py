@@ -110,10 +110,26 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
+def code_table_problem() -> str | None:
+    """Why the response code table cannot be used, or ``None`` (checked before anything starts,
+    so that an operator's typo stops the start instead of a merchant's chat)."""
+    from bot.services.response_codes import CodeTableError, load_table, table_path
+
+    try:
+        load_table(table_path())
+    except CodeTableError as error:
+        return f"response code table {error}"
+    return None
+
+
 def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
     """Starts both servers (or the action server and ``rasa shell``) until interrupted."""
     if not Path(model).exists():
         print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
+        return 1
+    problem = code_table_problem()
+    if problem:
+        print(f"posbot: {problem}", file=sys.stderr)
         return 1
     env = bot_environment()
     # Handle both signals explicitly: a shell may start us with SIGINT ignored.

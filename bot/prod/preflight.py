@@ -81,3 +81,14 @@ def check_lock_store(settings: ProdSettings) -> None:
     finally:
         store.red.close()
     print(f"  lock store  {settings.redis_url}", flush=True)
+
+
+def check_code_table() -> None:
+    """The response code table of the action servers is valid."""
+    from bot.cli.serve import code_table_problem
+    from bot.services.response_codes import table_path
+
+    problem = code_table_problem()
+    if problem:
+        raise PreflightError(problem)
+    print(f"  codes       {table_path()}", flush=True)
