@@ -37,6 +37,7 @@ FAQ_TOPICS: Final = (
     FaqTopic("prevention", "ask_prevention", ("utter_prevention",)),
     FaqTopic("after-reactivation", "ask_after_reactivation", ("utter_after_reactivation",)),
     FaqTopic("pos-types", "ask_pos_types", ("utter_pos_types",)),
+    FaqTopic("fees", "ask_fees", ("utter_fees",)),
     FaqTopic("scams", "report_fraud", ("utter_fraud_warning", "utter_secret_warning")),
     FaqTopic("contact", "ask_contact", ("utter_contact",)),
 )
