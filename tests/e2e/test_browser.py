@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.faq import FAQ_TOPICS
 from bot.store.models import Case
 from tests.e2e.conftest import AGENT_TOKEN
 
@@ -121,7 +122,8 @@ def test_faq_page_shows_bot_answers_and_search_jumps(running_bot, page, tmp_path
     bot, _ = running_bot
     page.goto(f"{bot.url}/faq")
     topics = page.locator("section.topic")
-    assert topics.count() == 13
+    assert topics.count() == len(FAQ_TOPICS)
+    assert page.locator("#fees .answer").inner_text().startswith("费用说明")
     review = page.locator("#review-time .answer").inner_text()
     assert review.startswith("审核一般需要 3-7 个工作日")
     page.fill("#q", "审核一般多久能批下来")
