@@ -45,7 +45,7 @@ NEUTRAL_WORDS: Final = frozenset(
     {
         # greetings and fillers typed by Chinese users
         "ok", "okay", "hi", "hello", "emm", "emmm", "em", "en", "hh", "hhh", "haha", "hehe",
-        "lol", "ps", "pls", "plz", "thx", "sorry", "bye",
+        "lol", "ps", "pls", "plz", "thx", "tks", "thanks", "thank", "sorry", "bye",
         # the machine and its parts
         "pos", "wifi", "wi", "fi", "sim", "ic", "nfc", "app", "apn", "gprs", "usb", "led", "lcd",
         "logo", "qr", "id", "jc", "mac", "pin", "cvn", "sms", "vip", "bug", "ui", "pad",

@@ -34,6 +34,8 @@ def test_foreign_messages(text):
         "OK的",
         "hi",
         "hello",
+        "thanks",
+        "thank you",
         "A0",
         "pn-0093",
         "JC202611180023",
