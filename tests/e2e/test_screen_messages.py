@@ -27,8 +27,11 @@ def test_a_restricted_code_on_the_screen_leads_into_the_suspension_flow(running_
         "/ask_required_documents",
         "/submit_application",
     ]
+    # Each button is pressed right after the message that offered it.
     assert "常见有这几类原因" in texts(bot.say(sender, "/ask_suspend_reason"))
+    assert "/ask_required_documents" in payloads(bot.say(sender, "刷卡还是显示03"))
     assert "材料要看停用原因" in texts(bot.say(sender, "/ask_required_documents"))
+    assert "/submit_application" in payloads(bot.say(sender, "刷卡显示03"))
     assert "15位商户号" in texts(bot.say(sender, "/submit_application"))
 
 
@@ -60,6 +63,7 @@ def test_a_vague_symptom_gets_one_question_and_the_answer_routes(running_bot):
     replies = bot.say(sender, restricted)
     assert "终端或商户被限制交易" in texts(replies)
     assert "/submit_application" in payloads(replies)
+    assert payloads(bot.say(sender, "刷不了卡了")) == offered
     hardware = next(p for p in offered if '"hardware"' in p)
     assert "机器故障可以先这样排查" in texts(bot.say(sender, hardware))
 
