@@ -23,6 +23,7 @@ CHECK_CASE_STATUS: Final = "check_case_status"
 URGE_PROGRESS: Final = "urge_progress"
 REPORT_REJECTED: Final = "report_rejected"
 ASK_SUSPEND_REASON: Final = "ask_suspend_reason"
+REPORT_ERROR_CODE: Final = "report_error_code"
 # Intents whose answer depends on the merchant's own case, newest one wins after verification.
 CASE_INTENTS: Final = (CHECK_CASE_STATUS, URGE_PROGRESS, REPORT_REJECTED, ASK_SUSPEND_REASON)
 # Intents that leave a form; rules decide what follows.

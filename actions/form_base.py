@@ -18,12 +18,14 @@ from actions.constants import (
     FORM_SMALL_TALK_RESPONSES,
     MERCHANT_ID,
     PHONE_LAST4,
+    REPORT_ERROR_CODE,
     REQUESTED_SLOT,
     UTTER_STORE_UNAVAILABLE,
     VERIFIED,
     VERIFIED_MERCHANT_ID,
     VERIFY_FAILURES,
 )
+from actions.response_codes import explain_latest_message
 from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, PHONE_LAST4_RE, normalize_identifier
 from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, check_identity
 
@@ -48,8 +50,9 @@ def is_locked(slots: SlotValues) -> bool:
 class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
     """Validates a form that may include the identity proof.
 
-    - A FAQ or small-talk question in the middle of the form is answered, then the form asks its
-      question again (the form is not rejected, so no rule is needed per question).
+    - A FAQ or small-talk question, or a code on the screen, in the middle of the form is
+      answered, then the form asks its question again (the form is not rejected, so no rule is
+      needed per question).
     - deny, goodbye and request_human leave the form: nothing is validated, rules take over.
     - An answer that fills nothing gets a hint about the expected format.
     - Once an id and the last four phone digits are known, they are checked against the store.
@@ -78,6 +81,10 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         answer = FAQ_RESPONSES.get(intent) or FORM_SMALL_TALK_RESPONSES.get(intent)
         if answer:
             dispatcher.utter_message(response=answer)
+        elif intent == REPORT_ERROR_CODE:
+            # A code on the screen ("刷卡显示58") is explained too, then the form asks again.
+            explain_latest_message(dispatcher, tracker)
+        answered = bool(answer) or intent == REPORT_ERROR_CODE
         events = await super().run(dispatcher, tracker, domain)
         try:
             events += await self.after_validation(dispatcher, tracker, domain, events)
@@ -86,7 +93,7 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
             events.append(SlotSet(REQUESTED_SLOT, None))
         filled = any(e.get("event") == "slot" and e["name"] != REQUESTED_SLOT for e in events)
         if requested and not filled:
-            if not answer and requested in self.format_hints:
+            if not answered and requested in self.format_hints:
                 dispatcher.utter_message(response=self.format_hints[requested])
             # Setting the requested slot to its current value keeps the form from being rejected.
             events.append(SlotSet(requested, requested_value))

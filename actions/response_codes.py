@@ -61,23 +61,32 @@ class ActionExplainScreenMessage(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list:
-        codes = list(tracker.get_latest_entity_values(RESPONSE_CODE))
-        text = str(tracker.latest_message.get("text") or "")
-        try:
-            explanation = self._table().explain(codes, text)
-        except CodeTableError as error:
-            # `posbot serve` refuses to start with a bad table; this is a file removed or
-            # broken before the first look-up. The merchant gets a human, the operator the cause.
-            logger.error("response code table unusable: %s", error)
-            dispatcher.utter_message(response=UTTER_LOOKUP_UNAVAILABLE)
-            return []
-        if explanation.entry is not None:
-            explain(dispatcher, explanation.entry)
-        elif explanation.unknown_code is not None:
-            dispatcher.utter_message(response=UTTER_CODE_UNKNOWN, code=explanation.unknown_code)
-        else:
-            dispatcher.utter_message(response=UTTER_ASK_SCREEN)
+        explain_latest_message(dispatcher, tracker, self._table)
         return []
+
+
+def explain_latest_message(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    table: Callable[[], CodeTable] = default_table,
+) -> None:
+    """Answers the latest message about a screen message (see ActionExplainScreenMessage)."""
+    codes = list(tracker.get_latest_entity_values(RESPONSE_CODE))
+    text = str(tracker.latest_message.get("text") or "")
+    try:
+        explanation = table().explain(codes, text)
+    except CodeTableError as error:
+        # `posbot serve` refuses to start with a bad table; this is a file removed or broken
+        # before the first look-up. The merchant gets a human, the operator the cause.
+        logger.error("response code table unusable: %s", error)
+        dispatcher.utter_message(response=UTTER_LOOKUP_UNAVAILABLE)
+        return
+    if explanation.entry is not None:
+        explain(dispatcher, explanation.entry)
+    elif explanation.unknown_code is not None:
+        dispatcher.utter_message(response=UTTER_CODE_UNKNOWN, code=explanation.unknown_code)
+    else:
+        dispatcher.utter_message(response=UTTER_ASK_SCREEN)
 
 
 def explain(dispatcher: CollectingDispatcher, entry: ScreenMessage) -> None:

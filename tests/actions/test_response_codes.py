@@ -189,3 +189,28 @@ async def test_the_clarifying_question_can_offer_the_new_intents(domain, seeded_
     dispatcher, _ = await run(action, tracker, domain)
     buttons = message(dispatcher, "utter_clarify")["buttons"]
     assert [b["payload"] for b in buttons] == ["/report_error_code", "/ask_fees", "/deny"]
+
+
+# -- inside a form --------------------------------------------------------------------------
+
+
+async def test_a_code_in_the_middle_of_verification_is_explained_and_the_form_goes_on(
+    seeded_store, calendar, domain
+):
+    from actions.verification import ValidateVerifyForm
+
+    validator = ValidateVerifyForm(store=seeded_store, calendar=calendar)
+    tracker = make_tracker(
+        "report_error_code",
+        text="刷卡显示PN-0093",
+        entities=[code("pn-0093", 4), {"entity": "phone_last4", "value": "0093"}],
+        slots={"requested_slot": "phone_last4", "merchant_id": "898310058121234"},
+        active_loop="verify_form",
+    )
+    dispatcher = CollectingDispatcher()
+    events = await validator.run(dispatcher, tracker, domain)
+    # Not in the shipped table: the honest answer, no format hint, no identity check.
+    assert said(dispatcher) == ["utter_code_unknown"]
+    slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert slots == {"phone_last4": None}
+    assert "verify_failures" not in slots and "verified" not in slots

@@ -96,4 +96,5 @@ def test_a_vendor_code_during_verification_is_not_a_failed_phone_try(running_bot
     assert "后四位" in texts(bot.say(sender, "898310058121234"))
     reply = texts(bot.say(sender, "刷卡显示PN-0093"))
     assert "不匹配" not in reply and "还可以尝试" not in reply
+    assert "这个代码（PN-0093）我们的对照表里没有" in reply  # answered inside the form
     assert "身份验证通过" in texts(bot.say(sender, "5678"))
