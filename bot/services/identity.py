@@ -20,7 +20,7 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.domain_values import mask_name
+from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, mask_name, normalize_identifier
 from bot.store.models import Merchant, VerificationAttempt
 from bot.store.repositories import CaseRepository, MerchantRepository
 
@@ -55,15 +55,31 @@ class IdentityCheck:
     merchant: VerifiedMerchant | None = None
 
 
+def canonical_claim(merchant_id: object, case_id: object) -> tuple[str | None, str | None]:
+    """The claimed ids as the store writes them (``JC`` upper case, half width, no spaces).
+
+    An id of the wrong form is dropped: it can belong to nobody. A case id filed in the chat
+    and one imported from the back office are then checked the same way, however typed.
+    """
+    merchant = normalize_identifier(merchant_id)
+    case = normalize_identifier(case_id)
+    return (
+        merchant if MERCHANT_ID_RE.match(merchant) else None,
+        case if CASE_ID_RE.match(case) else None,
+    )
+
+
 def _claimed_merchant(
     session: Session, merchant_id: str | None, case_id: str | None
 ) -> tuple[str, Merchant | None]:
+    raw_key = normalize_identifier(merchant_id or case_id)
+    merchant_id, case_id = canonical_claim(merchant_id, case_id)
     merchant = MerchantRepository(session).get(merchant_id) if merchant_id else None
     if merchant is None and case_id:
         case = CaseRepository(session).get(case_id)
         if case is not None:
             merchant = case.merchant
-    key = merchant.merchant_id if merchant else (merchant_id or case_id or "")[:15]
+    key = merchant.merchant_id if merchant else (merchant_id or case_id or raw_key)[:15]
     return key, merchant
 
 

@@ -62,6 +62,15 @@ async def test_case_id_proves_identity_with_last4(validator, domain):
     assert said(dispatcher) == ["utter_verified"]
 
 
+async def test_a_case_id_prefilled_as_typed_is_checked_in_the_stored_form(validator, domain):
+    # Rasa does not validate the case id given with the question when the form activates.
+    tracker = form_tracker({"case_id": "jc202611250001", "phone_last4": "5678"})
+    dispatcher, events = await validate(validator, tracker, domain)
+    assert said(dispatcher) == ["utter_verified"]
+    assert slot_events(events)["case_id"] == "JC202611250001"
+    assert slot_events(events)["verified_merchant_id"] == ZHANG
+
+
 async def test_case_id_alone_is_not_proof(validator, domain):
     tracker = form_tracker({"case_id": "JC202611250001", "requested_slot": "case_id"})
     dispatcher, events = await validate(validator, tracker, domain)
