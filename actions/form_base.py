@@ -153,7 +153,10 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
                 SlotSet(VERIFY_FAILURES, MAX_VERIFY_FAILURES),
                 SlotSet(REQUESTED_SLOT, None),
             ]
-        failures = int(slots.get(VERIFY_FAILURES) or 0) + 1
+        # The count is the client's, from the case store: a reset of the conversation
+        # (/restart, /session_start, /back) that clears the slot does not bring back tries.
+        slot_failures = int(slots.get(VERIFY_FAILURES) or 0) + 1
+        failures = min(max(check.client_failures, slot_failures), MAX_VERIFY_FAILURES)
         result = [SlotSet(PHONE_LAST4, None), SlotSet(VERIFY_FAILURES, failures)]
         if failures >= MAX_VERIFY_FAILURES:
             return [*result, SlotSet(REQUESTED_SLOT, None)]

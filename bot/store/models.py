@@ -161,6 +161,9 @@ class VerificationAttempt(Base):
     merchant_key = Column(String(15), nullable=False)
     sender_id = Column(String(255), nullable=False, index=True)
     succeeded = Column(Boolean, nullable=False)
+    # verified, mismatch, merchant_locked (compared and wrong while locked) or refused
+    # (not compared); see bot.services.identity.
+    outcome = Column(String(16), nullable=False, server_default="mismatch")
     attempted_at = Column(DateTime, nullable=False)
 
     __table_args__ = (Index("ix_verification_attempts_key_time", "merchant_key", "attempted_at"),)

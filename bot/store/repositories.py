@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -20,6 +21,8 @@ from bot.store.models import (
     Merchant,
     Terminal,
     Ticket,
+    VerificationAttempt,
+    VerificationLock,
 )
 
 CASE_ID_PREFIX = "JC"
@@ -325,5 +328,99 @@ class ApplicationDraftRepository:
         """Deletes drafts untouched since ``cutoff``; returns how many."""
         result = self.session.execute(
             delete(ApplicationDraft).where(ApplicationDraft.updated_at < cutoff)
+        )
+        return result.rowcount
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """A client's counted failures since its last success, and whether a lock ended them."""
+
+    failures: int
+    ended_by_lock: bool
+
+
+class VerificationAttemptRepository:
+    """The record of identity checks, and the counts the limits are computed from."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(self, merchant_key: str, sender_id: str, outcome: str, now: datetime) -> None:
+        """Records one check."""
+        self.session.add(
+            VerificationAttempt(
+                merchant_key=merchant_key,
+                sender_id=sender_id,
+                succeeded=outcome == "verified",
+                outcome=outcome,
+                attempted_at=now,
+            )
+        )
+        self.session.flush()
+
+    def merchant_failures(
+        self, merchant_key: str, *, since: datetime, outcomes: Sequence[str]
+    ) -> int:
+        """Checks of a merchant since ``since`` that ended in one of ``outcomes``."""
+        return self.session.execute(
+            select(func.count())
+            .select_from(VerificationAttempt)
+            .where(
+                VerificationAttempt.merchant_key == merchant_key,
+                VerificationAttempt.outcome.in_(outcomes),
+                VerificationAttempt.attempted_at > since,
+            )
+        ).scalar_one()
+
+    def client_state(
+        self, sender_id: str, *, since: datetime, outcomes: Sequence[str]
+    ) -> ClientState:
+        """The client's checks ending in ``outcomes`` after ``since`` and its last success."""
+        last_success = self.session.execute(
+            select(func.max(VerificationAttempt.attempted_at)).where(
+                VerificationAttempt.sender_id == sender_id,
+                VerificationAttempt.succeeded.is_(True),
+                VerificationAttempt.attempted_at > since,
+            )
+        ).scalar_one_or_none()
+        start = max(since, last_success) if last_success else since
+        rows = self.session.execute(
+            select(VerificationAttempt.outcome).where(
+                VerificationAttempt.sender_id == sender_id,
+                VerificationAttempt.outcome.in_(outcomes),
+                VerificationAttempt.attempted_at > start,
+            )
+        ).scalars()
+        found = list(rows)
+        return ClientState(len(found), "merchant_locked" in found)
+
+
+class VerificationLockRepository:
+    """Row locks that serialise identity checks per client and per merchant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self, keys: Sequence[str], *, now: datetime) -> None:
+        """Locks the rows of ``keys`` (created if missing) until the transaction ends.
+
+        One upsert per key, in sorted order (no deadlock between two checks): on PostgreSQL the
+        updated row stays locked, on SQLite the first write takes the database write lock. The
+        reads that follow see what the previous holder committed.
+        """
+        table = VerificationLock.__table__
+        for key in sorted(set(keys)):
+            statement = upsert(self.session, VerificationLock, {"lock_key": key, "touched_at": now})
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.lock_key], set_={"touched_at": now}
+                )
+            )
+
+    def discard_older_than(self, cutoff: datetime) -> int:
+        """Deletes lock rows untouched since ``cutoff``; returns how many."""
+        result = self.session.execute(
+            delete(VerificationLock).where(VerificationLock.touched_at < cutoff)
         )
         return result.rowcount

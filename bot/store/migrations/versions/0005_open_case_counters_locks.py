@@ -1,4 +1,5 @@
-"""One open case per terminal, case ids from a counter, identity-check locks, filed drafts.
+"""One open case per terminal, case ids from a counter, identity-check locks and outcomes,
+filed drafts.
 
 Revision ID: 0005
 Revises: 0004
@@ -60,9 +61,16 @@ def upgrade() -> None:
     op.create_index("ix_verification_locks_touched_at", "verification_locks", ["touched_at"])
     with op.batch_alter_table("application_drafts") as batch:
         batch.add_column(sa.Column("case_id", sa.String(14), nullable=True))
+    with op.batch_alter_table("verification_attempts") as batch:
+        batch.add_column(
+            sa.Column("outcome", sa.String(16), nullable=False, server_default="mismatch")
+        )
+    op.execute("UPDATE verification_attempts SET outcome = 'verified' WHERE succeeded")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("verification_attempts") as batch:
+        batch.drop_column("outcome")
     with op.batch_alter_table("application_drafts") as batch:
         batch.drop_column("case_id")
     op.drop_table("verification_locks")
