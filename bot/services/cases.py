@@ -296,7 +296,11 @@ def file_application(
     filed = drafts.filed_case_of(sender_id)
     if filed is not None:
         case = CaseRepository(session).get(filed)
-        if case is not None and (case.merchant_id, case.terminal_id) == (merchant_id, terminal_id):
+        repeated = case is not None and (case.merchant_id, case.terminal_id) == (
+            merchant_id,
+            terminal_id,
+        )
+        if repeated and case.status in OPEN_CASE_STATUSES:
             return SubmissionResult(CaseView.of(case, calendar, now.date()), created=True)
     phone = drafts.phone_of(sender_id) or slot_phone
     if phone is None:

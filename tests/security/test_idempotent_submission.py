@@ -64,3 +64,20 @@ async def test_another_conversation_is_not_told_it_filed_the_case(seeded_store, 
 
     # No draft of its own: it learns nothing new and files nothing.
     assert said(other) == ["utter_application_incomplete"]
+
+
+async def test_a_closed_case_is_not_returned_as_the_new_application(seeded_store, calendar, domain):
+    with seeded_store.session() as session:
+        ApplicationDraftRepository(session).save_phone("web-retry", "13912345678", NOW)
+    action = ActionSubmitApplication(store=seeded_store, calendar=calendar, clock=lambda: NOW)
+    await _confirm(action, domain)
+    with seeded_store.session() as session:
+        session.execute(
+            select(Case).where(Case.terminal_id == WU_TERMINAL)
+        ).scalar_one().status = "withdrawn"
+
+    again, events = await _confirm(action, domain)
+
+    # The phone was forgotten on filing: the merchant is asked for it again.
+    assert said(again) == ["utter_application_incomplete"]
+    assert slot_events(events)["phone_number"] is None
