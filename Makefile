@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := models/posbot.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu -type f -not -name '*.pyc' 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml bot/text.py $(shell find data bot/nlu -type f -not -name '*.pyc' 2>/dev/null)
 
 # Merchants' data stays here: no telemetry, no crash reports to the vendor.
 export RASA_TELEMETRY_ENABLED := false

@@ -41,8 +41,8 @@ from bot.domain_values import (
 from bot.services.cases import (
     CaseView,
     SubmissionResult,
+    file_application,
     open_case_of_terminal,
-    submit_application,
     terminals_of,
 )
 from bot.store.repositories import ApplicationDraftRepository, MerchantRepository
@@ -249,21 +249,16 @@ class ActionSubmitApplication(StoreBacked, Action):
         now = self.clock()
 
         def file(session: Session) -> SubmissionResult | None:
-            drafts = ApplicationDraftRepository(session)
-            phone = drafts.phone_of(tracker.sender_id) or _full_phone(slots[PHONE_NUMBER])
-            if phone is None:
-                return None
-            result = submit_application(
+            return file_application(
                 session,
+                sender_id=tracker.sender_id,
                 merchant_id=slots[VERIFIED_MERCHANT_ID],
                 terminal_id=slots[TERMINAL_ID],
                 suspension_reason=slots[SUSPENSION_REASON],
-                contact_phone=phone,
                 now=now,
                 calendar=self.calendar,
+                slot_phone=_full_phone(slots[PHONE_NUMBER]),
             )
-            drafts.discard(tracker.sender_id)
-            return result
 
         try:
             result = await self.in_session(file)

@@ -256,7 +256,7 @@ async def test_valid_phone_is_kept_in_the_draft_and_only_masked_in_the_slot(
     assert _drafts(seeded_store) == [("web-7", "13700001111")]
 
 
-async def test_submission_files_the_full_phone_from_the_draft_and_deletes_it(
+async def test_submission_files_the_full_phone_from_the_draft_and_forgets_it(
     deps, domain, seeded_store
 ):
     with seeded_store.session() as session:
@@ -278,7 +278,8 @@ async def test_submission_files_the_full_phone_from_the_draft_and_deletes_it(
     with seeded_store.session() as session:
         case = session.get(Case, message(dispatcher, "utter_application_submitted")["case_id"])
         assert case.contact_phone == "13912345678"
-    assert _drafts(seeded_store) == [("web-9", "13600000000")]
+    # The phone is gone from the draft; only the filed case id stays (for a repeated "yes").
+    assert _drafts(seeded_store) == [("web-8", ""), ("web-9", "13600000000")]
 
 
 async def test_submission_without_draft_and_masked_phone_asks_again(deps, domain, seeded_store):
