@@ -94,6 +94,8 @@ def profile(
         "POSBOT_TRACKER_URL": _via(pg_database, TRACKER_PROXY),
         "POSBOT_REDIS_URL": re.sub(r"//[^/]+/", f"//127.0.0.1:{REDIS_PROXY}/", redis_url),
         "POSBOT_WECHAT_TOKEN": WECHAT_TOKEN,
+        # The tests send bursts from 127.0.0.1: far below this limit (nginx and Rasa servers).
+        "POSBOT_RATE_LIMIT": "10000/10s",
     }
     running = Profile(BASE_PORT, Path(tmp_path_factory.mktemp("prod")), env)
     running.start()
