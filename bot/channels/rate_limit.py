@@ -16,6 +16,7 @@ the production profile's nginx applies the same limit to all its servers togethe
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import math
 import os
@@ -204,7 +205,13 @@ def too_many_requests(wait_seconds: float) -> HTTPResponse:
         },
         status=429,
         headers={RETRY_AFTER_HEADER: str(seconds)},
+        dumps=_readable_json,
     )
+
+
+def _readable_json(value: object, **kwargs: object) -> str:
+    """JSON with the Chinese text as it is (not ``\\u`` escapes)."""
+    return json.dumps(value, ensure_ascii=False, **kwargs)
 
 
 def install(app: Sanic, environ: Mapping[str, str] | None = None) -> RateLimiter | None:
