@@ -6,11 +6,16 @@ import asyncio
 import logging
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.prod.config_files import endpoints
+from bot.prod.preflight import PreflightError, check_lock_store
+from bot.prod.settings import ProdSettings
 from bot.store.lock_store import AtomicRedisLockStore
 from tests.security import redis_service
 
@@ -102,3 +107,18 @@ async def test_a_renewed_lock_is_not_reported_lost(security_redis_url: str) -> N
             assert held.lost is False
     finally:
         await store.close()
+
+
+def _profile_settings(tmp_path: Path, redis_url: str) -> ProdSettings:
+    settings = ProdSettings(state_dir=tmp_path, redis_url=redis_url)
+    settings.endpoints_file.write_text(yaml.safe_dump(endpoints(settings)), encoding="utf-8")
+    return settings
+
+
+def test_the_preflight_still_reaches_redis(security_redis_url: str, tmp_path: Path) -> None:
+    check_lock_store(_profile_settings(tmp_path, security_redis_url))  # no error
+
+
+def test_the_preflight_refuses_an_unreachable_redis(tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match="unreachable: ConnectionError"):
+        check_lock_store(_profile_settings(tmp_path, "redis://127.0.0.1:5698/0"))
