@@ -198,8 +198,9 @@ async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
     user_texts: list[str] = []
     while time.monotonic() < deadline:
         tracker = await tracker_store.retrieve_full_tracker(openid)
-        user_texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
-        last = tracker.events[-1] if tracker.events else None
+        events = tracker.events if tracker is not None else []  # not saved yet: wait
+        user_texts = [e.text for e in events if isinstance(e, UserUttered)]
+        last = events[-1] if events else None
         if "谢谢" in user_texts and isinstance(last, ActionExecuted):
             break
         await asyncio.sleep(0.5)
