@@ -1,7 +1,7 @@
 """Reads the user messages of the load run's conversations back from the bot.
 
 Either over Rasa's HTTP API (``GET /conversations/{sender}/tracker``, needs ``--enable-api``;
-the only way into the in-memory tracker store of the default profile) or straight from the
+the way into the default profile's tracker store) or straight from the
 ``events`` table of Rasa's SQL tracker store (the production profile).
 """
 

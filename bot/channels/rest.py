@@ -23,6 +23,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.body import BodyTooLarge, read_limited_body
 from bot.channels.pages import agent_of, domain_text
+from bot.channels.rate_limit import check_sender
 from bot.redaction import mask_sensitive
 from bot.store.tracker_store import TrackerStoreUnavailable
 
@@ -99,6 +100,8 @@ class GuardedRestInput(RestInput):
             metadata = payload.get("metadata")
             if not isinstance(sender, str) or not _SENDER.match(sender):
                 return _error(400, f"sender: 1-{MAX_SENDER_CHARS} printable characters")
+            if (limited := check_sender(request, sender)) is not None:
+                return limited
             if not isinstance(text, str):
                 return _error(400, "message: a string")
             if metadata is not None and not isinstance(metadata, dict):

@@ -49,7 +49,6 @@ from bot.channels.wechat_security import (
     read_body,
 )
 from bot.channels.wechat_state import (
-    DEFAULT_DEDUP_TTL_SECONDS,
     MessageDeduplicator,
     NonceRegistry,
     OptionsStore,
@@ -74,12 +73,20 @@ DEFAULT_REPLY_SECONDS: Final = 4.0
 WECHAT_TIMEOUT_SECONDS: Final = 5.0
 # Pause before follow-up chunks so that they arrive after the passive reply.
 DEFAULT_FOLLOW_UP_SECONDS: Final = 1.0
+# A bot turn is shared by WeChat's retries of its message (they come within ~15 s); a later
+# replay finds the MsgId in the de-duplicator (kept for the whole replay window) and gets success.
+TURN_TTL_SECONDS: Final = 300.0
 AES_KEY_CHARS: Final = 43
 AES_KEY_BYTES: Final = 32
 
 GREET_PAYLOAD: Final = "/greet"
 GREET_EVENTS: Final = frozenset({"subscribe", "subscribe_scan"})
 VOICE_PROMPT: Final = "抱歉，没听清您的语音，请打字描述您的问题。"
+# The same bound as the REST channel: a longer message is not handed to the bot.
+MAX_MESSAGE_CHARS: Final = 1000
+TOO_LONG_PROMPT: Final = (
+    f"抱歉，消息太长了（最多{MAX_MESSAGE_CHARS}字），请分几次简短描述您的问题。"
+)
 TYPE_PROMPT: Final = "抱歉，暂时只能处理文字消息，请直接打字描述您的问题。"
 BOT_ERROR_TEXT: Final = "抱歉，系统繁忙，请稍后再试。"
 SUCCESS: Final = "success"
@@ -192,7 +199,7 @@ class WeChatInput(InputChannel):
         self._deduplicator = deduplicator or shared_state.deduplicator()
         self._nonces = nonces or shared_state.nonce_registry()
         self._api = api or _build_api(settings)
-        self._turns: TtlCache[str, _Turn] = TtlCache(DEFAULT_DEDUP_TTL_SECONDS)
+        self._turns: TtlCache[str, _Turn] = TtlCache(TURN_TTL_SECONDS, clock=clock)
         self._options = options or shared_state.wechat_options()
         self._tasks: set[asyncio.Task[None]] = set()
         if not settings.token:
@@ -321,6 +328,8 @@ class WeChatInput(InputChannel):
                 return VOICE_PROMPT
         else:
             return TYPE_PROMPT
+        if len(user_text) > MAX_MESSAGE_CHARS:
+            return TOO_LONG_PROMPT
         key = _dedup_key(fields)
         turn = self._turns.get(key)
         if turn is None:

@@ -49,12 +49,18 @@ def settings_from(args: argparse.Namespace) -> ProdSettings:
 
 def start(args: argparse.Namespace) -> int:
     """Starts the profile and supervises it until stopped."""
+    from bot.channels.rate_limit import RateLimit, RateLimitConfigError
     from bot.cli.serve import bot_environment
     from bot.prod import preflight
     from bot.prod.config_files import write_config_files
     from bot.prod.supervisor import Supervisor, children, supervisor_pid
 
     settings = settings_from(args)
+    try:
+        RateLimit.parse(settings.rate_limit)
+    except RateLimitConfigError as error:
+        print(f"posbot prod: {error}")
+        return EXIT_FAILED
     if shutil.which("nginx") is None:
         print("posbot prod: nginx is not installed (apt-get install nginx)")
         return EXIT_FAILED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import json
+import math
 import os
 import pwd
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Final
 
 import yaml
 
+from bot.channels.rate_limit import RETRY_AFTER_HEADER, RateLimit
 from bot.prod.settings import HOST, ProdSettings
 
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
@@ -33,6 +35,10 @@ TEMP_DIRS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_USER: Final = "nobody"
 DOMAIN_FILE: Final = Path("domain.yml")
 UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
+# nginx's per-client limit (POSBOT_RATE_LIMIT, the same as the Rasa servers' own): one zone
+# of 10 MB holds about 160 000 client addresses.
+RATE_LIMIT_ZONE: Final = "posbot_clients"
+RATE_LIMIT_ZONE_SIZE: Final = "10m"
 
 
 def endpoints(settings: ProdSettings) -> dict:
@@ -68,6 +74,51 @@ def rest_unavailable_body(domain_file: Path = DOMAIN_FILE) -> str:
     return json.dumps([{"text": text}], ensure_ascii=False, separators=(",", ":"))
 
 
+def rate_limited_body(retry_after: int) -> str:
+    """The JSON of nginx's 429, the same as the Rasa servers' (see bot.channels.rate_limit)."""
+    return json.dumps(
+        {
+            "error": "rate_limited",
+            "message": f"请求过于频繁，请 {retry_after} 秒后再试。"
+            f"Too many requests: please retry in {retry_after} s.",
+            "retry_after": retry_after,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def rate_limit_directives(limit: RateLimit | None) -> tuple[str, str, str]:
+    """nginx lines for the limit: in ``http``, in a limited location, and the 429 location.
+
+    ``limit_req`` is a leaky bucket of the average rate that lets ``burst + 1`` requests
+    through at once, which is the token bucket of the Rasa servers: capacity requests at once,
+    refilled over the period.
+    """
+    if limit is None:
+        return "", "", ""
+    per_minute = max(1, round(limit.capacity * 60 / limit.period_seconds))
+    retry_after = max(1, math.ceil(limit.period_seconds / limit.capacity))
+    http = (
+        f"  limit_req_zone $binary_remote_addr zone={RATE_LIMIT_ZONE}:{RATE_LIMIT_ZONE_SIZE} "
+        f"rate={per_minute}r/m;\n"
+        "  limit_req_status 429;\n"
+        "  limit_req_log_level warn;\n"
+    )
+    location = (
+        f"      limit_req zone={RATE_LIMIT_ZONE} burst={limit.capacity - 1} nodelay;\n"
+        "      error_page 429 = @rate_limited;\n"
+    )
+    answer = (
+        "    location @rate_limited {\n"
+        "      default_type application/json;\n"
+        f"      add_header {RETRY_AFTER_HEADER} {retry_after} always;\n"
+        f"      return 429 '{_nginx_string(rate_limited_body(retry_after))}';\n"
+        "    }\n"
+    )
+    return http, location, answer
+
+
 def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     """nginx.conf: the public server over the Rasa servers, the balancer of the actions."""
     state = settings.state_dir.resolve()
@@ -75,6 +126,9 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     user = f"user {worker_user};\n" if worker_user else ""
     rasa = tuple(f"{HOST}:{port}" for port in settings.rasa_ports)
     actions = tuple(f"{HOST}:{port}" for port in settings.actions_ports)
+    limit_http, limit_location, limit_answer = rate_limit_directives(
+        RateLimit.parse(settings.rate_limit)
+    )
     proxy_common = (
         "      proxy_http_version 1.1;\n"
         "      proxy_set_header Host $host;\n"
@@ -102,21 +156,32 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"  client_max_body_size {MAX_BODY};\n"
         f"  client_body_buffer_size {MAX_BODY};\n"
         f"{temp}"
+        f"{limit_http}"
         f"{_upstream('rasa_servers', rasa)}"
         f"{_upstream('action_servers', actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"
         "    location = /nginx-health { return 200 'ok'; }\n"
+        # Every public route is limited per client address, except WeChat's signed callbacks
+        # (they all come from WeChat's servers).
         "    location / {\n"
+        "      proxy_pass http://rasa_servers;\n"
+        f"{proxy_common}"
+        f"{limit_location}"
+        f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
+        "    }\n"
+        "    location /webhooks/wechat/ {\n"
         "      proxy_pass http://rasa_servers;\n"
         f"{proxy_common}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "    }\n"
+        f"{limit_answer}"
         # No Rasa server answered (both down, or the one holding the request died): the
         # chat clients still get the polite reply. The servers' own 4xx/5xx pass through.
         "    location = /webhooks/rest/webhook {\n"
         "      proxy_pass http://rasa_servers;\n"
         f"{proxy_common}"
+        f"{limit_location}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "      error_page 502 504 = @rasa_unavailable;\n"
         "    }\n"

@@ -90,6 +90,9 @@ def children(settings: ProdSettings) -> list[Child]:
             "POSBOT_DB_URL": settings.case_db_url,
             "POSBOT_TRACKER_URL": settings.tracker_db_url,
             "POSBOT_REDIS_URL": settings.redis_url,
+            # The same limit as nginx's; behind nginx the client is its X-Forwarded-For.
+            "POSBOT_RATE_LIMIT": settings.rate_limit,
+            "POSBOT_TRUSTED_PROXIES": HOST,
             "SANIC_HOST": HOST,
             "PYTHONUNBUFFERED": "1",
         }

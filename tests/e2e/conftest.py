@@ -23,6 +23,7 @@ from tests.conftest import ROOT
 MODEL = ROOT / "models" / "posbot.tar.gz"
 AGENT_TOKEN = "alice-token-0123456789"
 AGENT_TOKENS = f"alice:{AGENT_TOKEN},bob:bob-token-9876543210"
+E2E_RATE_LIMIT = "10000/10s"
 
 
 def _free_port() -> int:
@@ -61,7 +62,13 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n', encoding="utf-8"
     )
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url, "POSBOT_AGENT_TOKENS": AGENT_TOKENS}
+    env = {
+        **bot_environment(),
+        "POSBOT_DB_URL": store.url,
+        "POSBOT_AGENT_TOKENS": AGENT_TOKENS,
+        # Every test talks from 127.0.0.1: a limit far above what the suite sends.
+        "POSBOT_RATE_LIMIT": E2E_RATE_LIMIT,
+    }
     logs = (workdir / "actions.log").open("w"), (workdir / "rasa.log").open("w")
     actions = subprocess.Popen(
         action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]
