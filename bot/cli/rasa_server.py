@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bot import payload_guard
 from bot.speedups import apply
 
 JIEBA_CACHE_DIR = Path("var") / "cache"
@@ -22,11 +23,13 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 
 def main() -> None:
-    """Applies :mod:`bot.speedups`, then runs Rasa's own command line with our arguments."""
+    """Applies :mod:`bot.speedups` and :mod:`bot.payload_guard`, then runs Rasa's own command
+    line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)
     apply()
+    payload_guard.install()
     keep_jieba_cache_in(JIEBA_CACHE_DIR)
     from rasa.__main__ import main as rasa_main
 
