@@ -33,6 +33,7 @@ from bot.channels.sessions import (
     SESSION_HEADER,
     SessionTokens,
     conversation_exists,
+    default_tokens,
     scoped_sender,
 )
 from bot.redaction import mask_sensitive
@@ -81,7 +82,7 @@ class GuardedRestInput(RestInput):
     """REST channel that validates its input before the bot sees it."""
 
     def __init__(self, tokens: SessionTokens | None = None) -> None:
-        self.tokens = tokens or SessionTokens.from_env()
+        self.tokens = tokens or default_tokens()
 
     @classmethod
     def name(cls) -> str:

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from bot.server_secrets import MIN_SECRET_CHARS, SESSION_SECRET_ENV
@@ -70,6 +71,13 @@ class SessionTokens:
     def valid(self, sender_id: str, token: str) -> bool:
         """Whether ``token`` is the token of ``sender_id`` (constant-time comparison)."""
         return hmac.compare_digest(self.issue(sender_id).encode(), token.encode("utf-8", "replace"))
+
+
+@lru_cache(maxsize=1)
+def default_tokens() -> SessionTokens:
+    """The process's tokens from the environment, shared by the REST channel and the widget's
+    inbox (with a random fallback secret, both must hold the same one)."""
+    return SessionTokens.from_env()
 
 
 async def conversation_exists(agent: Any, sender_id: str) -> bool:

@@ -14,7 +14,13 @@ from sanic.response import HTTPResponse
 
 from bot.channels.outbox import current_outbox
 from bot.channels.pages import STATIC_DIR, chat_embed_origins, html_page, static_file
-from bot.channels.sessions import REST, SESSION_HEADER, SessionTokens, scoped_sender
+from bot.channels.sessions import (
+    REST,
+    SESSION_HEADER,
+    SessionTokens,
+    default_tokens,
+    scoped_sender,
+)
 from bot.channels.shared_state import SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
@@ -28,7 +34,7 @@ class WebChatInput(InputChannel):
     def __init__(
         self, tokens: SessionTokens | None = None, embed_origins: str | None = None
     ) -> None:
-        self.tokens = tokens or SessionTokens.from_env()
+        self.tokens = tokens or default_tokens()
         # Only these origins may frame the widget (the embed snippet's iframe).
         self.embed_origins = embed_origins or chat_embed_origins()
 

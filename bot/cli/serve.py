@@ -161,9 +161,10 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             return 1
         print(
             "\n  POS机解除停用助手 is running.\n"
-            f"  REST:    curl -s localhost:{port}/webhooks/rest/webhook "
+            f"  REST:    curl -si localhost:{port}/webhooks/rest/webhook "
             "-H 'Content-Type: application/json' "
             '-d \'{"sender":"demo","message":"我的POS机为什么被停用"}\'\n'
+            "           (send the reply's X-Posbot-Session header back with later messages)\n"
             "  Terminal chat: make shell    Stop: Ctrl-C\n",
             flush=True,
         )

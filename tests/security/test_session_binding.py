@@ -25,10 +25,11 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from sanic import Sanic
 
-from bot.channels.outbox import current_outbox
+from bot.channels.outbox import DELIVERERS, current_outbox, deliver
 from bot.channels.rest import GuardedRestInput
-from bot.channels.sessions import SESSION_HEADER, SessionTokens
+from bot.channels.sessions import SESSION_HEADER, SessionTokens, channel_sender
 from bot.channels.webchat import WebChatInput
+from bot.channels.wechat import WeChatInput, WeChatSettings
 from tests.bot.channels.conftest import loopback_socket
 from tests.conftest import ROOT
 
@@ -186,3 +187,29 @@ def test_a_verified_conversation_cannot_be_taken_over_on_the_real_servers(runnin
 
     status, body, issued = _post(bot.url, victim, "查下进度")
     assert status == 403 and issued is None and SESSION_HEADER in body["error"]
+
+
+@dataclass
+class RecordingWeChatApi:
+    """Stands in for WeChat's customer-service API: records what would be sent to whom."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    async def send_text(self, openid: str, text: str) -> bool:
+        self.sent.append((openid, text))
+        return True
+
+
+async def test_agent_replies_reach_wechat_only_for_wechat_conversations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(DELIVERERS, "wechat", None)  # restored after the test
+    api = RecordingWeChatApi()
+    channel = WeChatInput(WeChatSettings(token="t"), api=api)  # type: ignore[arg-type]
+    channel.blueprint(lambda message: None)  # registers the channel's deliverer
+    assert await deliver("wechat", "wechat:oVictimOpenId", "您好", "agent") == "wechat"
+    # A REST conversation named like an OpenID never reaches that WeChat user.
+    assert not await channel._deliver("rest:oVictimOpenId", "您好")
+    assert api.sent == [("oVictimOpenId", "您好")]
+    assert channel_sender("wechat", "wechat:oX") == "oX"
+    assert channel_sender("wechat", "rest:wechat:oX") is None
