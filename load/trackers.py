@@ -36,7 +36,8 @@ def api_user_events(
     trackers: dict[str, list[UserEvent]] = {}
     for sender in senders:
         query = urllib.parse.urlencode({"token": token, "include_events": "ALL"})
-        conversation = urllib.parse.quote(REST_PREFIX + sender, safe="")
+        # The colon stays as it is: Rasa does not unquote the conversation id of the route.
+        conversation = urllib.parse.quote(REST_PREFIX + sender, safe=":")
         url = f"{base_url}/conversations/{conversation}/tracker?{query}"
         with urllib.request.urlopen(url, timeout=API_TIMEOUT_SECONDS) as response:
             tracker = json.loads(response.read().decode("utf-8"))
