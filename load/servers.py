@@ -112,7 +112,7 @@ def default_profile(
         processes.append(actions)
         if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90):
             raise RuntimeError(f"the action server did not start: see {logs[0].name}")
-        command = rasa_server_command(MODEL, port, endpoints_for(actions_port))
+        command = rasa_server_command(MODEL, port, endpoints_for(actions_port, env))
         rasa = subprocess.Popen(
             [*command, "--enable-api", "--auth-token", token], cwd=ROOT, env=env,
             stdout=logs[1], stderr=subprocess.STDOUT,

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.outbox import deliver
-from bot.channels.pages import agent_of, domain_text
+from bot.channels.pages import agent_of, domain_text, framing_headers, json_body
 from bot.clock import china_now
 from bot.redaction import mask_pii
 from bot.store.database import CaseStore, default_store
@@ -140,6 +140,11 @@ class AgentDeskInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         desk = Blueprint("posbot_agent_desk", __name__)
+
+        @desk.middleware("response")
+        async def no_framing(_request: Request, reply: HTTPResponse) -> None:
+            # Agent data is never shown inside another site's frame.
+            reply.headers.update(framing_headers())
 
         async def _tracker(request: Request, sender_id: str) -> Any:
             agent = agent_of(request)

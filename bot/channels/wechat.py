@@ -35,6 +35,7 @@ from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
 from bot.channels import shared_state
 from bot.channels.outbox import DELIVERERS
+from bot.channels.sessions import WECHAT, channel_sender, scoped_sender
 from bot.channels.shared_state import SharedStateUnavailable
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApiClient
 from bot.channels.wechat_format import build_reply, option_payload, text_reply_xml
@@ -59,7 +60,7 @@ from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME: Final = "wechat"
+CHANNEL_NAME: Final = WECHAT
 
 TOKEN_ENV: Final = "POSBOT_WECHAT_TOKEN"
 APPID_ENV: Final = "POSBOT_WECHAT_APPID"
@@ -79,7 +80,9 @@ TURN_TTL_SECONDS: Final = 300.0
 AES_KEY_CHARS: Final = 43
 AES_KEY_BYTES: Final = 32
 
-GREET_PAYLOAD: Final = "/greet"
+# What a new follower "says": plain text (users may not send intent payloads, see
+# bot.payload_guard), classified as a greeting by the NLU.
+GREET_PAYLOAD: Final = "你好"
 GREET_EVENTS: Final = frozenset({"subscribe", "subscribe_scan"})
 VOICE_PROMPT: Final = "抱歉，没听清您的语音，请打字描述您的问题。"
 # The same bound as the REST channel: a longer message is not handed to the bot.
@@ -210,7 +213,7 @@ class WeChatInput(InputChannel):
         wechat = Blueprint("posbot_wechat", __name__)
         if self._api is not None:
             # Human agents' replies to WeChat users go out through the customer-service API.
-            DELIVERERS[CHANNEL_NAME] = self._api.send_text
+            DELIVERERS[CHANNEL_NAME] = self._deliver
 
         @wechat.get("/")
         async def health(_request: Request) -> HTTPResponse:
@@ -256,6 +259,13 @@ class WeChatInput(InputChannel):
             await self.close()
 
         return wechat
+
+    async def _deliver(self, sender_id: str, text: str) -> bool:
+        """Sends an agent's message to the WeChat user of the conversation ``sender_id``."""
+        openid = channel_sender(CHANNEL_NAME, sender_id)
+        if openid is None or self._api is None:
+            return False
+        return await self._api.send_text(openid, text)
 
     async def close(self) -> None:
         """Cancels unfinished turns and closes the API client."""
@@ -376,7 +386,8 @@ class WeChatInput(InputChannel):
         user_message = UserMessage(
             mask_sensitive(user_text),
             collector,
-            openid,
+            # WeChat's namespace: no other channel can address this conversation.
+            scoped_sender(CHANNEL_NAME, openid),
             input_channel=CHANNEL_NAME,
             message_id=message_id,
         )

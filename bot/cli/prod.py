@@ -54,6 +54,7 @@ def start(args: argparse.Namespace) -> int:
     from bot.prod import preflight
     from bot.prod.config_files import write_config_files
     from bot.prod.supervisor import Supervisor, children, supervisor_pid
+    from bot.server_secrets import ACTIONS_SECRET_ENV
 
     settings = settings_from(args)
     try:
@@ -72,12 +73,13 @@ def start(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    write_config_files(settings)
+    env = bot_environment()  # with the session and actions secrets every child shares
+    write_config_files(settings, env[ACTIONS_SECRET_ENV])
     settings.pid_file.write_text(str(os.getpid()), encoding="utf-8")
     supervisor = Supervisor(settings, children(settings))
     try:
         print("posbot prod: checking the stores", flush=True)
-        preflight.migrate_case_store(settings, bot_environment())
+        preflight.migrate_case_store(settings, env)
         preflight.check_tracker_store(settings)
         preflight.check_lock_store(settings)
         print("posbot prod: starting 2 action servers, 2 Rasa servers, nginx", flush=True)

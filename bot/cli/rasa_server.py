@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot import server_limits
+from bot import payload_guard, server_limits
 from bot.channels.rate_limit import RateLimit, RateLimitConfigError, trusted_proxies
 from bot.speedups import apply
 
@@ -24,7 +24,8 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 
 def main() -> None:
-    """Applies :mod:`bot.speedups` and :mod:`bot.server_limits`, then runs Rasa with our args."""
+    """Applies :mod:`bot.speedups`, :mod:`bot.server_limits` and :mod:`bot.payload_guard`, then
+    runs Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)
@@ -35,6 +36,7 @@ def main() -> None:
     except RateLimitConfigError as error:
         sys.exit(f"posbot: {error}")
     server_limits.apply()
+    payload_guard.install()
     keep_jieba_cache_in(JIEBA_CACHE_DIR)
     from rasa.__main__ import main as rasa_main
 

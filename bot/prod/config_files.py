@@ -14,6 +14,7 @@ import yaml
 
 from bot.channels.rate_limit import RETRY_AFTER_HEADER, RateLimit
 from bot.prod.settings import HOST, ProdSettings
+from bot.server_secrets import action_endpoint
 
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
 LOCK_STORE_CLASS: Final = "bot.store.lock_store.AtomicRedisLockStore"
@@ -41,10 +42,13 @@ RATE_LIMIT_ZONE: Final = "posbot_clients"
 RATE_LIMIT_ZONE_SIZE: Final = "10m"
 
 
-def endpoints(settings: ProdSettings) -> dict:
-    """The endpoints of every Rasa server: actions via nginx, PostgreSQL, Redis."""
+def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
+    """The endpoints of every Rasa server: actions via nginx (with the actions secret, which
+    nginx passes through), PostgreSQL, Redis."""
     return {
-        "action_endpoint": {"url": f"http://{HOST}:{settings.actions_lb_port}/webhook"},
+        "action_endpoint": action_endpoint(
+            f"http://{HOST}:{settings.actions_lb_port}/webhook", actions_secret
+        ),
         "tracker_store": {"type": TRACKER_STORE_CLASS, "url": settings.tracker_db_url},
         "lock_store": {
             "type": LOCK_STORE_CLASS,
@@ -214,8 +218,9 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     )
 
 
-def write_config_files(settings: ProdSettings) -> None:
-    """Writes the endpoints file and nginx.conf; creates the log and temp folders."""
+def write_config_files(settings: ProdSettings, actions_secret: str) -> None:
+    """Writes the endpoints file (mode 0600: it holds the actions secret) and nginx.conf;
+    creates the log and temp folders."""
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     worker_user = None
     if os.geteuid() == 0:  # nginx's workers then run as nobody, not as root
@@ -226,10 +231,12 @@ def write_config_files(settings: ProdSettings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if worker_user:
             os.chown(folder, entry.pw_uid, entry.pw_gid)
-    settings.endpoints_file.write_text(
-        yaml.safe_dump(endpoints(settings), allow_unicode=True, sort_keys=False), encoding="utf-8"
-    )
+    settings.endpoints_file.touch(mode=0o600, exist_ok=True)
     settings.endpoints_file.chmod(0o600)
+    settings.endpoints_file.write_text(
+        yaml.safe_dump(endpoints(settings, actions_secret), allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
     settings.nginx_conf.write_text(nginx_config(settings, worker_user), encoding="utf-8")
 
 

@@ -12,13 +12,17 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
-from bot.cli.serve import bot_environment, rasa_server_command, wait_until_ready
+from bot.cli.serve import (
+    action_server_command,
+    bot_environment,
+    rasa_server_command,
+    wait_until_ready,
+)
 from bot.prod.config_files import nginx_command
 from bot.prod.settings import HOST, ProdSettings
 
@@ -101,7 +105,8 @@ def children(settings: ProdSettings) -> list[Child]:
     result = [
         Child(
             name=f"actions-{i + 1}",
-            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(p)],
+            # rasa-sdk behind the actions secret, on POSBOT_ACTIONS_HOST (loopback by default).
+            command=action_server_command(p),
             health_url=f"http://{HOST}:{p}/health",
             ready_seconds=ACTIONS_READY_SECONDS,
             env=env,

@@ -42,6 +42,9 @@ GRACEFUL_SECONDS = 5.0
 BURST = 20
 LONG_TURNS = 30
 LONG_BODY_BYTES = 64 * 1024
+# Sender ids as Rasa keeps them: namespaced per channel (bot.channels.sessions).
+REST = "rest:"
+WECHAT = "wechat:"
 MERCHANT = "商户号898310058121234 手机尾号5678 查一下申请进度"
 STATUS = "查一下申请进度"
 UNDER_REVIEW = "审核中"
@@ -121,15 +124,16 @@ async def test_twenty_messages_at_once_for_one_sender_are_serialised(
 ) -> None:
     sender = "burst"
     messages = [f"审核要多久 {i}" for i in range(BURST)]
+    _healthy_answer(profile.say(sender, "你好"))  # opens the conversation: its session token
     with ThreadPoolExecutor(BURST) as pool:
         replies = list(pool.map(lambda text: profile.say(sender, text), messages))
 
     for reply in replies:
         _healthy_answer(reply)
         assert "lock" not in reply.text.lower()
-    tracker = await tracker_store.retrieve_full_tracker(sender)
+    tracker = await tracker_store.retrieve_full_tracker(REST + sender)
     user_texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
-    assert sorted(user_texts) == sorted(messages)  # each exactly once
+    assert sorted(user_texts) == sorted(["你好", *messages])  # each exactly once
     # Turns never interleave: after each user event its answer, then listening, then the next.
     turns = [[]]
     for event in tracker.events:
@@ -197,7 +201,7 @@ async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
     deadline = time.monotonic() + TURN_WAIT_SECONDS
     user_texts: list[str] = []
     while time.monotonic() < deadline:
-        tracker = await tracker_store.retrieve_full_tracker(openid)
+        tracker = await tracker_store.retrieve_full_tracker(WECHAT + openid)
         events = tracker.events if tracker is not None else []  # not saved yet: wait
         user_texts = [e.text for e in events if isinstance(e, UserUttered)]
         last = events[-1] if events else None
@@ -270,7 +274,7 @@ async def test_tracker_store_down_is_loud_and_recovers(
 ) -> None:
     sender = "tracker-down"
     assert UNDER_REVIEW in profile.say(sender, MERCHANT).text
-    before = await tracker_store.retrieve_full_tracker(sender)
+    before = await tracker_store.retrieve_full_tracker(REST + sender)
 
     proxies["tracker"].cut()
     try:
@@ -279,7 +283,7 @@ async def test_tracker_store_down_is_loud_and_recovers(
     finally:
         proxies["tracker"].restore()
     back = profile.say(sender, STATUS)
-    after = await tracker_store.retrieve_full_tracker(sender)
+    after = await tracker_store.retrieve_full_tracker(REST + sender)
 
     for reply in (known, stranger):
         assert reply.status == 200 and reply.text == SERVICE_UNAVAILABLE
@@ -290,7 +294,7 @@ async def test_tracker_store_down_is_loud_and_recovers(
     assert UNDER_REVIEW in back.text  # recovered, still verified
     users = [e.text for e in after.events if isinstance(e, UserUttered)]
     assert users == [*(e.text for e in before.events if isinstance(e, UserUttered)), STATUS]
-    assert await tracker_store.retrieve("tracker-down-new") is None
+    assert await tracker_store.retrieve(REST + "tracker-down-new") is None
 
 
 def test_lock_store_down_gets_a_polite_reply(profile: Profile, proxies) -> None:
@@ -311,7 +315,7 @@ async def test_restart_keeps_conversations_and_cases(
     engine = create_engine(pg_database, future=True)
     with engine.connect() as connection:
         cases_before = connection.execute(select(func.count()).select_from(Case)).scalar_one()
-    events_before = len((await tracker_store.retrieve_full_tracker("case-down")).events)
+    events_before = len((await tracker_store.retrieve_full_tracker(REST + "case-down")).events)
     pids = profile.pids()
 
     assert profile.stop() == 0
@@ -324,5 +328,5 @@ async def test_restart_keeps_conversations_and_cases(
     engine.dispose()
     assert UNDER_REVIEW in reply.text  # still verified after the restart
     assert cases_after == cases_before > 0
-    tracker = await tracker_store.retrieve_full_tracker("case-down")
+    tracker = await tracker_store.retrieve_full_tracker(REST + "case-down")
     assert len(tracker.events) > events_before

@@ -35,6 +35,7 @@ from bot.channels.redis_state import (
     RedisOptions,
     RedisOutbox,
 )
+from bot.channels.sessions import SESSION_HEADER, SessionTokens
 from bot.channels.shared_state import SharedStateUnavailable, redis_client
 from bot.channels.webchat import WebChatInput
 from bot.channels.wechat import SUCCESS, WeChatInput
@@ -279,7 +280,8 @@ async def widget(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...,
     """Serves the web chat channel; returns ``poll(sender) -> (status, json)``."""
     monkeypatch.setattr(Sanic, "test_mode", True)
     app = Sanic(f"webchat_test_{uuid.uuid4().hex}", configure_logging=False)
-    register([WebChatInput()], app, route="/webhooks/")
+    tokens = SessionTokens("widget-test-secret-0123456789")
+    register([WebChatInput(tokens)], app, route="/webhooks/")
     server = await app.create_server(
         sock=loopback_socket(), return_asyncio_server=True, access_log=False
     )
@@ -289,7 +291,9 @@ async def widget(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...,
 
     async def poll(sender: str) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{port}/chat/inbox"
-        async with session.get(url, params={"sender": sender}) as response:
+        # The widget sends its conversation's session token (the REST channel's namespace).
+        headers = {SESSION_HEADER: tokens.issue(f"rest:{sender}")}
+        async with session.get(url, params={"sender": sender}, headers=headers) as response:
             return response.status, await response.json()
 
     yield poll
@@ -301,7 +305,7 @@ async def test_the_widget_poll_sees_a_reply_put_by_the_other_process(
     clients, widget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outbox, "OUTBOX", RedisOutbox(clients()))
-    await RedisOutbox(clients()).put(SENDER, "您好，我是客服小王", "agent")
+    await RedisOutbox(clients()).put(f"rest:{SENDER}", "您好，我是客服小王", "agent")
     status, body = await widget(SENDER)
     assert status == 200
     assert [m["text"] for m in body["messages"]] == ["您好，我是客服小王"]
