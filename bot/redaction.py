@@ -32,7 +32,9 @@ Decisions:
 - Identifiers the bot needs stay readable: merchant id (15 digits), terminal id (8 digits),
   case id (``JC`` + 12 digits, also after a secret keyword), the last four phone digits,
   response codes, amounts, dates. Decimal fractions ("0.9876543210123456", timestamps) are not
-  numbers to mask; digit groups joined by dots are at least three digits long.
+  numbers to mask: two digit groups joined by a bare dot, the first of one to three digits, are
+  one decimal number (unless they have a phone's layout: better a float masked in a log line
+  than a phone kept). "6222.021234567890128" is a card; timestamps start with 1, never a card.
 - A secret after a keyword with a connector can be anything (``password: x``); without one
   (``密码 902716``) it needs a digit and three characters; a value of digits only needs three,
   so "密码错误3次" and "密码是6位吗" keep their numbers, and a message that only mentions a
@@ -49,7 +51,6 @@ long-running server.
 
 from __future__ import annotations
 
-import itertools
 import re
 import sys
 import threading
@@ -83,6 +84,7 @@ _ANY_CHINESE_DIGIT: Final = re.compile("[零〇一幺二两三四五六七八九
 _MIN_NUMBER_DIGITS: Final = 11
 _MAX_NUMBER_DIGITS: Final = 19
 _MAX_GROUPS: Final = 19  # a card read out digit by digit
+_DECIMAL_INTEGER_DIGITS: Final = 3
 
 _CHINESE_DIGITS: Final = "零〇一幺二两三四五六七八九"
 _CHINESE_DIGIT_TABLE: Final = str.maketrans(_CHINESE_DIGITS, "0011223456789")
@@ -310,14 +312,17 @@ def _after_decimal_point(text: str, start: int) -> bool:
 def _number(text: str, groups: list[tuple[int, int]]) -> Finding | None:
     values = [text[start:end] for start, end in groups]
     start, end = groups[0][0], groups[-1][1]
-    if len(groups) > 1 and min(map(len, values)) < 3:
-        separators = (text[a[1] : b[0]] for a, b in itertools.pairwise(groups))
-        if any(separator.strip() == "." for separator in separators):
-            return None  # "1.5", "3.14159...": dots join only groups of three or more
+    # Two groups joined by a bare dot, the first of at most three digits, are a decimal number
+    # ("0.9876543210123456", "3.141592653589793"), unless they have a phone's layout.
+    decimal = (
+        len(groups) == 2
+        and len(values[0]) <= _DECIMAL_INTEGER_DIGITS
+        and text[groups[0][1] : groups[1][0]] == "."
+    )
     check_x = text[end : end + 1] in ("x", "X") and not text[end + 1 : end + 2].isalpha()
     context = text[max(0, start - _CONTEXT_CHARS) : start]
     kind, value = _classify(values, check_x, context)
-    if kind is None:
+    if kind is None or (decimal and kind != PHONE):
         return None
     stop = end + (1 if value.endswith("X") else 0)
     return Finding(kind, start, stop, _number_mask(kind, value))
