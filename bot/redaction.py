@@ -35,8 +35,9 @@ Decisions:
   numbers to mask: two digit groups joined by a bare dot, the first of one to three digits, are
   one decimal number (unless they have a phone's layout: better a float masked in a log line
   than a phone kept). "6222.021234567890128" is a card; timestamps start with 1, never a card.
-- A secret after a keyword with a connector can be anything (``password: x``); without one
-  (``密码 902716``) it needs a digit and three characters; a value of digits only needs three,
+- A secret after a keyword and ``:``, ``=``, ``是``, ``为`` or a quote can be anything
+  (``password: x``); otherwise (``密码 902716``, ``密码，abc123``) it needs a digit and three
+  characters, and is never another keyword ("密码、验证码、CVN"); digits only need three,
   so "密码错误3次" and "密码是6位吗" keep their numbers, and a message that only mentions a
   password ("申请要填密码吗") has nothing to mask.
 - Masks: phone 138****5678, ID (and any 18-character number) 110***********123X, card and
@@ -159,12 +160,14 @@ _SECRET_HINT: Final = re.compile(
 )
 # What may stand between a keyword and its value ("是：", "，", "（", "发你了 ", " is ").
 _SECRET_FILLER: Final = re.compile(
-    r"(?:[ \t:=,，、(\[【\"“”'‘’「『<《>→~\-—]|是的|就是|都是|应该是|應該是|是|为|為|如下"
+    r"(?:[ \t:=,，(\[【\"“”'‘’「『<《>→~\-—]|是的|就是|都是|应该是|應該是|是|为|為|如下"
     r"|发给你了|发给你|發給你|发你了|發你了|发你|给你了|给你|給你|我告诉你|告诉你|告訴你"
     r"|(?:is|was)(?= ))*",
     re.IGNORECASE,
 )
-_WEAK_FILLER: Final = re.compile(r"is|was|\s", re.IGNORECASE)
+# A value without a digit ("password: x", "pwd=x") only counts after one of these.
+_STRONG_CONNECTOR: Final = re.compile("[:=是为為\"“”'‘’「『]")
+_KEYWORD_VALUES: Final = frozenset(k for k in _SECRET_KEYWORDS if k.isascii())
 _MAX_FILLER_CHARS: Final = 12
 _SECRET_WORD: Final = re.compile(r"[A-Za-z0-9@#$%^&*!_+\-.~]+")
 _SECRET_WORD_TRAILING: Final = ".-~!_"
@@ -370,7 +373,7 @@ def _secret_at(text: str, position: int) -> Finding | None:
     filler = _SECRET_FILLER.match(text, position)
     if filler is None or len(filler.group()) > _MAX_FILLER_CHARS:
         return None
-    connector = bool(_WEAK_FILLER.sub("", filler.group()))
+    strong = bool(_STRONG_CONNECTOR.search(filler.group()))
     start = filler.end()
     if text.startswith(SECRET_MASK, start):
         return Finding(SECRET, start, start + len(SECRET_MASK), SECRET_MASK)
@@ -381,13 +384,13 @@ def _secret_at(text: str, position: int) -> Finding | None:
     code_end = _code_end(text, start)
     end = max(word_end, code_end)
     value = text[start:end]
-    if not value or _CASE_ID.fullmatch(value):
-        return None
+    if not value or _CASE_ID.fullmatch(value) or value.lower() in _KEYWORD_VALUES:
+        return None  # nothing, a case id, or another keyword ("密码、验证码、CVN")
     digits = sum(char.isdigit() for char in value)
     if code_end >= word_end or value.isdigit():
         if digits < _SECRET_MIN_DIGITS or digits == _MERCHANT_ID_DIGITS:
             return None
-    elif not connector and (digits == 0 or len(value) < _SECRET_MIN_CHARS):
+    elif not strong and (digits == 0 or len(value) < _SECRET_MIN_CHARS):
         return None
     return Finding(SECRET, start, end, SECRET_MASK)
 

@@ -73,7 +73,14 @@ FORMS = [
     ("卡号62 2202 123 4567890 128", "6222021234567890128", "卡号6222***********0128", NUMBER),
 ]
 # Messages that only mention a secret: nothing to mask, and no claim that something was.
-MENTIONS = ["申请要填密码吗", "密码错误3次", "验证码收不到", "修改密码需要验证码吗", "密码是6位吗"]
+MENTIONS = [
+    "申请要填密码吗",
+    "密码错误3次",
+    "验证码收不到",
+    "修改密码需要验证码吗",
+    "密码是6位吗",
+    "请不要发送密码、验证码、CVN等敏感信息",
+]
 # What the bot needs stays readable.
 IDENTIFIERS = (
     "商户号898310058121234 终端号60013452 单号JC202611180023 尾号5678 "
@@ -233,6 +240,13 @@ def test_a_message_that_only_mentions_a_secret_is_not_masked_nor_told_so(mention
     SecretGuard().process([message])
     assert message.get("text") == mention
     assert secret_warning_response({"text": message.get("text")}) == UTTER_SECRET_WARNING
+
+
+def test_the_bots_own_replies_are_stored_as_written(domain: Domain) -> None:
+    """Bot turns are redacted too: no reply text may look like personal data."""
+    texts = [v["text"] for variants in domain.responses.values() for v in variants if "text" in v]
+    assert texts
+    assert [t for t in texts if mask_pii(t) != t] == []
 
 
 def test_only_the_masked_reply_claims_masking_and_the_rule_chooses_between_them(
