@@ -24,6 +24,7 @@ from actions.constants import (
     VERIFIED_MERCHANT_ID,
     VERIFY_FAILURES,
 )
+from actions.secret_warning import UTTER_SECRET_WARNING, secret_warning_response
 from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, PHONE_LAST4_RE, normalize_identifier
 from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, canonical_claim, check_identity
 
@@ -76,6 +77,8 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         if intent in FORM_EXIT_INTENTS:
             return []
         answer = FAQ_RESPONSES.get(intent) or FORM_SMALL_TALK_RESPONSES.get(intent)
+        if answer == UTTER_SECRET_WARNING:
+            answer = secret_warning_response(tracker.latest_message)
         if answer:
             dispatcher.utter_message(response=answer)
         events = await super().run(dispatcher, tracker, domain)
