@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.operator_facts import OperatorFileError, load_operator_facts, unset_warning
+
 READY_TIMEOUT_SECONDS = 180
 DEFAULT_ACTIONS_PORT = 5055
 ENDPOINTS_FILE = Path("endpoints.yml")
@@ -115,6 +117,13 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
     if not Path(model).exists():
         print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
         return 1
+    try:
+        warning = unset_warning(load_operator_facts())
+    except OperatorFileError as error:
+        print(f"posbot: {error}", file=sys.stderr)
+        return 2
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     env = bot_environment()
     # Handle both signals explicitly: a shell may start us with SIGINT ignored.
     signal.signal(signal.SIGINT, _request_stop)

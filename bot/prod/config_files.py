@@ -11,6 +11,7 @@ from typing import Final
 
 import yaml
 
+from bot.operator_facts import fill_operator_facts
 from bot.prod.settings import HOST, ProdSettings
 
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
@@ -33,12 +34,15 @@ TEMP_DIRS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_USER: Final = "nobody"
 DOMAIN_FILE: Final = Path("domain.yml")
 UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
+# Fills the operator facts (hotline, service hours) into every response (bot/nlg.py).
+NLG_CLASS: Final = "bot.nlg.OperatorFactsNLG"
 
 
 def endpoints(settings: ProdSettings) -> dict:
     """The endpoints of every Rasa server: actions via nginx, PostgreSQL, Redis."""
     return {
         "action_endpoint": {"url": f"http://{HOST}:{settings.actions_lb_port}/webhook"},
+        "nlg": {"type": NLG_CLASS},
         "tracker_store": {"type": TRACKER_STORE_CLASS, "url": settings.tracker_db_url},
         "lock_store": {
             "type": LOCK_STORE_CLASS,
@@ -61,10 +65,13 @@ def _nginx_string(text: str) -> str:
 
 
 def rest_unavailable_body(domain_file: Path = DOMAIN_FILE) -> str:
-    """The REST answer when no Rasa server answered: ``utter_service_unavailable``."""
+    """The REST answer when no Rasa server answered: ``utter_service_unavailable``.
+
+    The operator facts are filled in when the configuration is generated (at start).
+    """
     domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
     variants = (domain.get("responses") or {}).get(UTTER_SERVICE_UNAVAILABLE) or [{}]
-    text = variants[0].get("text") or ""
+    text = fill_operator_facts(variants[0].get("text") or "")
     return json.dumps([{"text": text}], ensure_ascii=False, separators=(",", ":"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import urllib.request
@@ -22,6 +23,8 @@ from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "posbot.tar.gz"
 AGENT_TOKEN = "alice-token-0123456789"
+E2E_HOTLINE = "4008-123-456"
+E2E_SERVICE_HOURS = "每天 8:30-20:30"
 AGENT_TOKENS = f"alice:{AGENT_TOKEN},bob:bob-token-9876543210"
 
 
@@ -59,9 +62,20 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
     actions_port, rasa_port = _free_port(), _free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n', encoding="utf-8"
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        'nlg:\n  type: "bot.nlg.OperatorFactsNLG"\n',
+        encoding="utf-8",
     )
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url, "POSBOT_AGENT_TOKENS": AGENT_TOKENS}
+    env = {
+        **bot_environment(),
+        "POSBOT_DB_URL": store.url,
+        "POSBOT_AGENT_TOKENS": AGENT_TOKENS,
+        # Operator facts from the environment only (not the checkout's operator.yml).
+        "POSBOT_HOTLINE": E2E_HOTLINE,
+        "POSBOT_SERVICE_HOURS": E2E_SERVICE_HOURS,
+        "POSBOT_PROVIDER_NAME": "测试收单",
+        "POSBOT_OPERATOR_FILE": os.devnull,
+    }
     logs = (workdir / "actions.log").open("w"), (workdir / "rasa.log").open("w")
     actions = subprocess.Popen(
         action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]
