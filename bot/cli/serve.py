@@ -112,18 +112,25 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
-    """Starts both servers (or the action server and ``rasa shell``) until interrupted."""
-    if not Path(model).exists():
-        print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
-        return 1
+def check_operator_facts() -> bool:
+    """Warns when the hotline, service hours or provider are unset; ``False`` if unreadable."""
     try:
         warning = unset_warning(load_operator_facts())
     except OperatorFileError as error:
         print(f"posbot: {error}", file=sys.stderr)
-        return 2
+        return False
     if warning:
         print(warning, file=sys.stderr, flush=True)
+    return True
+
+
+def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
+    """Starts both servers (or the action server and ``rasa shell``) until interrupted."""
+    if not check_operator_facts():
+        return 2
+    if not Path(model).exists():
+        print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
+        return 1
     env = bot_environment()
     # Handle both signals explicitly: a shell may start us with SIGINT ignored.
     signal.signal(signal.SIGINT, _request_stop)

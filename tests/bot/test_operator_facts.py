@@ -11,6 +11,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import operator_facts as facts_module
+from bot.channels.pages import domain_text
+from bot.cli.serve import serve
 from bot.nlg import OperatorFactsNLG
 from bot.operator_facts import (
     UNSET_TEXT,
@@ -20,6 +22,8 @@ from bot.operator_facts import (
     load_operator_facts,
     unset_warning,
 )
+from bot.prod.config_files import endpoints, rest_unavailable_body
+from bot.prod.settings import ProdSettings
 from tests.conftest import ROOT
 
 PLACEHOLDER = re.compile(r"\{(hotline|service_hours|provider_name)\}")
@@ -147,3 +151,39 @@ async def test_the_nlg_fills_facts_next_to_the_action_values(configured):
 def test_endpoints_use_the_nlg():
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     assert endpoints["nlg"] == {"type": "bot.nlg.OperatorFactsNLG"}
+
+
+def test_serve_warns_when_facts_are_unset(unset, capsys, tmp_path):
+    assert serve(str(tmp_path / "no-model.tar.gz"), False, 5005, 5055) == 1
+    err = capsys.readouterr().err
+    assert "WARNING operator facts not configured: POSBOT_HOTLINE" in err
+    assert "您的收单机构客服电话（POS机身或签购单上印有）" in err
+
+
+def test_serve_is_quiet_when_facts_are_set(configured, capsys, tmp_path):
+    assert serve(str(tmp_path / "no-model.tar.gz"), False, 5005, 5055) == 1
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_serve_refuses_a_broken_operator_file(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "operator.yml"
+    path.write_text("- not a mapping\n", encoding="utf-8")
+    monkeypatch.setenv("POSBOT_OPERATOR_FILE", str(path))
+    assert serve(str(tmp_path / "no-model.tar.gz"), False, 5005, 5055) == 2
+    assert "expected a mapping" in capsys.readouterr().err
+
+
+def test_nginx_degraded_reply_and_prod_endpoints_carry_the_facts(configured):
+    body = rest_unavailable_body(ROOT / "domain.yml")
+    assert "客服热线 95000" in body and "{hotline}" not in body
+    settings = ProdSettings.from_env({})
+    assert endpoints(settings)["nlg"] == {"type": "bot.nlg.OperatorFactsNLG"}
+
+
+def test_pages_fill_the_facts(configured):
+    class Agent:
+        domain = Domain.load(str(ROOT / "domain.yml"))
+
+    text = domain_text(Agent(), "utter_contact")
+    assert "请拨打客服热线 95000" in text and "工作日 9:00-18:00" in text
+    assert "{" not in text
