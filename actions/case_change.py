@@ -121,13 +121,15 @@ class ActionChangeApplication(StoreBacked, Action):
             dispatcher.utter_message(response="utter_offer_verify")
             return _finished()
         phone = phone_in_message(tracker)
-        masked = [SlotSet(PHONE_NUMBER, mask_phone(phone))] if phone else []
+        # The number waits in the draft table; the slot (filled from the message) is cleared so
+        # that the conversation never keeps it and a later application asks for its own.
+        cleared = [SlotSet(PHONE_NUMBER, None)] if phone or tracker.get_slot(PHONE_NUMBER) else []
         try:
             events = await self._converse(dispatcher, tracker, domain, merchant_id, phone)
         except StoreUnavailable:
             dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
             events = _finished()
-        return [*events, *masked]
+        return [*events, *cleared]
 
     async def _converse(
         self,

@@ -175,7 +175,7 @@ async def test_phone_change_asks_validates_confirms_and_stores(deps, domain, see
     dispatcher, events = await run(action, number, domain)
     assert message(dispatcher, "utter_confirm_contact_phone")["phone"] == "139****5678"
     slots = slot_events(events)
-    assert slots["phone_number"] == "139****5678"  # the conversation keeps it masked
+    assert slots["phone_number"] is None  # the number is kept in the draft table only
     assert slots["case_change_step"] == "confirm:phone"
     assert NEW_PHONE not in str(events) and NEW_PHONE not in str(dispatcher.messages)
     assert case_row(seeded_store, ZHANG_CASE)[1] != NEW_PHONE
