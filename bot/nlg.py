@@ -42,3 +42,25 @@ class OperatorFactsNLG(TemplatedNaturalLanguageGenerator):
             # the operator facts are still replaced in it.
             filled["text"] = fill_operator_facts(filled["text"])
         return filled
+
+
+def install_as_default() -> None:
+    """Makes :class:`OperatorFactsNLG` Rasa's generator when the endpoints name none.
+
+    ``python -m bot.cli.rasa_server`` (``posbot serve``, the production profile, the tests)
+    calls this, so an endpoints file written without the ``nlg`` section still never shows a
+    raw ``{hotline}``. An explicit ``nlg`` endpoint is left as configured.
+    """
+    from rasa.core.nlg import generator
+
+    original = generator._create_from_endpoint_config
+    if getattr(original, "posbot_operator_facts", False):
+        return
+
+    def create(endpoint_config: EndpointConfig | None = None, domain: Domain | None = None) -> Any:
+        if endpoint_config is None:
+            return OperatorFactsNLG(domain=domain)
+        return original(endpoint_config, domain)
+
+    create.posbot_operator_facts = True  # type: ignore[attr-defined]
+    generator._create_from_endpoint_config = create

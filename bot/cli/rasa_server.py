@@ -27,6 +27,10 @@ def main() -> None:
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)
     apply()
+    # Operator facts ({hotline}…) are filled even when an endpoints file has no nlg section.
+    from bot.nlg import install_as_default
+
+    install_as_default()
     keep_jieba_cache_in(JIEBA_CACHE_DIR)
     from rasa.__main__ import main as rasa_main
 

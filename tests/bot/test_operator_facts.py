@@ -187,3 +187,22 @@ def test_pages_fill_the_facts(configured):
     text = domain_text(Agent(), "utter_contact")
     assert "请拨打客服热线 95000" in text and "工作日 9:00-18:00" in text
     assert "{" not in text
+
+
+def test_the_launcher_makes_the_nlg_the_default(monkeypatch):
+    from rasa.core.nlg import generator
+    from rasa.core.nlg.generator import NaturalLanguageGenerator
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.nlg import install_as_default
+
+    monkeypatch.setattr(
+        generator, "_create_from_endpoint_config", generator._create_from_endpoint_config
+    )
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    assert type(NaturalLanguageGenerator.create(None, domain)).__name__ != "OperatorFactsNLG"
+    install_as_default()
+    install_as_default()  # idempotent
+    assert isinstance(NaturalLanguageGenerator.create(None, domain), OperatorFactsNLG)
+    explicit = NaturalLanguageGenerator.create(EndpointConfig(type="response"), domain)
+    assert type(explicit).__name__ == "TemplatedNaturalLanguageGenerator"
