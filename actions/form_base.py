@@ -58,6 +58,8 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
 
     #: Response explaining the expected format, by requested slot.
     format_hints: dict[str, str] = {}
+    #: Intents that leave this form (rules decide what follows).
+    exit_intents: frozenset[str] = FORM_EXIT_INTENTS
 
     def __init__(self, **dependencies: Any) -> None:
         StoreBacked.__init__(self, **dependencies)
@@ -74,7 +76,7 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         intent = latest_intent(tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
         requested_value = tracker.get_slot(requested) if requested else None
-        if intent in FORM_EXIT_INTENTS:
+        if intent in self.exit_intents:
             return []
         answer = FAQ_RESPONSES.get(intent) or FORM_SMALL_TALK_RESPONSES.get(intent)
         if answer == UTTER_SECRET_WARNING:

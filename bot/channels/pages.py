@@ -13,6 +13,8 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.operator_facts import fill_operator_facts
+
 logger = logging.getLogger(__name__)
 
 STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -96,11 +98,15 @@ def agent_of(request: Request) -> Any:
 
 
 def domain_text(agent: Any, name: str) -> str:
-    """The first text variant of a domain response of the loaded model."""
+    """The first text variant of a domain response of the loaded model, operator facts filled.
+
+    Pages and channels that show domain texts themselves (FAQ, copilot, the agent desk, the
+    REST channel's degraded reply) go through here, so no ``{hotline}`` reaches a reader.
+    """
     variants = agent.domain.responses.get(name) or [] if agent is not None else []
     for variant in variants:
         if variant.get("text"):
-            return str(variant["text"])
+            return fill_operator_facts(str(variant["text"]))
     return ""
 
 

@@ -37,6 +37,10 @@ def main() -> None:
         sys.exit(f"posbot: {error}")
     server_limits.apply()
     payload_guard.install()
+    # Operator facts ({hotline}…) are filled even when an endpoints file has no nlg section.
+    from bot.nlg import install_as_default
+
+    install_as_default()
     keep_jieba_cache_in(JIEBA_CACHE_DIR)
     from rasa.__main__ import main as rasa_main
 

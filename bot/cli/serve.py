@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.operator_facts import OperatorFileError, load_operator_facts, unset_warning
 from bot.server_secrets import ACTIONS_SECRET_ENV, action_endpoint, ensure_server_secrets
 
 READY_TIMEOUT_SECONDS = 180
@@ -125,8 +126,22 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
+def check_operator_facts() -> bool:
+    """Warns when the hotline, service hours or provider are unset; ``False`` if unreadable."""
+    try:
+        warning = unset_warning(load_operator_facts())
+    except OperatorFileError as error:
+        print(f"posbot: {error}", file=sys.stderr)
+        return False
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    return True
+
+
 def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
     """Starts both servers (or the action server and ``rasa shell``) until interrupted."""
+    if not check_operator_facts():
+        return 2
     if not Path(model).exists():
         print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
         return 1

@@ -13,6 +13,7 @@ from typing import Final
 import yaml
 
 from bot.channels.rate_limit import RETRY_AFTER_HEADER, RateLimit
+from bot.operator_facts import fill_operator_facts
 from bot.prod.settings import HOST, ProdSettings
 from bot.server_secrets import action_endpoint
 
@@ -41,6 +42,9 @@ UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
 RATE_LIMIT_ZONE: Final = "posbot_clients"
 RATE_LIMIT_ZONE_SIZE: Final = "10m"
 
+# Fills the operator facts (hotline, service hours) into every response (bot/nlg.py).
+NLG_CLASS: Final = "bot.nlg.OperatorFactsNLG"
+
 
 def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
     """The endpoints of every Rasa server: actions via nginx (with the actions secret, which
@@ -49,6 +53,7 @@ def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
         "action_endpoint": action_endpoint(
             f"http://{HOST}:{settings.actions_lb_port}/webhook", actions_secret
         ),
+        "nlg": {"type": NLG_CLASS},
         "tracker_store": {"type": TRACKER_STORE_CLASS, "url": settings.tracker_db_url},
         "lock_store": {
             "type": LOCK_STORE_CLASS,
@@ -71,10 +76,13 @@ def _nginx_string(text: str) -> str:
 
 
 def rest_unavailable_body(domain_file: Path = DOMAIN_FILE) -> str:
-    """The REST answer when no Rasa server answered: ``utter_service_unavailable``."""
+    """The REST answer when no Rasa server answered: ``utter_service_unavailable``.
+
+    The operator facts are filled in when the configuration is generated (at start).
+    """
     domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
     variants = (domain.get("responses") or {}).get(UTTER_SERVICE_UNAVAILABLE) or [{}]
-    text = variants[0].get("text") or ""
+    text = fill_operator_facts(variants[0].get("text") or "")
     return json.dumps([{"text": text}], ensure_ascii=False, separators=(",", ":"))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.dml import Insert
 
-from bot.domain_values import OPEN_CASE_STATUSES
+from bot.domain_values import OPEN_CASE_STATUSES, WITHDRAWN
 from bot.store.models import (
     ApplicationDraft,
     Case,
@@ -27,6 +27,7 @@ from bot.store.models import (
 
 CASE_ID_PREFIX = "JC"
 TICKET_ID_PREFIX = "TK"
+CONTACT_PHONE_CHANGED = "contact_phone_changed"
 
 
 def upsert(session: Session, model: type, values: dict[str, object]) -> Insert:
@@ -236,6 +237,50 @@ class CaseRepository:
         """The case history in order."""
         query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         return self.session.execute(query).scalars().all()
+
+    # -- changes asked by the merchant (withdrawal, contact phone) --------------------------
+
+    def open_for_merchant(self, merchant_id: str) -> Sequence[Case]:
+        """The merchant's open cases, oldest first."""
+        query = (
+            select(Case)
+            .where(Case.merchant_id == merchant_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .order_by(Case.submitted_at, Case.case_id)
+        )
+        return self.session.execute(query).scalars().all()
+
+    def withdraw(self, case_id: str, now: datetime) -> bool:
+        """Marks an open case ``withdrawn`` and records the event; ``False`` if it is closed.
+
+        One conditional UPDATE, so a decision imported at the same moment is never overwritten.
+        """
+        case = self.get(case_id)
+        old_status = case.status if case is not None else None
+        changed = self.session.execute(
+            update(Case)
+            .where(Case.case_id == case_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .values(status=WITHDRAWN, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if not changed:
+            return False
+        self.add_event(case_id, WITHDRAWN, f"{old_status} -> {WITHDRAWN}（商户撤销）", now)
+        self.session.flush()
+        return True
+
+    def set_contact_phone(self, case_id: str, phone: str, masked: str, now: datetime) -> bool:
+        """Stores a new contact phone on an open case (the event keeps it masked)."""
+        changed = self.session.execute(
+            update(Case)
+            .where(Case.case_id == case_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .values(contact_phone=phone, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if not changed:
+            return False
+        self.add_event(case_id, CONTACT_PHONE_CHANGED, masked, now)
+        self.session.flush()
+        return True
 
 
 class TicketRepository:

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from actions.application import (
     ActionAskTerminalId,
-    ActionCancelApplication,
     ActionConfirmApplication,
+    ActionDiscardApplicationDraft,
     ActionSubmitApplication,
     ValidateApplicationForm,
 )
@@ -213,7 +213,9 @@ async def test_submission_for_someone_elses_terminal_is_refused(deps, domain, se
 async def test_cancel_files_nothing_and_forgets_the_phone(deps, domain, seeded_store):
     with seeded_store.session() as session:
         ApplicationDraftRepository(session).save_phone("tester", "13912345678", NOW)
-    dispatcher, events = await run(ActionCancelApplication(**deps), make_tracker("deny"), domain)
+    dispatcher, events = await run(
+        ActionDiscardApplicationDraft(**deps), make_tracker("deny"), domain
+    )
     assert said(dispatcher) == ["utter_application_cancelled"]
     assert slot_events(events) == {"confirm_pending": False, "phone_number": None}
     assert _drafts(seeded_store) == []

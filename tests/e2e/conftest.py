@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import urllib.request
@@ -25,6 +26,8 @@ from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "posbot.tar.gz"
 AGENT_TOKEN = "alice-token-0123456789"
+E2E_HOTLINE = "4008-123-456"
+E2E_SERVICE_HOURS = "每天 8:30-20:30"
 AGENT_TOKENS = f"alice:{AGENT_TOKEN},bob:bob-token-9876543210"
 E2E_RATE_LIMIT = "10000/10s"
 
@@ -75,8 +78,18 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
         # Every test talks from 127.0.0.1: a limit far above what the suite sends.
         "POSBOT_RATE_LIMIT": E2E_RATE_LIMIT,
         "POSBOT_CHAT_EMBED_ORIGINS": f"'self' http://127.0.0.1:{embed_port}",
+        # Operator facts from the environment only (not the checkout's operator.yml).
+        "POSBOT_HOTLINE": E2E_HOTLINE,
+        "POSBOT_SERVICE_HOURS": E2E_SERVICE_HOURS,
+        "POSBOT_PROVIDER_NAME": "测试收单",
+        "POSBOT_OPERATOR_FILE": os.devnull,
     }
-    endpoints = write_endpoints(workdir / "endpoints.yml", actions_port, env[ACTIONS_SECRET_ENV])
+    endpoints = write_endpoints(
+        workdir / "endpoints.yml",
+        actions_port,
+        env[ACTIONS_SECRET_ENV],
+        {"nlg": {"type": "bot.nlg.OperatorFactsNLG"}},
+    )
     logs = (workdir / "actions.log").open("w"), (workdir / "rasa.log").open("w")
     actions = subprocess.Popen(
         action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]

@@ -27,6 +27,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, func, select
 
+from bot.operator_facts import fill_operator_facts
 from bot.store.models import Case
 from bot.store.tracker_store import RedactingSQLTrackerStore
 from tests.conftest import ROOT
@@ -55,8 +56,9 @@ TURN_WAIT_SECONDS = 60.0
 
 
 def _response(name: str) -> str:
+    """A response as users get it (the profile's processes see the same operator facts)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    return domain["responses"][name][0]["text"]
+    return fill_operator_facts(domain["responses"][name][0]["text"])
 
 
 STORE_UNAVAILABLE = _response("utter_store_unavailable")

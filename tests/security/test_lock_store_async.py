@@ -111,7 +111,8 @@ async def test_a_renewed_lock_is_not_reported_lost(security_redis_url: str) -> N
 
 def _profile_settings(tmp_path: Path, redis_url: str) -> ProdSettings:
     settings = ProdSettings(state_dir=tmp_path, redis_url=redis_url)
-    settings.endpoints_file.write_text(yaml.safe_dump(endpoints(settings)), encoding="utf-8")
+    config = endpoints(settings, "test-actions-secret")
+    settings.endpoints_file.write_text(yaml.safe_dump(config), encoding="utf-8")
     return settings
 
 

@@ -19,6 +19,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from rasa.core.channels.channel import register
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
 
 from bot import server_limits
 from bot.channels.faq import FaqInput
@@ -44,6 +46,12 @@ PARALLEL = 40
 
 class LoadingBot(FakeBot):
     """Answers REST messages; its model is still loading (the FAQ search answers 503)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.domain = Domain.empty()
+        # The REST channel looks the conversation up before answering (session binding).
+        self.tracker_store = InMemoryTrackerStore(self.domain)
 
     def is_ready(self) -> bool:
         return False
@@ -267,7 +275,7 @@ async def test_nginx_of_the_production_profile_limits_each_client(
 ) -> None:
     base = _free_base_port()
     settings = ProdSettings(state_dir=tmp_path / "state", base_port=base, rate_limit="5/10s")
-    write_config_files(settings)
+    write_config_files(settings, "test-actions-secret")
     upstreams = [await _upstream(port) for port in settings.rasa_ports]
     nginx = subprocess.Popen(nginx_command(settings), stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{base}"

@@ -65,6 +65,7 @@ def test_the_embedded_endpoints_file_uses_the_redacting_sql_store(
 ) -> None:
     database = tmp_path / "conversations" / "tracker.db"
     monkeypatch.setenv(TRACKER_URL_ENV, f"sqlite:///{database}")
+    monkeypatch.setenv("POSBOT_ACTIONS_SECRET", "test-actions-secret")  # endpoints.yml reads it
     endpoints = read_endpoints_from_path(ROOT / "endpoints.yml")
 
     store = TrackerStore.create(endpoints.tracker_store, domain)
