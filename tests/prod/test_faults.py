@@ -189,7 +189,8 @@ def _wechat(profile: Profile, openid: str, msg_id: str, content: str) -> int:
 async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
     profile: Profile, tracker_store: RedactingSQLTrackerStore
 ) -> None:
-    openid = "oPOSBOT_prod_retry"
+    # A new user each run: the shared Redis remembers MsgIds for the whole replay window (10 min).
+    openid = f"oPOSBOT_prod_retry_{uuid.uuid4().hex[:8]}"
     statuses = [_wechat(profile, openid, "880000001", STATUS) for _ in range(WECHAT_RETRIES)]
     assert statuses == [200] * WECHAT_RETRIES
     wechat_lines = [
