@@ -38,7 +38,7 @@ Decisions:
 - A secret after a keyword and ``:``, ``=``, ``是``, ``为`` or a quote can be anything
   (``password: x``); otherwise (``密码 902716``, ``密码，abc123``) it needs a digit and three
   characters, and is never another keyword ("密码、验证码、CVN") nor followed by a unit
-  ("验证码 500块就能解冻" is an amount, "密码错误3次" a count); digits only need three,
+  ("验证码 500块就能解冻" is an amount, "验证码 120秒内有效" a duration); digits only need three,
   so "密码错误3次" and "密码是6位吗" keep their numbers, and a message that only mentions a
   password ("申请要填密码吗") has nothing to mask.
 - Masks: phone 138****5678, ID (and any 18-character number) 110***********123X, card and
