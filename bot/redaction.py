@@ -37,7 +37,8 @@ Decisions:
   than a phone kept). "6222.021234567890128" is a card; timestamps start with 1, never a card.
 - A secret after a keyword and ``:``, ``=``, ``是``, ``为`` or a quote can be anything
   (``password: x``); otherwise (``密码 902716``, ``密码，abc123``) it needs a digit and three
-  characters, and is never another keyword ("密码、验证码、CVN"); digits only need three,
+  characters, and is never another keyword ("密码、验证码、CVN") nor followed by a unit
+  ("验证码 500块就能解冻" is an amount, "验证码 120秒内有效" a duration); digits only need three,
   so "密码错误3次" and "密码是6位吗" keep their numbers, and a message that only mentions a
   password ("申请要填密码吗") has nothing to mask.
 - Masks: phone 138****5678, ID (and any 18-character number) 110***********123X, card and
@@ -176,6 +177,7 @@ _SECRET_MIN_DIGITS: Final = 3
 # A code read out in groups ("验证码 123 456", "8-8-8-8-8-8") is joined up to this many digits.
 _SPACED_CODE_MAX_DIGITS: Final = 8
 _CASE_ID: Final = re.compile(r"JC[0-9]{12}", re.IGNORECASE)
+_QUANTITY_UNITS: Final = frozenset("元块圆万千百次天个位号年月日岁分秒%")
 _TOKEN: Final = re.compile(r"[0-9]+|[A-Za-z]+|\S")
 
 _DOCS_PER_PIPELINE: Final = 20_000
@@ -390,6 +392,8 @@ def _secret_at(text: str, position: int) -> Finding | None:
     if code_end >= word_end or value.isdigit():
         if digits < _SECRET_MIN_DIGITS or digits == _MERCHANT_ID_DIGITS:
             return None
+        if text[end : end + 1] in _QUANTITY_UNITS:
+            return None  # an amount or a count ("验证码 500块就能解冻"), not a code
     elif not strong and (digits == 0 or len(value) < _SECRET_MIN_CHARS):
         return None
     return Finding(SECRET, start, end, SECRET_MASK)

@@ -80,6 +80,7 @@ MENTIONS = [
     "修改密码需要验证码吗",
     "密码是6位吗",
     "请不要发送密码、验证码、CVN等敏感信息",
+    "有人要我的验证码 500块就能解冻",
 ]
 # What the bot needs stays readable.
 IDENTIFIERS = (
