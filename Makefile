@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := models/posbot.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu -type f -not -name '*.pyc' 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml bot/text.py $(shell find data bot/nlu -type f -not -name '*.pyc' 2>/dev/null)
 
 # Merchants' data stays here: no telemetry, no crash reports to the vendor.
 export RASA_TELEMETRY_ENABLED := false
@@ -81,9 +81,12 @@ EVAL_OUT ?= reports/eval
 # Public text for the out-of-scope false-accept rate: SMP2017's requests to a general assistant
 # (read in place, never copied here); skipped when absent or when NLU_TRAIN has no out_of_scope.
 PUBLIC_OOS ?= $(wildcard ../shared/benchmarks/smp2017/train.yml ../shared/benchmarks/smp2017/test.yml)
+# Public phrasing set (issue 10): real merchant questions and real look-alikes, never trained on;
+# the same trained models parse it (in-domain accuracy, look-alike false-accept).
+PHRASING ?= $(wildcard tests/nlu/public/test_public_nlu.yml)
 eval: $(STAMP)
 	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT) \
-		--public-oos $(PUBLIC_OOS)
+		--public-oos $(PUBLIC_OOS) $(if $(PHRASING),--phrasing $(PHRASING))
 
 # Speed, memory and scale (not part of `test`); writes reports/bench/.
 bench: $(STAMP) $(MODEL)

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from actions.base import DomainDict, StoreBacked, StoreUnavailable
 from actions.case_replies import reason_label, terminal_buttons, utter_open_case
 from actions.constants import (
+    CANCEL_APPLICATION,
     CONFIRM_PENDING,
+    FORM_EXIT_INTENTS,
     OPEN_CASE_ID,
     PHONE_NUMBER,
     SUSPENSION_REASON,
@@ -41,8 +43,8 @@ from bot.domain_values import (
 from bot.services.cases import (
     CaseView,
     SubmissionResult,
+    file_application,
     open_case_of_terminal,
-    submit_application,
     terminals_of,
 )
 from bot.store.repositories import ApplicationDraftRepository, MerchantRepository
@@ -62,6 +64,8 @@ class ValidateApplicationForm(GuardedFormValidation):
         SUSPENSION_REASON: "utter_ask_suspension_reason",
         PHONE_NUMBER: "utter_invalid_phone_number",
     }
+    # "不申请了/取消申请" while filling in: the form stops (rules), nothing is filed.
+    exit_intents = FORM_EXIT_INTENTS | {CANCEL_APPLICATION}
 
     def name(self) -> str:
         return "validate_application_form"
@@ -249,21 +253,16 @@ class ActionSubmitApplication(StoreBacked, Action):
         now = self.clock()
 
         def file(session: Session) -> SubmissionResult | None:
-            drafts = ApplicationDraftRepository(session)
-            phone = drafts.phone_of(tracker.sender_id) or _full_phone(slots[PHONE_NUMBER])
-            if phone is None:
-                return None
-            result = submit_application(
+            return file_application(
                 session,
+                sender_id=tracker.sender_id,
                 merchant_id=slots[VERIFIED_MERCHANT_ID],
                 terminal_id=slots[TERMINAL_ID],
                 suspension_reason=slots[SUSPENSION_REASON],
-                contact_phone=phone,
                 now=now,
                 calendar=self.calendar,
+                slot_phone=_full_phone(slots[PHONE_NUMBER]),
             )
-            drafts.discard(tracker.sender_id)
-            return result
 
         try:
             result = await self.in_session(file)
@@ -292,11 +291,14 @@ class ActionSubmitApplication(StoreBacked, Action):
         return [*done, SlotSet("case_id", case.case_id)]
 
 
-class ActionCancelApplication(StoreBacked, Action):
-    """The merchant declined the summary: nothing is filed and the draft is forgotten."""
+class ActionDiscardApplicationDraft(StoreBacked, Action):
+    """The merchant declined the summary (or said 不申请了): nothing is filed, the draft goes.
+
+    Not to be confused with withdrawing a filed application (``action_change_application``).
+    """
 
     def name(self) -> str:
-        return "action_cancel_application"
+        return "action_discard_application_draft"
 
     async def run(
         self,

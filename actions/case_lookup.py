@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Final
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import DomainDict, StoreBacked, StoreUnavailable
+from actions.base import DomainDict, StoreBacked, StoreUnavailable, latest_entity, latest_intent
+from actions.case_change import ActionChangeApplication
 from actions.case_replies import (
     pos_label,
     reason_label,
@@ -19,12 +21,15 @@ from actions.case_replies import (
 )
 from actions.constants import (
     ASK_SUSPEND_REASON,
+    CANCEL_APPLICATION,
+    CASE_CHANGE_PENDING,
     CASE_ID,
-    CASE_INTENTS,
     CHECK_CASE_STATUS,
+    FOLLOWUP_INTENTS,
     MERCHANT_ID,
     PHONE_LAST4,
     REPORT_REJECTED,
+    SUSPENSION_REASON,
     URGE_PROGRESS,
     UTTER_STORE_UNAVAILABLE,
     VERIFIED,
@@ -32,7 +37,7 @@ from actions.constants import (
     VERIFY_FAILURES,
 )
 from actions.handoff import hand_off
-from bot.domain_values import normalize_identifier
+from bot.domain_values import SUSPENSION_REASONS, normalize_identifier
 from bot.services.cases import (
     CaseLookup,
     LookupOutcome,
@@ -145,6 +150,8 @@ class UrgeAnswer(CaseAnswer):
         domain: DomainDict,
     ) -> Events:
         case = lookup.case
+        if latest_intent(tracker) == URGE_PROGRESS:
+            dispatcher.utter_message(response="utter_urge_apology")
         if case is None:
             dispatcher.utter_message(
                 response="utter_no_case", terminal_id=lookup.terminal.terminal_id
@@ -199,7 +206,8 @@ class ReasonAnswer(CaseAnswer):
             return []
         utter_recorded_reason(dispatcher, domain, terminal, reason)
         dispatcher.utter_message(response=f"utter_documents_{reason}")
-        return []
+        # Remembered: "那要什么材料" later answers for this reason.
+        return [SlotSet(SUSPENSION_REASON, reason)]
 
 
 def utter_recorded_reason(
@@ -287,6 +295,14 @@ class ActionSuspendReason(CaseAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Events:
+        stated = stated_reason(tracker)
+        if stated:
+            # The merchant said why ("我是欠款被停的"): no look-up and no verification needed.
+            dispatcher.utter_message(
+                response="utter_reason_noted", reason_label=reason_label(domain, stated)
+            )
+            dispatcher.utter_message(response=f"utter_documents_{stated}")
+            return [SlotSet(SUSPENSION_REASON, stated)]
         if not tracker.get_slot(VERIFIED):
             dispatcher.utter_message(response="utter_suspend_reason_general")
             dispatcher.utter_message(response="utter_offer_verify")
@@ -303,13 +319,38 @@ class ActionCaseFollowup(CaseAction):
     def answer_for(self, tracker: Tracker) -> CaseAnswer:
         return ANSWERS[pending_case_intent(tracker)](**self.dependencies)
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        """A withdrawal or phone change in progress (or asked before verifying) goes on."""
+        if tracker.get_slot(CASE_CHANGE_PENDING) or pending_case_intent(tracker) == (
+            CANCEL_APPLICATION
+        ):
+            change = ActionChangeApplication(**self.dependencies)
+            return await change.run(dispatcher, tracker, domain)
+        return await super().run(dispatcher, tracker, domain)
+
 
 def pending_case_intent(tracker: Tracker) -> str:
-    """The newest case question of the conversation (status when there is none)."""
+    """The newest case question or change request of the conversation (status when none)."""
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent in CASE_INTENTS:
+        if intent in FOLLOWUP_INTENTS:
             return intent
     return CHECK_CASE_STATUS
+
+
+_QUESTION: Final = re.compile(r"为什么|为啥|为何|什么原因|啥原因|是不是|是否|吗|\?|？")
+
+
+def stated_reason(tracker: Tracker) -> str | None:
+    """The suspension reason the merchant states in the latest message (not a question)."""
+    reason = latest_entity(tracker, SUSPENSION_REASON)
+    if reason not in SUSPENSION_REASONS:
+        return None
+    text = str(tracker.latest_message.get("text") or "")
+    if latest_intent(tracker) != "inform" and _QUESTION.search(text):
+        return None
+    return reason

@@ -17,6 +17,9 @@ VERIFIED_MERCHANT_ID: Final = "verified_merchant_id"
 VERIFY_FAILURES: Final = "verify_failures"
 CONFIRM_PENDING: Final = "confirm_pending"
 OPEN_CASE_ID: Final = "open_case_id"
+CASE_CHANGE_PENDING: Final = "case_change_pending"
+CASE_CHANGE_STEP: Final = "case_change_step"
+CASE_CHANGE_CASE_ID: Final = "case_change_case_id"
 
 NLU_FALLBACK: Final = "nlu_fallback"
 CHECK_CASE_STATUS: Final = "check_case_status"
@@ -26,6 +29,9 @@ ASK_SUSPEND_REASON: Final = "ask_suspend_reason"
 REPORT_ERROR_CODE: Final = "report_error_code"
 # Intents whose answer depends on the merchant's own case, newest one wins after verification.
 CASE_INTENTS: Final = (CHECK_CASE_STATUS, URGE_PROGRESS, REPORT_REJECTED, ASK_SUSPEND_REASON)
+CANCEL_APPLICATION: Final = "cancel_application"
+# After verification, the newest of these is what the merchant wanted done.
+FOLLOWUP_INTENTS: Final = (*CASE_INTENTS, CANCEL_APPLICATION)
 # Intents that leave a form; rules decide what follows.
 FORM_EXIT_INTENTS: Final = frozenset({"deny", "goodbye", "request_human"})
 
@@ -54,6 +60,7 @@ FORM_SMALL_TALK_RESPONSES: Final = {
     "out_of_scope": "utter_out_of_scope",
     "share_secret": "utter_secret_warning",
     "other_language": "utter_other_language",
+    "insult": "utter_insult_reply",
 }
 
 UTTER_STORE_UNAVAILABLE: Final = "utter_store_unavailable"

@@ -26,8 +26,9 @@ from actions.constants import (
     VERIFY_FAILURES,
 )
 from actions.response_codes import explain_latest_message
+from actions.secret_warning import UTTER_SECRET_WARNING, secret_warning_response
 from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, PHONE_LAST4_RE, normalize_identifier
-from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, check_identity
+from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, canonical_claim, check_identity
 
 Events = list[dict[str, Any]]
 SlotValues = dict[str, Any]
@@ -60,6 +61,8 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
 
     #: Response explaining the expected format, by requested slot.
     format_hints: dict[str, str] = {}
+    #: Intents that leave this form (rules decide what follows).
+    exit_intents: frozenset[str] = FORM_EXIT_INTENTS
 
     def __init__(self, **dependencies: Any) -> None:
         StoreBacked.__init__(self, **dependencies)
@@ -76,9 +79,11 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         intent = latest_intent(tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
         requested_value = tracker.get_slot(requested) if requested else None
-        if intent in FORM_EXIT_INTENTS:
+        if intent in self.exit_intents:
             return []
         answer = FAQ_RESPONSES.get(intent) or FORM_SMALL_TALK_RESPONSES.get(intent)
+        if answer == UTTER_SECRET_WARNING:
+            answer = secret_warning_response(tracker.latest_message)
         if answer:
             dispatcher.utter_message(response=answer)
         elif intent == REPORT_ERROR_CODE:
@@ -121,6 +126,17 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         last4 = slots.get(PHONE_LAST4)
         if not last4 or not (merchant_id or case_id):
             return []
+        # Rasa validates only the form's required slots when it activates the form, so a case id
+        # given with the question ("单号jc… 尾号… 查进度") arrives here as the user typed it.
+        canonical_case_id = canonical_claim(None, case_id)[1]
+        if canonical_case_id and canonical_case_id != case_id:
+            case_id = canonical_case_id
+            return [
+                SlotSet(CASE_ID, case_id),
+                *await self.verify_if_ready(
+                    dispatcher, tracker, [*events, SlotSet(CASE_ID, case_id)]
+                ),
+            ]
         now = self.clock()
         check = await self.in_session(
             lambda session: check_identity(
@@ -149,7 +165,10 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
                 SlotSet(VERIFY_FAILURES, MAX_VERIFY_FAILURES),
                 SlotSet(REQUESTED_SLOT, None),
             ]
-        failures = int(slots.get(VERIFY_FAILURES) or 0) + 1
+        # The count is the client's, from the case store: a reset of the conversation
+        # (/restart, /session_start, /back) that clears the slot does not bring back tries.
+        slot_failures = int(slots.get(VERIFY_FAILURES) or 0) + 1
+        failures = min(max(check.client_failures, slot_failures), MAX_VERIFY_FAILURES)
         result = [SlotSet(PHONE_LAST4, None), SlotSet(VERIFY_FAILURES, failures)]
         if failures >= MAX_VERIFY_FAILURES:
             return [*result, SlotSet(REQUESTED_SLOT, None)]

@@ -20,7 +20,15 @@ SUSPENSION_REASONS: Final = (
 
 POS_TYPES: Final = ("traditional", "e_sign", "smart")
 
-CASE_STATUSES: Final = ("submitted", "under_review", "needs_documents", "approved", "rejected")
+WITHDRAWN: Final = "withdrawn"
+CASE_STATUSES: Final = (
+    "submitted",
+    "under_review",
+    "needs_documents",
+    "approved",
+    "rejected",
+    WITHDRAWN,  # the merchant cancelled: closes the case like approved and rejected
+)
 OPEN_CASE_STATUSES: Final = ("submitted", "under_review", "needs_documents")
 
 MERCHANT_ID_RE: Final = re.compile(r"^[0-9]{15}$")

@@ -7,7 +7,8 @@
   JSON lines of Rasa's structlog, sanic's error log with uncaught exceptions, asyncio), whatever
   handlers Rasa or sanic configure later;
 - a filter on ``sanic.access`` also redacts the ``extra`` fields (the request line);
-- uncaught exceptions of the main thread and of other threads are printed redacted.
+- uncaught exceptions of the main thread and of other threads are printed redacted;
+- Python warnings are logged (``logging.captureWarnings``), so they are redacted too.
 
 JSON ``\\uXXXX`` escapes and URL ``%XX`` escapes are decoded before matching, so escaped text
 cannot slip through. A record that cannot be redacted is withheld rather than written. It is
@@ -124,4 +125,7 @@ def install() -> None:
             logging.getLogger(name).addFilter(RedactingFilter())
         sys.excepthook = print_redacted_exception
         threading.excepthook = thread_exception_hook
+        # Python warnings (which can quote a value) become records of "py.warnings", redacted
+        # like any other, instead of being printed to stderr as they are.
+        logging.captureWarnings(True)
         _installed = True

@@ -1,36 +1,54 @@
 """Finds and masks personal data: mobile numbers, ID card and bank card numbers, secrets.
 
 One module for every place that shows or keeps text: the channels (before the NLU), logs, the
-tracker store, tickets, the copilot and the agent desk. Detection is a spaCy 3.4 blank ``zh``
-pipeline with a token ``Matcher`` (digit groups) and a ``PhraseMatcher`` (secret keywords),
+tracker store, tickets, the copilot and the agent desk. Numbers are found by regular expressions
+over digit groups, secret keywords by a spaCy 3.4 blank ``zh`` ``PhraseMatcher``, and numbers are
 confirmed by checksums where they exist:
 
 - resident ID card: 18 characters, ISO 7064 MOD 11-2 check digit, a province code and a real
   birth date (also written ``110101 19900307 123X``); an old 15-digit ID only right after the
   words 身份证/证件号 and with a real birth date, since a bare 15-digit number is a merchant id;
-- bank card: 16-19 digits passing Luhn, also in groups (``6222 0212 3456 7890 128``);
-- mainland mobile number: ``1[3-9]`` + 9 digits, also ``138 1234 5678``, ``138-1234-5678``,
-  ``+86 13812345678``;
-- secrets in context: a password, PIN, CVN/CVV or SMS code given with its value
-  (``密码是abc123``, ``验证码：384756``, ``cvv 123``, ``支付密码123456``).
+- bank card: 16-19 digits passing Luhn, also in groups of any length (``6222 0212 3456 7890 128``,
+  ``62220212 34567890 128``, ``622202 1234567890128``);
+- mainland mobile number: ``1[3-9]`` + 9 digits, also as 3-4-4, 3-8 or 7-4 groups or digit by
+  digit (``138 1234 5678``, ``(138)1234-5678``, ``1 3 8 1 2 3 4 5 6 7 8``), ``+86 13812345678``;
+- secrets in context: a password, PIN, CVN/CVV or SMS code after its keyword (also spaced,
+  Traditional or English: ``密 码``, ``驗證碼``, ``password``, ``pwd``), past a connector
+  (``是``, ``为``, ``：``, ``=``, ``，``, ``（``, quotes, ``发你了``, ``告诉你``), written whole or
+  digit by digit (``验证码 8 8 8 8 8 8``, ``验证码是123-456``, ``pwd=x``).
+
+Digit groups may be separated by one or two spaces or by one of ``- — _ . / , 、 · ( ) [ ]``
+(with a space on either side); full-width forms (``１３８－１２３４``, ``（１３８）``, the
+ideographic space) are folded first, and Chinese digits (一三八 一二三四 五六七八, 〇/零/幺/两)
+are read as digits where at least three of them are part of a number of four digits or more.
 
 Decisions:
 
 - A run of 16-19 digits that fails Luhn (and is no valid ID) is still masked, as
   ``LONG_NUMBER``: none of the bot's identifiers has that length, and a mistyped card number is
   still a card number. Grouped digits are only joined when the whole passes a checksum (cards,
-  IDs) or has the phone layout (3-4-4, 3-8), so "60013452 60013453" stays two terminal ids.
+  IDs) or has the phone layout, so "60013452 60013453" stays two terminal ids (two groups of 8
+  are never a card) and a 15-digit group (a merchant id) is never joined with its neighbours.
 - Identifiers the bot needs stay readable: merchant id (15 digits), terminal id (8 digits),
-  case id (``JC`` + 12 digits), the last four phone digits. A digit group of 15 is never joined
-  with its neighbours, and decimal fractions ("0.9876543210123456") are not numbers to mask.
+  case id (``JC`` + 12 digits, also after a secret keyword), the last four phone digits,
+  response codes, amounts, dates. Decimal fractions ("0.9876543210123456", timestamps) are not
+  numbers to mask: two digit groups joined by a bare dot, the first of one to three digits, are
+  one decimal number (unless they have a phone's layout: better a float masked in a log line
+  than a phone kept). "6222.021234567890128" is a card; timestamps start with 1, never a card.
+- A secret after a keyword and ``:``, ``=``, ``是``, ``为`` or a quote can be anything
+  (``password: x``); otherwise (``密码 902716``, ``密码，abc123``) it needs a digit and three
+  characters, and is never another keyword ("密码、验证码、CVN") nor followed by a unit
+  ("验证码 500块就能解冻" is an amount, "验证码 120秒内有效" a duration); digits only need three,
+  so "密码错误3次" and "密码是6位吗" keep their numbers, and a message that only mentions a
+  password ("申请要填密码吗") has nothing to mask.
 - Masks: phone 138****5678, ID (and any 18-character number) 110***********123X, card and
   other long numbers keep their first and last four digits, secrets become ``******``.
 
-The zh default tokenizer segments by character and spaCy 3.4's ``Matcher`` has no ``{n}``
-quantifier, so the pipeline gets a small deterministic tokenizer (digit runs, Latin runs, single
-other characters). The pipeline is built on first use (never at import time), guarded by a lock,
-and rebuilt every ``_DOCS_PER_PIPELINE`` texts so that its string store does not grow without
-bound in a long-running server.
+The zh default tokenizer segments by character, so the pipeline gets a small deterministic
+tokenizer (digit runs, Latin runs, single other characters). The pipeline is built on first use
+(never at import time), guarded by a lock, only run on texts with a secret keyword, and rebuilt
+every ``_DOCS_PER_PIPELINE`` texts so that its string store does not grow without bound in a
+long-running server.
 """
 
 from __future__ import annotations
@@ -43,7 +61,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from bot.domain_values import fold_chinese_digit_runs, mask_phone, to_half_width
+from bot.domain_values import mask_phone, to_half_width
 
 PHONE: Final = "PHONE"
 ID_CARD: Final = "ID_CARD"
@@ -54,14 +72,29 @@ NUMBER_KINDS: Final = frozenset({PHONE, ID_CARD, BANK_CARD, LONG_NUMBER})
 
 SECRET_MASK: Final = "******"
 
-# Cheap pre-checks on the detection text: only a run of 11+ digits (single separators allowed,
-# not a decimal fraction) or a secret keyword next to a digit or a mask can hold a finding.
-_LONG_DIGITS: Final = re.compile(r"(?<![0-9])(?<![0-9]\.)[0-9](?:[ \-—_]?[0-9]){10,}")
-_SECRET_HINT: Final = re.compile(
-    r"(?:密码|口令|验证码|校验码|动态码|短信码|安全码|pin|cvn|cvv).{0,4}?(?:[0-9]|\*{6})",
-    re.IGNORECASE | re.DOTALL,
+# Between the digit groups of one number: one or two spaces, or one punctuation mark with at
+# most one space on either side (full-width forms are folded to these before matching).
+_SEPARATOR: Final = r"(?: {1,2}| ?[\-—_./,、·()\[\]] ?)"
+_NUMBER_RUN: Final = re.compile(rf"[0-9]+(?:{_SEPARATOR}[0-9]+)*")
+_DIGIT_GROUP: Final = re.compile(r"[0-9]+")
+# Cheap pre-checks (a superset of what they guard, written for speed: no case folding, simple
+# character classes): only 11 or more digits in one run can be a phone, ID or card number; only
+# a text with full-width characters or Chinese digits needs folding.
+_LONG_DIGITS: Final = re.compile(r"[0-9](?:[ \-—_./,、·()\[\]]{0,3}[0-9]){10,}")
+_FULL_WIDTH: Final = re.compile("[\uff01-\uff5e\u3000]")
+_ANY_CHINESE_DIGIT: Final = re.compile("[零〇一幺二两三四五六七八九]")
+_MIN_NUMBER_DIGITS: Final = 11
+_MAX_NUMBER_DIGITS: Final = 19
+_MAX_GROUPS: Final = 19  # a card read out digit by digit
+_DECIMAL_INTEGER_DIGITS: Final = 3
+
+_CHINESE_DIGITS: Final = "零〇一幺二两三四五六七八九"
+_CHINESE_DIGIT_TABLE: Final = str.maketrans(_CHINESE_DIGITS, "0011223456789")
+_CHINESE_NUMBER: Final = re.compile(
+    rf"[0-9{_CHINESE_DIGITS}](?:{_SEPARATOR}?[0-9{_CHINESE_DIGITS}])+"
 )
-_TOKEN: Final = re.compile(r"[0-9]+|[A-Za-z]+|\S")
+_MIN_CHINESE_DIGITS: Final = 3
+_MIN_FOLDED_DIGITS: Final = 4
 
 _ID_CARD_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CARD_CHECK: Final = "10X98765432"
@@ -79,33 +112,73 @@ _PROVINCE_RANGES: Final = (
 _PROVINCES: Final = frozenset(
     str(n) for low, high in _PROVINCE_RANGES for n in range(low, high + 1)
 )
-_OLD_ID_CONTEXT: Final = ("身份证", "证件号")
+_OLD_ID_CONTEXT: Final = ("身份证", "證件號", "证件号", "身份證")
 _CONTEXT_CHARS: Final = 8
 _CARD_LENGTHS: Final = range(16, 20)
-_MAX_GROUPS: Final = 6
-_SEPARATORS: Final = ["-", "—", "_"]
+_CARD_FIRST_DIGITS: Final = "345689"
+_PHONE: Final = re.compile(r"1[3-9][0-9]{9}")
+_PHONE_WITH_CODE: Final = re.compile(r"(?:86)?1[3-9][0-9]{9}")
+_PHONE_LAYOUTS: Final = ((3, 4, 4), (3, 8), (7, 4))
+_MERCHANT_ID_DIGITS: Final = 15
+_TWO_TERMINAL_IDS: Final = (8, 8)
 
 # Secret keywords (a prefix such as 支付/登录/银行卡 needs no pattern: 支付密码 contains 密码).
+# The PhraseMatcher compares lower-case tokens and ignores single spaces: "密 码", "PIN" match.
 _SECRET_KEYWORDS: Final = (
     "密码",
+    "密碼",
     "口令",
     "验证码",
+    "驗證碼",
     "校验码",
+    "校驗碼",
     "动态码",
+    "動態碼",
     "短信码",
+    "短信碼",
     "安全码",
+    "安全碼",
+    "卡密",
+    "背面三位数",
+    "背面3位数",
     "pin码",
+    "pin碼",
     "pin",
+    "pwd",
+    "passwd",
+    "password",
+    "passcode",
+    "otp",
     "cvn2",
     "cvn",
     "cvv2",
     "cvv",
+    "cvc",
 )
-_SECRET_CONNECTORS: Final = ("是", "为", ":", "=", "就是", "发你", "给你")
+# Cheap pre-check for a secret keyword (every keyword above holds one of these).
+_SECRET_HINT: Final = re.compile(
+    r"[码碼令密背]|[pP](?:[iI][nN]|[wW][dD]|[aA][sS][sS])|[oO][tT][pP]|[cC][vV][nNvVcC]"
+)
+# What may stand between a keyword and its value ("是：", "，", "（", "发你了 ", " is ").
+_SECRET_FILLER: Final = re.compile(
+    r"(?:[ \t:=,，(\[【\"“”'‘’「『<《>→~\-—]|是的|就是|都是|应该是|應該是|是|为|為|如下"
+    r"|发给你了|发给你|發給你|发你了|發你了|发你|给你了|给你|給你|我告诉你|告诉你|告訴你"
+    r"|(?:is|was)(?= ))*",
+    re.IGNORECASE,
+)
+# A value without a digit ("password: x", "pwd=x") only counts after one of these.
+_STRONG_CONNECTOR: Final = re.compile("[:=是为為\"“”'‘’「『]")
+_KEYWORD_VALUES: Final = frozenset(k for k in _SECRET_KEYWORDS if k.isascii())
+_MAX_FILLER_CHARS: Final = 12
+_SECRET_WORD: Final = re.compile(r"[A-Za-z0-9@#$%^&*!_+\-.~]+")
+_SECRET_WORD_TRAILING: Final = ".-~!_"
 _SECRET_MIN_CHARS: Final = 3
-_SECRET_MAX_CHARS: Final = 20
-# A code read out in groups ("验证码 123 456") is joined up to this many digits.
+_SECRET_MIN_DIGITS: Final = 3
+# A code read out in groups ("验证码 123 456", "8-8-8-8-8-8") is joined up to this many digits.
 _SPACED_CODE_MAX_DIGITS: Final = 8
+_CASE_ID: Final = re.compile(r"JC[0-9]{12}", re.IGNORECASE)
+_QUANTITY_UNITS: Final = frozenset("元块圆万千百次天个位号年月日岁分秒%")
+_TOKEN: Final = re.compile(r"[0-9]+|[A-Za-z]+|\S")
 
 _DOCS_PER_PIPELINE: Final = 20_000
 
@@ -192,12 +265,157 @@ def _number_mask(kind: str, value: str) -> str:
     return _keep_ends(value, 4, 4)
 
 
-# --- the spaCy pipeline ----------------------------------------------------------------------
+# --- detection text --------------------------------------------------------------------------
+
+
+def _fold_chinese_number(match: re.Match[str]) -> str:
+    number = match.group()
+    chinese = sum(char in _CHINESE_DIGITS for char in number)
+    digits = chinese + sum(char.isdigit() for char in number)
+    if chinese >= _MIN_CHINESE_DIGITS and digits >= _MIN_FOLDED_DIGITS:
+        return number.translate(_CHINESE_DIGIT_TABLE)
+    return number
 
 
 def _detection_text(text: str) -> str:
-    """Half-width, Chinese digit runs as digits; same length as ``text``."""
-    return fold_chinese_digit_runs(to_half_width(text))
+    """Half-width, Chinese digits of a number as digits; same length as ``text``."""
+    if _FULL_WIDTH.search(text):
+        text = to_half_width(text)
+    if _ANY_CHINESE_DIGIT.search(text):
+        text = _CHINESE_NUMBER.sub(_fold_chinese_number, text)
+    return text
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def _find_numbers(text: str, phones: bool) -> list[Finding]:
+    """Phone, ID card, bank card and long numbers in ``text`` (the detection text)."""
+    findings: list[Finding] = []
+    for run in _NUMBER_RUN.finditer(text):
+        groups = [(m.start(), m.end()) for m in _DIGIT_GROUP.finditer(text, run.start(), run.end())]
+        for first in range(len(groups)):
+            if _after_decimal_point(text, groups[first][0]):
+                continue
+            digits = 0
+            for last in range(first, min(len(groups), first + _MAX_GROUPS)):
+                digits += groups[last][1] - groups[last][0]
+                if digits > _MAX_NUMBER_DIGITS:
+                    break
+                if digits >= _MIN_NUMBER_DIGITS:
+                    finding = _number(text, groups[first : last + 1])
+                    if finding and (phones or finding.kind != PHONE):
+                        findings.append(finding)
+    return findings
+
+
+def _after_decimal_point(text: str, start: int) -> bool:
+    """Whether the digits at ``start`` are the fraction of a decimal number ("0.98765")."""
+    return start >= 2 and text[start - 1] == "." and text[start - 2].isdigit()
+
+
+def _number(text: str, groups: list[tuple[int, int]]) -> Finding | None:
+    values = [text[start:end] for start, end in groups]
+    start, end = groups[0][0], groups[-1][1]
+    # Two groups joined by a bare dot, the first of at most three digits, are a decimal number
+    # ("0.9876543210123456", "3.141592653589793"), unless they have a phone's layout.
+    decimal = (
+        len(groups) == 2
+        and len(values[0]) <= _DECIMAL_INTEGER_DIGITS
+        and text[groups[0][1] : groups[1][0]] == "."
+    )
+    check_x = text[end : end + 1] in ("x", "X") and not text[end + 1 : end + 2].isalpha()
+    context = text[max(0, start - _CONTEXT_CHARS) : start]
+    kind, value = _classify(values, check_x, context)
+    if kind is None or (decimal and kind != PHONE):
+        return None
+    stop = end + (1 if value.endswith("X") else 0)
+    return Finding(kind, start, stop, _number_mask(kind, value))
+
+
+def _classify(groups: list[str], check_x: bool, context: str) -> tuple[str | None, str]:
+    """The kind of a run of digit groups, and its value (digits joined, ``X`` appended)."""
+    joined = "".join(groups)
+    lengths = tuple(len(g) for g in groups)
+    if len(joined) == 17 and check_x and id_card_valid(joined + "X"):
+        return ID_CARD, joined + "X"
+    if len(groups) == 1 and len(joined) == 17 and check_x:
+        return LONG_NUMBER, joined + "X"
+    if len(groups) == 1:
+        if _PHONE_WITH_CODE.fullmatch(joined):
+            return PHONE, joined
+        if len(joined) == 18 and id_card_valid(joined):
+            return ID_CARD, joined
+        if len(joined) in _CARD_LENGTHS:
+            return (BANK_CARD if luhn_valid(joined) else LONG_NUMBER), joined
+        if any(word in context for word in _OLD_ID_CONTEXT) and old_id_card_valid(joined):
+            return ID_CARD, joined
+        return None, joined
+    if _MERCHANT_ID_DIGITS in lengths:
+        return None, joined  # a merchant id is never part of a longer number
+    if _PHONE.fullmatch(joined) and (lengths in _PHONE_LAYOUTS or max(lengths) == 1):
+        return PHONE, joined
+    if len(joined) == 18 and id_card_valid(joined):
+        return ID_CARD, joined
+    if (
+        len(joined) in _CARD_LENGTHS
+        and lengths != _TWO_TERMINAL_IDS
+        and joined[0] in _CARD_FIRST_DIGITS
+        and luhn_valid(joined)
+    ):
+        return BANK_CARD, joined
+    return None, joined
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def _secret_at(text: str, position: int) -> Finding | None:
+    """The secret value after a keyword ending at ``position`` (the detection text)."""
+    filler = _SECRET_FILLER.match(text, position)
+    if filler is None or len(filler.group()) > _MAX_FILLER_CHARS:
+        return None
+    strong = bool(_STRONG_CONNECTOR.search(filler.group()))
+    start = filler.end()
+    if text.startswith(SECRET_MASK, start):
+        return Finding(SECRET, start, start + len(SECRET_MASK), SECRET_MASK)
+    word_end = start
+    word = _SECRET_WORD.match(text, start)
+    if word:
+        word_end = start + len(word.group().rstrip(_SECRET_WORD_TRAILING))
+    code_end = _code_end(text, start)
+    end = max(word_end, code_end)
+    value = text[start:end]
+    if not value or _CASE_ID.fullmatch(value) or value.lower() in _KEYWORD_VALUES:
+        return None  # nothing, a case id, or another keyword ("密码、验证码、CVN")
+    digits = sum(char.isdigit() for char in value)
+    if code_end >= word_end or value.isdigit():
+        if digits < _SECRET_MIN_DIGITS or digits == _MERCHANT_ID_DIGITS:
+            return None
+        if text[end : end + 1] in _QUANTITY_UNITS:
+            return None  # an amount or a count ("验证码 500块就能解冻"), not a code
+    elif not strong and (digits == 0 or len(value) < _SECRET_MIN_CHARS):
+        return None
+    return Finding(SECRET, start, end, SECRET_MASK)
+
+
+def _code_end(text: str, start: int) -> int:
+    """End of a code read out in digit groups at ``start`` (joined up to 8 digits)."""
+    run = _NUMBER_RUN.match(text, start)
+    if run is None:
+        return start
+    groups = list(_DIGIT_GROUP.finditer(text, start, run.end()))
+    end = groups[0].end()
+    digits = len(groups[0].group())
+    for group in groups[1:]:
+        digits += len(group.group())
+        if digits > _SPACED_CODE_MAX_DIGITS:
+            break
+        end = group.end()
+    return end
+
+
+# --- the spaCy pipeline (secret keywords) ----------------------------------------------------
 
 
 class _Tokenizer:
@@ -232,18 +450,6 @@ class _Tokenizer:
             spaces.append(False)
 
 
-def _number_patterns() -> list[list[dict[str, Any]]]:
-    digits = {"IS_DIGIT": True}
-    separator = {"ORTH": {"IN": _SEPARATORS}, "OP": "?"}
-    patterns = []
-    for groups in range(1, _MAX_GROUPS + 1):
-        pattern: list[dict[str, Any]] = [digits]
-        for _ in range(groups - 1):
-            pattern += [separator, digits]
-        patterns.append(pattern)
-    return patterns
-
-
 def _load_spacy() -> Any:
     """Imports spaCy. In a process without TensorFlow (the action server) thinc is kept from
     importing it: that costs ~2 s and ~500 MB of memory and a blank pipeline never uses it."""
@@ -260,52 +466,29 @@ def _load_spacy() -> Any:
 
 
 class _Detector:
-    """The spaCy pipeline and the rules that turn matches into findings."""
+    """The spaCy pipeline that finds secret keywords, and the values after them."""
 
     def __init__(self) -> None:
         spacy = _load_spacy()
-        from spacy.matcher import Matcher, PhraseMatcher
+        from spacy.matcher import PhraseMatcher
 
         self.nlp = spacy.blank("zh")
         self.nlp.tokenizer = _Tokenizer(self.nlp.vocab)
-        self.numbers = Matcher(self.nlp.vocab)
-        self.numbers.add("NUMBER", _number_patterns())
         self.keywords = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.keywords.add("SECRET_KEYWORD", [self.nlp.make_doc(k) for k in _SECRET_KEYWORDS])
-        self.connectors = [
-            [token.lower_ for token in self.nlp.make_doc(c)] for c in _SECRET_CONNECTORS
-        ]
         self.docs = 0
 
-    def find(
-        self, detection: str, *, numbers_too: bool, secrets_too: bool, phones: bool
-    ) -> list[Finding]:
-        """Findings in ``detection`` (the text folded by ``_detection_text``)."""
+    def find_secrets(self, detection: str) -> list[Finding]:
+        """Secret values in ``detection`` (the text folded by ``_detection_text``)."""
         doc = self.nlp(detection)
         self.docs += 1
-        numbers: list[Finding] = []
-        secrets: list[Finding] = []
-        if numbers_too:
-            for _key, start, end in self.numbers(doc):
-                finding = _number(doc, detection, start, end)
-                if finding and (phones or finding.kind != PHONE):
-                    numbers.append(finding)
-        if secrets_too:
-            for _key, _start, end in self.keywords(doc):
-                finding = self._secret(doc, end)
-                if finding:
-                    secrets.append(finding)
-        return _non_overlapping(secrets, numbers)
-
-    def _secret(self, doc: Any, end: int) -> Finding | None:
-        """The secret value after a keyword ending at token ``end``, past a connector if any."""
-        for connector in self.connectors:
-            following = [token.lower_ for token in doc[end : end + len(connector)]]
-            if following == connector:
-                finding = _secret_after(doc, end + len(connector))
-                if finding:
-                    return finding
-        return _secret_after(doc, end)
+        findings = []
+        for _key, _start, end in self.keywords(doc):
+            keyword_end = doc[end - 1].idx + len(doc[end - 1])
+            finding = _secret_at(detection, keyword_end)
+            if finding:
+                findings.append(finding)
+        return findings
 
 
 def _non_overlapping(secrets: list[Finding], numbers: list[Finding]) -> list[Finding]:
@@ -320,103 +503,6 @@ def _non_overlapping(secrets: list[Finding], numbers: list[Finding]) -> list[Fin
     return sorted(chosen, key=lambda f: f.start)
 
 
-def _number(doc: Any, text: str, start: int, end: int) -> Finding | None:
-    tokens = doc[start:end]
-    groups = [t.text for t in tokens if t.is_digit]
-    first = doc[start]
-    if _is_fraction(doc, start):
-        return None
-    after = doc[end] if end < len(doc) else None
-    check_x = after is not None and after.lower_ == "x" and not doc[end - 1].whitespace_
-    context = text[max(0, first.idx - _CONTEXT_CHARS) : first.idx]
-    kind, value = _classify(groups, check_x, context)
-    if kind is None:
-        return None
-    stop = tokens.end_char + (1 if value.endswith("X") else 0)
-    return Finding(kind, first.idx, stop, _number_mask(kind, value))
-
-
-def _is_fraction(doc: Any, start: int) -> bool:
-    """Whether the digits at ``start`` are the fraction of a decimal number ("0.98765")."""
-    return (
-        start >= 2
-        and doc[start - 1].text == "."
-        and doc[start - 2].is_digit
-        and not doc[start - 2].whitespace_
-        and not doc[start - 1].whitespace_
-    )
-
-
-def _classify(groups: list[str], check_x: bool, context: str) -> tuple[str | None, str]:
-    """The kind of a run of digit groups, and its value (digits joined, ``X`` appended)."""
-    joined = "".join(groups)
-    lengths = [len(g) for g in groups]
-    if len(joined) == 17 and check_x and id_card_valid(joined + "X"):
-        return ID_CARD, joined + "X"
-    if len(groups) == 1 and len(joined) == 17 and check_x:
-        return LONG_NUMBER, joined + "X"
-    if len(groups) == 1:
-        if re.fullmatch(r"(?:86)?1[3-9][0-9]{9}", joined):
-            return PHONE, joined
-        if len(joined) == 18 and id_card_valid(joined):
-            return ID_CARD, joined
-        if len(joined) in _CARD_LENGTHS:
-            return (BANK_CARD if luhn_valid(joined) else LONG_NUMBER), joined
-        if any(word in context for word in _OLD_ID_CONTEXT) and old_id_card_valid(joined):
-            return ID_CARD, joined
-        return None, joined
-    if 15 in lengths:
-        return None, joined  # a merchant id is never part of a longer number
-    if lengths in ([3, 4, 4], [3, 8]) and re.fullmatch(r"1[3-9][0-9]{9}", joined):
-        return PHONE, joined
-    if len(joined) == 18 and id_card_valid(joined):
-        return ID_CARD, joined
-    card_layout = (
-        lengths[0] in (4, 6)
-        and all(length == 4 for length in lengths[1:-1])
-        and 1 <= lengths[-1] <= 4
-        and joined[0] in "345689"
-    )
-    if card_layout and len(joined) in _CARD_LENGTHS and luhn_valid(joined):
-        return BANK_CARD, joined
-    return None, joined
-
-
-def _secret_after(doc: Any, position: int) -> Finding | None:
-    """The value that follows a secret keyword (and connector) at token ``position``."""
-    while position < len(doc) and doc[position].is_space:
-        position += 1
-    stars = doc[position : position + len(SECRET_MASK)]
-    if stars.text == SECRET_MASK:
-        return Finding(SECRET, stars.start_char, stars.end_char, SECRET_MASK)
-    end = position
-    while end < len(doc) and _alphanumeric(doc[end]):
-        end += 1
-        if doc[end - 1].whitespace_:
-            break
-    value = doc[position:end].text.strip()
-    # A code read out in groups: "验证码 123 456".
-    while (
-        len(value) >= _SECRET_MIN_CHARS
-        and value.isdigit()
-        and end < len(doc)
-        and doc[end].is_digit
-        and doc[end - 1].whitespace_ == " "
-        and len(value) + len(doc[end].text) <= _SPACED_CODE_MAX_DIGITS
-    ):
-        value += doc[end].text
-        end += 1
-    if not _SECRET_MIN_CHARS <= len(value) <= _SECRET_MAX_CHARS:
-        return None
-    if not any(char.isdigit() for char in value):
-        return None
-    return Finding(SECRET, doc[position].idx, doc[end - 1].idx + len(doc[end - 1]), SECRET_MASK)
-
-
-def _alphanumeric(token: Any) -> bool:
-    return token.text.isascii() and token.text.isalnum()
-
-
 _lock = threading.RLock()
 _state = threading.local()
 _detector: _Detector | None = None
@@ -429,21 +515,25 @@ def _detector_instance() -> _Detector:
     return _detector
 
 
-def find_pii(text: str, *, phones: bool = True) -> list[Finding]:
-    """Every piece of personal data in ``text``, by position (``phones=False`` skips phones)."""
-    detection = _detection_text(text or "")
-    numbers_too = bool(_LONG_DIGITS.search(detection))
-    secrets_too = bool(_SECRET_HINT.search(detection))
-    if not (numbers_too or secrets_too) or getattr(_state, "busy", False):
-        return []  # nothing to find, or a log line written while the pipeline runs or is built
+def _find_secrets(detection: str) -> list[Finding]:
+    if getattr(_state, "busy", False):
+        return []  # a log line written while the pipeline runs or is built
     with _lock:
         _state.busy = True
         try:
-            return _detector_instance().find(
-                detection, numbers_too=numbers_too, secrets_too=secrets_too, phones=phones
-            )
+            return _detector_instance().find_secrets(detection)
         finally:
             _state.busy = False
+
+
+def find_pii(text: str, *, phones: bool = True) -> list[Finding]:
+    """Every piece of personal data in ``text``, by position (``phones=False`` skips phones)."""
+    detection = _detection_text(text or "")
+    numbers = _find_numbers(detection, phones) if _LONG_DIGITS.search(detection) else []
+    secrets = _find_secrets(detection) if _SECRET_HINT.search(detection) else []
+    if not (numbers or secrets):
+        return []
+    return _non_overlapping(secrets, numbers)
 
 
 def _apply(text: str, findings: list[Finding]) -> str:
@@ -491,9 +581,17 @@ _STRUCTURAL_KEYS: Final = frozenset(
 
 
 def redact_value(value: Any) -> Any:
-    """``value`` (JSON-like: str, list, dict, scalars) with every string masked."""
+    """``value`` (JSON-like: str, list, dict, scalars) with every string and number masked.
+
+    A number that holds personal data (``/inform{"phone_number": 13987650001}`` gives an int
+    entity and slot value) becomes its masked text ("139****0001"); other numbers stay numbers.
+    """
     if isinstance(value, str):
         return mask_pii(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+        masked = mask_pii(text)
+        return value if masked == text else masked
     if isinstance(value, list):
         return [redact_value(item) for item in value]
     if isinstance(value, tuple):
@@ -509,10 +607,10 @@ def redact_value(value: Any) -> Any:
 def redact_event(event: dict) -> dict:
     """A copy of a serialised tracker event with personal data masked, for persisting.
 
-    Every string in the event is masked (user and bot text, parse data, entity values, slot
-    values of any type, buttons, metadata) except its structural fields (event type, names,
-    timestamps, message id). Identifiers the bot needs (merchant, terminal and case ids) stay
-    readable. The tracker store calls this on every event it saves.
+    Every string and number in the event is masked (user and bot text, parse data, entity
+    values, slot values of any type, buttons, metadata) except its structural fields (event
+    type, names, timestamps, message id). Identifiers the bot needs (merchant, terminal and
+    case ids) stay readable. The tracker store calls this on every event it saves.
     """
     return redact_value(event)
 

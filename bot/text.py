@@ -28,7 +28,9 @@ _REPEATS: Final = re.compile(
     r"([!?.,~。！？，、…～—\-啊呀哈呢吧嗯哦噢唉]|[\U0001F300-\U0001FAFF\u2600-\u27BF])\1{2,}"
 )
 _DATE_LIKE: Final = re.compile(r"^(?:19|20)[0-9]{2}[ \-][0-9]{1,2}[ \-][0-9]{1,2}$")
-_CASE_ID_PREFIX: Final = re.compile(r"jc\s?$", re.IGNORECASE)
+_CASE_ID_PREFIX: Final = re.compile(r"jc[\s\-]?$", re.IGNORECASE)
+# A case id once digit groups are joined: "jc202611180023", "jc 202611180023", "jc-2026…".
+_CASE_ID: Final = re.compile(r"(?<![a-z])jc([ \-]?)(?=[0-9]{12}(?![0-9]))")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def normalize_text(text: str) -> NormalizedText:
     Character for character: full width to half width, Traditional to Simplified, Latin to
     lower case, runs of four or more Chinese digits (尾号五六七八) to digits. Then removals:
     spaces and dashes inside an identifier ("138-1234-5678"), repeated punctuation, emoji and
-    filler characters ("！！！", "啊啊啊") kept once.
+    filler characters ("！！！", "啊啊啊") kept once. Last, a case id is written the one way the
+    case store knows it: ``JC`` + 12 digits ("jc 2026 1118 0023" -> "JC202611180023").
 
     Args:
         text: the user's message.
@@ -82,7 +85,21 @@ def normalize_text(text: str) -> NormalizedText:
     for match in _REPEATS.finditer(folded):
         drop.update(range(match.start() + 1, match.end()))
     kept = [i for i in range(len(folded)) if i not in drop]
-    return NormalizedText("".join(folded[i] for i in kept), tuple(kept))
+    return _canonical_case_ids("".join(folded[i] for i in kept), kept)
+
+
+def _canonical_case_ids(text: str, origin: list[int]) -> NormalizedText:
+    """Upper-cases the ``jc`` of a case id and drops a space before its digits.
+
+    The entity extractor copies the id from the text, and the case store has it in upper case:
+    a lower-case id would never match (shared/domain.md: ``JC`` + 12 digits).
+    """
+    chars, kept = list(text), list(origin)
+    for match in reversed(list(_CASE_ID.finditer(text))):
+        chars[match.start()], chars[match.start() + 1] = "J", "C"
+        if match.group(1):
+            del chars[match.start(1)], kept[match.start(1)]
+    return NormalizedText("".join(chars), tuple(kept))
 
 
 def _lower_ascii(text: str) -> str:

@@ -32,6 +32,9 @@ from load.merchants import MAX_MERCHANTS, LoadMerchant, load_merchant
 from load.scenario import CONVERSATION, ReplyJudge, Turn, load_responses
 
 WEBHOOK = "/webhooks/rest/webhook"
+# The REST channel binds a conversation to its client: the first reply carries this token,
+# every later message of the conversation sends it back.
+SESSION_HEADER = "X-Posbot-Session"
 IDLE_SECONDS = 0.5
 
 
@@ -106,6 +109,7 @@ class Merchant(FastHttpUser):
         self.rng = random.Random(_Run.seed * 100_003 + number)
         self.user_number = number
         self.conversations = 0
+        self.session_token = ""
 
     @task
     def conversation(self) -> None:
@@ -116,6 +120,7 @@ class Merchant(FastHttpUser):
             return
         self.conversations += 1
         sender = f"{_Run.run_id}-u{self.user_number:04d}-c{self.conversations:03d}"
+        self.session_token = ""
         for sent, turn in enumerate(CONVERSATION):
             if sent:
                 gevent.sleep(_Run.think_time * self.rng.uniform(0.5, 1.5))
@@ -130,10 +135,13 @@ class Merchant(FastHttpUser):
         started_at = time.time()
         started = time.perf_counter()
         # No redirects: a reply pointing elsewhere must not take the load off the loopback.
+        headers = {SESSION_HEADER: self.session_token} if self.session_token else {}
         with self.client.post(
-            WEBHOOK, json=body, name=turn.name, catch_response=True, allow_redirects=False
-        ) as reply:
+            WEBHOOK, json=body, name=turn.name, catch_response=True, allow_redirects=False,
+            headers=headers,
+        ) as reply:  # fmt: skip
             seconds = time.perf_counter() - started
+            self.session_token = reply.headers.get(SESSION_HEADER) or self.session_token
             problem = self._problem(turn, reply)
             if problem:
                 reply.failure(problem)

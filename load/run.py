@@ -1,7 +1,7 @@
 """`make load` / `make load-prod`: runs the locust scenario and writes the results file.
 
 ``default``: starts what ``posbot serve`` starts (one Rasa server, one action server,
-in-memory trackers; plus Rasa's HTTP API behind a random token to read the trackers back) on
+SQLite trackers; plus Rasa's HTTP API behind a random token to read the trackers back) on
 127.0.0.1:5500/5501 with a fresh SQLite case store in ``var/load/default/``.
 
 ``prod``: starts the production profile (``posbot prod start``: nginx on 127.0.0.1:5510, two
@@ -137,7 +137,7 @@ def _description(args: argparse.Namespace, url: str) -> str:
     if args.profile == "default":
         return (
             "Single-process default (the processes of `posbot serve`): one Rasa server and one "
-            f"action server ({url}, actions on :{args.actions_port}), in-memory tracker store, "
+            f"action server ({url}, actions on :{args.actions_port}), SQLite tracker store, "
             "fresh SQLite case store; Rasa's HTTP API is enabled (random token) only to read "
             "the trackers back."
         )

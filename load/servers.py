@@ -35,6 +35,7 @@ STOP_SECONDS: Final = 60
 DB_URL_ENV: Final = "POSBOT_DB_URL"
 TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
 REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
+RATE_LIMIT_ENV: Final = "POSBOT_RATE_LIMIT"
 
 
 def _stop(processes: Sequence[subprocess.Popen]) -> None:
@@ -92,9 +93,15 @@ def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
 def default_profile(
     workdir: Path, case_db_url: str, port: int, actions_port: int, token: str
 ) -> Iterator[str]:
-    """What ``posbot serve`` starts (one Rasa server, one action server, in-memory trackers),
-    with Rasa's HTTP API behind ``token`` so that the trackers can be read back."""
-    env = {**bot_environment(), DB_URL_ENV: case_db_url}
+    """What ``posbot serve`` starts (one Rasa server, one action server, SQLite trackers in
+    ``workdir``), with Rasa's HTTP API behind ``token`` so that the trackers can be read back."""
+    env = {
+        **bot_environment(),
+        DB_URL_ENV: case_db_url,
+        TRACKER_URL_ENV: f"sqlite:///{workdir / 'tracker.db'}",
+        # One load generator on 127.0.0.1 stands for many merchants.
+        RATE_LIMIT_ENV: "off",
+    }
     logs = [(workdir / name).open("w", encoding="utf-8") for name in ("actions.log", "rasa.log")]
     processes: list[subprocess.Popen] = []
     try:
@@ -105,7 +112,7 @@ def default_profile(
         processes.append(actions)
         if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90):
             raise RuntimeError(f"the action server did not start: see {logs[0].name}")
-        command = rasa_server_command(MODEL, port, endpoints_for(actions_port))
+        command = rasa_server_command(MODEL, port, endpoints_for(actions_port, env))
         rasa = subprocess.Popen(
             [*command, "--enable-api", "--auth-token", token], cwd=ROOT, env=env,
             stdout=logs[1], stderr=subprocess.STDOUT,
@@ -129,6 +136,7 @@ def prod_profile(workdir: Path, db_url: str, redis_url: str, base_port: int) -> 
         DB_URL_ENV: db_url,
         TRACKER_URL_ENV: db_url,
         REDIS_URL_ENV: redis_url,
+        RATE_LIMIT_ENV: "off",
     }
     command = [
         sys.executable, "-m", "bot.cli.main", "prod", "start", "--base-port", str(base_port),

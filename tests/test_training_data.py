@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from actions.constants import FAQ_RESPONSES, FORM_SMALL_TALK_RESPONSES
@@ -37,12 +38,20 @@ def _plain(example: str) -> str:
 
 TRAIN = _examples(sorted((ROOT / "data" / "nlu").glob("*.yml")))
 TEST = _examples([ROOT / "tests" / "nlu" / "test_nlu.yml"])
+PUBLIC_TEST_FILE = ROOT / "tests" / "nlu" / "public" / "test_public_nlu.yml"
+# Both held-out sets: our own (written by hand) and the public phrasing set (issue 10).
+HELD_OUT = {
+    "test_nlu.yml": TEST,
+    "public/test_public_nlu.yml": _examples([PUBLIC_TEST_FILE]),
+}
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+SOURCE_URL = re.compile(r"^\s*# https?://\S+$")
 
 
-def test_held_out_set_shares_no_example_with_training():
+@pytest.mark.parametrize("held_out", sorted(HELD_OUT))
+def test_held_out_set_shares_no_example_with_training(held_out):
     train = {_plain(e) for examples in TRAIN.values() for e in examples}
-    copies = [e for examples in TEST.values() for e in examples if _plain(e) in train]
+    copies = [e for examples in HELD_OUT[held_out].values() for e in examples if _plain(e) in train]
     assert copies == []
 
 
@@ -63,19 +72,53 @@ def _within_two_edits(a: str, b: str) -> bool:
     return previous[-1] <= 2
 
 
-def test_held_out_set_has_no_near_copies_of_training_examples():
+@pytest.mark.parametrize("held_out", sorted(HELD_OUT))
+def test_held_out_set_has_no_near_copies_of_training_examples(held_out):
     # One or two characters changed ("审核要多久" / "审核多久") is still a copy; very short
     # messages ("你好呀" / "你好") are close to everything and are not compared.
     train = {_plain(e) for examples in TRAIN.values() for e in examples}
     near = [
         (test, example)
-        for examples in TEST.values()
+        for examples in HELD_OUT[held_out].values()
         for test in map(_plain, examples)
         if len(test) > 6
         for example in train
         if _within_two_edits(test, example)
     ]
     assert near == []
+
+
+def _items_without_source(path: Path) -> list[str]:
+    """Examples of a one-example-per-item NLU file whose item has no `# https://…` comment."""
+    missing = []
+    chunks = path.read_text(encoding="utf-8").split("\n- intent: ")[1:]
+    for chunk in chunks:
+        lines = chunk.splitlines()
+        examples = [line.strip()[2:] for line in lines if line.startswith("    - ")]
+        if len(examples) != 1 or not any(SOURCE_URL.match(line) for line in lines):
+            missing.append(f"{lines[0]}: {examples}")
+    return missing
+
+
+@pytest.mark.parametrize(
+    "path",
+    [PUBLIC_TEST_FILE, ROOT / "data" / "nlu" / "public_phrasing.yml"],
+    ids=lambda path: path.name,
+)
+def test_every_public_phrasing_line_has_its_source_url(path):
+    assert _items_without_source(path) == []
+    assert len(_examples([path])) > 0
+
+
+def test_a_public_line_without_source_is_reported(tmp_path):
+    nlu = tmp_path / "nlu.yml"
+    nlu.write_text(
+        'version: "3.1"\nnlu:\n- intent: ask_fees\n  # https://example.org/a?b=1\n'
+        "  examples: |\n    - pos机押金能退吗\n- intent: ask_fees\n  examples: |\n"
+        "    - pos机年费多少\n",
+        encoding="utf-8",
+    )
+    assert _items_without_source(nlu) == ["ask_fees: ['pos机年费多少']"]
 
 
 def test_every_catalogue_intent_is_trained_tested_and_declared():

@@ -26,8 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.auth import AgentTokens
+from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.outbox import deliver
-from bot.channels.pages import agent_of, domain_text, json_body
+from bot.channels.pages import agent_of, domain_text, framing_headers
 from bot.clock import china_now
 from bot.redaction import mask_pii
 from bot.store.database import CaseStore, default_store
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 HANDOFF: Final = "handoff"
 MAX_REPLY_CHARS: Final = 2000
 HISTORY_LIMIT: Final = 100
+# A reply is {"text": ...}: 2000 characters of up to 4 UTF-8 bytes, escaped.
+MAX_BODY_BYTES: Final = 16 * 1024
 
 
 def _turns_while_paused(tracker: Any) -> int:
@@ -138,6 +141,11 @@ class AgentDeskInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         desk = Blueprint("posbot_agent_desk", __name__)
 
+        @desk.middleware("response")
+        async def no_framing(_request: Request, reply: HTTPResponse) -> None:
+            # Agent data is never shown inside another site's frame.
+            reply.headers.update(framing_headers())
+
         async def _tracker(request: Request, sender_id: str) -> Any:
             agent = agent_of(request)
             if agent is None or not agent.is_ready():
@@ -192,13 +200,17 @@ class AgentDeskInput(InputChannel):
                 await agent.tracker_store.save(tracker)
                 return tracker
 
-        @desk.post("/conversations/<sender_id>/reply")
+        # Streamed (here and for release): the bearer token is checked before the body is read.
+        @desk.post("/conversations/<sender_id>/reply", stream=True)
         @_conversation_store_guard
         async def reply(request: Request, sender_id: str) -> HTTPResponse:
             agent_id = self.tokens.agent_for(request)
             if agent_id is None:
                 return _unauthorized()
-            body = json_body(request)
+            try:
+                body = await read_json_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge:
+                return response.json({"error": f"body over {MAX_BODY_BYTES} bytes"}, status=413)
             text = body.get("text") if isinstance(body, dict) else None
             if not isinstance(text, str) or not text.strip():
                 return response.json({"error": 'expected JSON {"text": "..."}'}, status=400)
@@ -215,7 +227,7 @@ class AgentDeskInput(InputChannel):
             route = await deliver(tracker.get_latest_input_channel(), sender_id, text, "agent")
             return response.json({"delivered_via": route})
 
-        @desk.post("/conversations/<sender_id>/release")
+        @desk.post("/conversations/<sender_id>/release", stream=True)
         @_conversation_store_guard
         async def release(request: Request, sender_id: str) -> HTTPResponse:
             agent_id = self.tokens.agent_for(request)

@@ -17,6 +17,20 @@ AGENT_TOKENS_ENV: Final = "POSBOT_AGENT_TOKENS"
 MIN_TOKEN_CHARS: Final = 16
 
 
+def _entry_problem(agent_id: str, separator: str, token: str) -> str:
+    """What is wrong with one stripped ``id:token`` entry (never the token itself), or ``""``."""
+    if not separator:
+        return "expected agent_id:token"
+    if not agent_id:
+        return "the agent id before ':' is empty"
+    if len(token) < MIN_TOKEN_CHARS:
+        return (
+            f"the token of agent {agent_id!r} has {len(token)} characters without surrounding "
+            f"whitespace; at least {MIN_TOKEN_CHARS} are required"
+        )
+    return ""
+
+
 @dataclass(frozen=True)
 class AgentTokens:
     """``agent_id -> token`` pairs from ``POSBOT_AGENT_TOKENS="alice:token1,bob:token2"``."""
@@ -28,13 +42,15 @@ class AgentTokens:
         """Parses the operator's configuration; malformed or short entries are skipped."""
         raw = (os.environ if environ is None else environ).get(AGENT_TOKENS_ENV, "")
         tokens: dict[str, str] = {}
-        for entry in filter(None, (part.strip() for part in raw.split(","))):
-            agent_id, _, token = entry.partition(":")
-            if not agent_id or len(token) < MIN_TOKEN_CHARS:
-                logger.error("Ignoring an entry of %s: expected id:token (token >= %d chars)",
-                             AGENT_TOKENS_ENV, MIN_TOKEN_CHARS)  # fmt: skip
+        for position, entry in enumerate(filter(None, (p.strip() for p in raw.split(","))), 1):
+            agent_id, separator, token = (part.strip() for part in entry.partition(":"))
+            # Whitespace around a token is never part of it: the length is that of the stripped
+            # token, so "15 chars + spaces" is refused like 15 chars.
+            problem = _entry_problem(agent_id, separator, token)
+            if problem:
+                logger.error("Ignoring entry %d of %s: %s", position, AGENT_TOKENS_ENV, problem)
                 continue
-            tokens[agent_id.strip()] = token.strip()
+            tokens[agent_id] = token
         return cls(tokens)
 
     def agent_for(self, request: Request) -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 
@@ -38,3 +41,16 @@ async def read_limited_body(request: Request, max_bytes: int) -> bytes:
     except PayloadTooLarge:
         raise BodyTooLarge from None
     return bytes(received)
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    """The JSON value of a limited body (see :func:`read_limited_body`); ``None`` if not JSON.
+
+    Raises:
+        BodyTooLarge: when the body is over ``max_bytes``.
+    """
+    body = await read_limited_body(request, max_bytes)
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None

@@ -18,8 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import shared_state
 from bot.channels.auth import AgentTokens
+from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.call_context import CallContexts
-from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, json_body, static_file
+from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, static_file
 from bot.clock import china_now
 from bot.faq import TOPIC_BY_INTENT
 from bot.redaction import mask_pii
@@ -32,6 +33,8 @@ from bot.workdays import WorkdayCalendar, format_chinese_date
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS: Final = 2000
+# A suggestion request is {"call_id", "text"}: 2000 characters of up to 4 UTF-8 bytes, escaped.
+MAX_BODY_BYTES: Final = 16 * 1024
 CALL_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 CASE_INTENTS: Final = frozenset(
     {"check_case_status", "urge_progress", "report_rejected", "ask_suspend_reason", "inform"}
@@ -160,7 +163,8 @@ class CopilotInput(InputChannel):
         async def asset(_request: Request, name: str) -> HTTPResponse:
             return static_file(name)
 
-        @copilot.post("/suggest")
+        # Streamed: the bearer token is checked before a byte of the body is read.
+        @copilot.post("/suggest", stream=True)
         async def suggest(request: Request) -> HTTPResponse:
             agent_id = self.tokens.agent_for(request)
             if agent_id is None:
@@ -169,7 +173,10 @@ class CopilotInput(InputChannel):
                     status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="copilot"'},
                 )
-            body = json_body(request)
+            try:
+                body = await read_json_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge:
+                return response.json({"error": f"body over {MAX_BODY_BYTES} bytes"}, 413)
             call_id = body.get("call_id") if isinstance(body, dict) else None
             text = body.get("text") if isinstance(body, dict) else None
             if not isinstance(call_id, str) or not CALL_ID_RE.match(call_id):

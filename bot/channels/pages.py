@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -9,11 +13,18 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.operator_facts import fill_operator_facts
+
+logger = logging.getLogger(__name__)
+
 STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "web" / "static"
 STATIC_TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+CHAT_EMBED_ORIGINS_ENV: Final = "POSBOT_CHAT_EMBED_ORIGINS"
+SELF: Final = "'self'"
+NO_FRAMING: Final = "'none'"
+_ORIGIN: Final = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 SECURITY_HEADERS: Final = {
-    # Pages load only their own assets: no CDN, no inline script, no framing by other sites
-    # except the embed snippet's iframe (frame-ancestors is left open for that page only).
+    # Pages load only their own assets: no CDN, no inline script.
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'self'"
@@ -22,6 +33,38 @@ SECURITY_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+def framing_headers(frame_ancestors: str = NO_FRAMING) -> dict[str, str]:
+    """Headers allowing the page to be framed only by ``frame_ancestors`` (CSP syntax).
+
+    ``X-Frame-Options`` (older browsers) can only say DENY or SAMEORIGIN; with other origins
+    it is left out and CSP ``frame-ancestors`` decides.
+    """
+    headers = {"Content-Security-Policy": f"frame-ancestors {frame_ancestors}"}
+    if frame_ancestors == NO_FRAMING:
+        headers["X-Frame-Options"] = "DENY"
+    elif frame_ancestors == SELF:
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    return headers
+
+
+def chat_embed_origins(environ: Mapping[str, str] | None = None) -> str:
+    """Who may frame the widget: ``POSBOT_CHAT_EMBED_ORIGINS`` (space-separated origins such
+    as ``https://shop.example.com``, or ``'self'``), by default the bot's own origin only.
+
+    Anything that is not an origin is left out (and logged), so the header cannot be bent.
+    """
+    environ = os.environ if environ is None else environ
+    allowed: list[str] = []
+    for token in environ.get(CHAT_EMBED_ORIGINS_ENV, "").split():
+        if token.strip("'\"").lower() == "self":
+            allowed.append(SELF)
+        elif _ORIGIN.match(token):
+            allowed.append(token.rstrip("/"))
+        else:
+            logger.error("%s: ignoring %r (not an http(s) origin)", CHAT_EMBED_ORIGINS_ENV, token)
+    return " ".join(dict.fromkeys(allowed)) or SELF
 
 
 def static_file(name: str) -> HTTPResponse:
@@ -36,9 +79,17 @@ def static_file(name: str) -> HTTPResponse:
     )
 
 
-def html_page(body: str, status: int = 200) -> HTTPResponse:
-    """An HTML page with the security headers."""
-    return response.html(body, status=status, headers=SECURITY_HEADERS)
+def html_page(body: str, status: int = 200, frame_ancestors: str = NO_FRAMING) -> HTTPResponse:
+    """An HTML page with the security headers; framed only by ``frame_ancestors``."""
+    framing = framing_headers(frame_ancestors)
+    headers = {
+        **SECURITY_HEADERS,
+        **framing,
+        "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"]
+        + "; "
+        + framing["Content-Security-Policy"],
+    }
+    return response.html(body, status=status, headers=headers)
 
 
 def agent_of(request: Request) -> Any:
@@ -47,11 +98,15 @@ def agent_of(request: Request) -> Any:
 
 
 def domain_text(agent: Any, name: str) -> str:
-    """The first text variant of a domain response of the loaded model."""
+    """The first text variant of a domain response of the loaded model, operator facts filled.
+
+    Pages and channels that show domain texts themselves (FAQ, copilot, the agent desk, the
+    REST channel's degraded reply) go through here, so no ``{hotline}`` reaches a reader.
+    """
     variants = agent.domain.responses.get(name) or [] if agent is not None else []
     for variant in variants:
         if variant.get("text"):
-            return str(variant["text"])
+            return fill_operator_facts(str(variant["text"]))
     return ""
 
 

@@ -26,7 +26,7 @@ from bot.channels.wechat_state import (
     NonceRegistry,
     OptionsStore,
 )
-from bot.services.copilot import CALL_TTL_SECONDS, CallContext
+from bot.services.copilot import CALL_TTL_SECONDS, MAX_CALL_TURNS, CallContext
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -49,8 +49,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 """
 
-# KEYS[1] call key; ARGV: agent id, masked text, JSON of new ids, call id, TTL in ms.
-# Returns the context as JSON.
+# KEYS[1] call key; ARGV: agent id, masked text, JSON of new ids, call id, TTL in ms, the most
+# turns kept. Returns the context as JSON.
 _ADD_TURN: Final = """
 local raw = redis.call('GET', KEYS[1])
 local context = raw and cjson.decode(raw)
@@ -58,6 +58,7 @@ if not context or context.agent_id ~= ARGV[1] then
   context = {call_id = ARGV[4], agent_id = ARGV[1], turns = {}, ids = {}}
 end
 table.insert(context.turns, ARGV[2])
+while #context.turns > tonumber(ARGV[6]) do table.remove(context.turns, 1) end
 for kind, value in pairs(cjson.decode(ARGV[3])) do context.ids[kind] = value end
 local encoded = cjson.encode(context)
 redis.call('SET', KEYS[1], encoded, 'PX', ARGV[5])
@@ -202,9 +203,11 @@ class RedisCallContexts(CallContexts):
         client: Redis,
         ttl_seconds: float = CALL_TTL_SECONDS,
         prefix: str = CALL_PREFIX,
+        max_turns: int = MAX_CALL_TURNS,
     ) -> None:
         self._ttl_ms = _ms(ttl_seconds)
         self._prefix = prefix
+        self._max_turns = max_turns
         self._add_turn = client.register_script(_ADD_TURN)
 
     async def add_turn(
@@ -212,7 +215,7 @@ class RedisCallContexts(CallContexts):
     ) -> CallContext:
         """See :meth:`CallContexts.add_turn`."""
         new_ids = json.dumps(call_ids(entities), ensure_ascii=False)
-        args = [agent_id, masked_text, new_ids, call_id, self._ttl_ms]
+        args = [agent_id, masked_text, new_ids, call_id, self._ttl_ms, self._max_turns]
         try:
             raw = await self._add_turn(keys=[self._prefix + call_id], args=args)
         except _ERRORS as error:

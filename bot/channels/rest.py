@@ -4,6 +4,11 @@ Rasa's own REST channel answers a non-JSON or non-object body with a 500, accept
 logs the raw text of a failed message. This one answers bad requests with a precise 4xx,
 bounds the message length, and masks secrets and card/ID numbers before the message reaches
 the NLU, the tracker store or a log line.
+
+Sender ids are namespaced (``rest:<sender>``, see :mod:`bot.channels.sessions`) and a
+conversation is bound to the client that started it: its first reply carries the session token
+in ``X-Posbot-Session``, and a later message without that token is refused with 403 before
+anything is processed. Replies keep the sender id the client sent as ``recipient_id``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,15 @@ from sanic.response import HTTPResponse
 
 from bot.channels.body import BodyTooLarge, read_limited_body
 from bot.channels.pages import agent_of, domain_text
+from bot.channels.rate_limit import check_sender
+from bot.channels.sessions import (
+    REST,
+    SESSION_HEADER,
+    SessionTokens,
+    conversation_exists,
+    default_tokens,
+    scoped_sender,
+)
 from bot.redaction import mask_sensitive
 from bot.store.tracker_store import TrackerStoreUnavailable
 
@@ -60,12 +74,49 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
+def _forbidden(message: str) -> HTTPResponse:
+    logger.warning("REST message refused: %s", message)
+    return _error(403, message)
+
+
 class GuardedRestInput(RestInput):
     """REST channel that validates its input before the bot sees it."""
 
+    def __init__(self, tokens: SessionTokens | None = None) -> None:
+        self.tokens = tokens or default_tokens()
+
     @classmethod
     def name(cls) -> str:
-        return "rest"
+        return REST
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedRestInput:
+        return cls()
+
+    async def _session_check(
+        self, request: Request, sender: str, sender_id: str
+    ) -> HTTPResponse | bool:
+        """Whether a token must be issued (a new conversation), or the refusal to answer.
+
+        A message with a token must carry the conversation's token; one without a token is
+        only accepted when the conversation does not exist yet, so a token is never issued for
+        someone else's conversation.
+        """
+        token = request.headers.get(SESSION_HEADER)
+        if token is not None:
+            if self.tokens.valid(sender_id, token):
+                return False
+            return _forbidden(f"wrong {SESSION_HEADER} token for this sender")
+        try:
+            exists = await conversation_exists(agent_of(request), sender_id)
+        except (Exception, TrackerStoreUnavailable) as error:
+            return _unavailable(request, sender, error)
+        if exists:
+            return _forbidden(
+                f"this conversation was started by another client: send its {SESSION_HEADER} "
+                "token, or start a new conversation with a new sender id"
+            )
+        return True
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("posbot_rest_webhook", __name__)
@@ -99,6 +150,8 @@ class GuardedRestInput(RestInput):
             metadata = payload.get("metadata")
             if not isinstance(sender, str) or not _SENDER.match(sender):
                 return _error(400, f"sender: 1-{MAX_SENDER_CHARS} printable characters")
+            if (limited := check_sender(request, sender)) is not None:
+                return limited
             if not isinstance(text, str):
                 return _error(400, "message: a string")
             if metadata is not None and not isinstance(metadata, dict):
@@ -106,22 +159,28 @@ class GuardedRestInput(RestInput):
             text = clean_text(text)
             if len(text) > MAX_MESSAGE_CHARS:
                 return _error(413, f"message over {MAX_MESSAGE_CHARS} characters")
+            sender_id = scoped_sender(REST, sender)
+            check = await self._session_check(request, sender, sender_id)
+            if isinstance(check, HTTPResponse):
+                return check
+            headers = {SESSION_HEADER: self.tokens.issue(sender_id)} if check else {}
             if not text:
                 hint = domain_text(agent_of(request), "utter_empty_message")
-                return response.json([{"recipient_id": sender, "text": hint}])
+                return response.json([{"recipient_id": sender, "text": hint}], headers=headers)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(
                     UserMessage(
                         mask_sensitive(text),
                         collector,
-                        sender,
+                        sender_id,
                         input_channel=self.name(),
                         metadata=metadata,
                     )
                 )
             except (Exception, TrackerStoreUnavailable) as error:
                 return _unavailable(request, sender, error)
-            return response.json(collector.messages)
+            replies = [{**message, "recipient_id": sender} for message in collector.messages]
+            return response.json(replies, headers=headers)
 
         return webhook

@@ -13,7 +13,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.outbox import current_outbox
-from bot.channels.pages import STATIC_DIR, html_page, static_file
+from bot.channels.pages import STATIC_DIR, chat_embed_origins, html_page, static_file
+from bot.channels.sessions import (
+    REST,
+    SESSION_HEADER,
+    SessionTokens,
+    default_tokens,
+    scoped_sender,
+)
 from bot.channels.shared_state import SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
@@ -23,6 +30,13 @@ SENDER_RE: Final = re.compile(r"^web-[0-9a-f]{24}$")
 
 class WebChatInput(InputChannel):
     """Serves the widget; messages go through Rasa's REST channel on the same origin."""
+
+    def __init__(
+        self, tokens: SessionTokens | None = None, embed_origins: str | None = None
+    ) -> None:
+        self.tokens = tokens or default_tokens()
+        # Only these origins may frame the widget (the embed snippet's iframe).
+        self.embed_origins = embed_origins or chat_embed_origins()
 
     @classmethod
     def name(cls) -> str:
@@ -40,7 +54,10 @@ class WebChatInput(InputChannel):
 
         @chat.get("/")
         async def page(_request: Request) -> HTTPResponse:
-            return html_page((STATIC_DIR / "chat.html").read_text(encoding="utf-8"))
+            return html_page(
+                (STATIC_DIR / "chat.html").read_text(encoding="utf-8"),
+                frame_ancestors=self.embed_origins,
+            )
 
         @chat.get("/static/<name>")
         async def asset(_request: Request, name: str) -> HTTPResponse:
@@ -51,8 +68,14 @@ class WebChatInput(InputChannel):
             sender = request.args.get("sender", "")
             if not SENDER_RE.match(sender):
                 return response.json({"error": "sender: the widget's id"}, status=400)
+            # The widget's conversation is a REST conversation: only its client may read it.
+            sender_id = scoped_sender(REST, sender)
+            if not self.tokens.valid(sender_id, request.headers.get(SESSION_HEADER) or ""):
+                return response.json(
+                    {"error": f"send the conversation's {SESSION_HEADER} token"}, status=403
+                )
             try:
-                messages = await current_outbox().take(sender)
+                messages = await current_outbox().take(sender_id)
             except SharedStateUnavailable as error:
                 # The messages stay queued; the widget polls again.
                 logger.error("Widget inbox unavailable, answering no messages: %s", error)

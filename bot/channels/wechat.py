@@ -35,6 +35,7 @@ from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
 from bot.channels import shared_state
 from bot.channels.outbox import DELIVERERS
+from bot.channels.sessions import WECHAT, channel_sender, scoped_sender
 from bot.channels.shared_state import SharedStateUnavailable
 from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApiClient
 from bot.channels.wechat_format import build_reply, option_payload, text_reply_xml
@@ -49,7 +50,6 @@ from bot.channels.wechat_security import (
     read_body,
 )
 from bot.channels.wechat_state import (
-    DEFAULT_DEDUP_TTL_SECONDS,
     MessageDeduplicator,
     NonceRegistry,
     OptionsStore,
@@ -60,7 +60,7 @@ from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME: Final = "wechat"
+CHANNEL_NAME: Final = WECHAT
 
 TOKEN_ENV: Final = "POSBOT_WECHAT_TOKEN"
 APPID_ENV: Final = "POSBOT_WECHAT_APPID"
@@ -74,12 +74,22 @@ DEFAULT_REPLY_SECONDS: Final = 4.0
 WECHAT_TIMEOUT_SECONDS: Final = 5.0
 # Pause before follow-up chunks so that they arrive after the passive reply.
 DEFAULT_FOLLOW_UP_SECONDS: Final = 1.0
+# A bot turn is shared by WeChat's retries of its message (they come within ~15 s); a later
+# replay finds the MsgId in the de-duplicator (kept for the whole replay window) and gets success.
+TURN_TTL_SECONDS: Final = 300.0
 AES_KEY_CHARS: Final = 43
 AES_KEY_BYTES: Final = 32
 
-GREET_PAYLOAD: Final = "/greet"
+# What a new follower "says": plain text (users may not send intent payloads, see
+# bot.payload_guard), classified as a greeting by the NLU.
+GREET_PAYLOAD: Final = "你好"
 GREET_EVENTS: Final = frozenset({"subscribe", "subscribe_scan"})
 VOICE_PROMPT: Final = "抱歉，没听清您的语音，请打字描述您的问题。"
+# The same bound as the REST channel: a longer message is not handed to the bot.
+MAX_MESSAGE_CHARS: Final = 1000
+TOO_LONG_PROMPT: Final = (
+    f"抱歉，消息太长了（最多{MAX_MESSAGE_CHARS}字），请分几次简短描述您的问题。"
+)
 TYPE_PROMPT: Final = "抱歉，暂时只能处理文字消息，请直接打字描述您的问题。"
 BOT_ERROR_TEXT: Final = "抱歉，系统繁忙，请稍后再试。"
 SUCCESS: Final = "success"
@@ -192,7 +202,7 @@ class WeChatInput(InputChannel):
         self._deduplicator = deduplicator or shared_state.deduplicator()
         self._nonces = nonces or shared_state.nonce_registry()
         self._api = api or _build_api(settings)
-        self._turns: TtlCache[str, _Turn] = TtlCache(DEFAULT_DEDUP_TTL_SECONDS)
+        self._turns: TtlCache[str, _Turn] = TtlCache(TURN_TTL_SECONDS, clock=clock)
         self._options = options or shared_state.wechat_options()
         self._tasks: set[asyncio.Task[None]] = set()
         if not settings.token:
@@ -203,7 +213,7 @@ class WeChatInput(InputChannel):
         wechat = Blueprint("posbot_wechat", __name__)
         if self._api is not None:
             # Human agents' replies to WeChat users go out through the customer-service API.
-            DELIVERERS[CHANNEL_NAME] = self._api.send_text
+            DELIVERERS[CHANNEL_NAME] = self._deliver
 
         @wechat.get("/")
         async def health(_request: Request) -> HTTPResponse:
@@ -249,6 +259,13 @@ class WeChatInput(InputChannel):
             await self.close()
 
         return wechat
+
+    async def _deliver(self, sender_id: str, text: str) -> bool:
+        """Sends an agent's message to the WeChat user of the conversation ``sender_id``."""
+        openid = channel_sender(CHANNEL_NAME, sender_id)
+        if openid is None or self._api is None:
+            return False
+        return await self._api.send_text(openid, text)
 
     async def close(self) -> None:
         """Cancels unfinished turns and closes the API client."""
@@ -321,6 +338,8 @@ class WeChatInput(InputChannel):
                 return VOICE_PROMPT
         else:
             return TYPE_PROMPT
+        if len(user_text) > MAX_MESSAGE_CHARS:
+            return TOO_LONG_PROMPT
         key = _dedup_key(fields)
         turn = self._turns.get(key)
         if turn is None:
@@ -367,7 +386,8 @@ class WeChatInput(InputChannel):
         user_message = UserMessage(
             mask_sensitive(user_text),
             collector,
-            openid,
+            # WeChat's namespace: no other channel can address this conversation.
+            scoped_sender(CHANNEL_NAME, openid),
             input_channel=CHANNEL_NAME,
             message_id=message_id,
         )

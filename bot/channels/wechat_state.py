@@ -13,12 +13,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final, Generic, TypeVar
 
+from bot.channels.wechat_security import MAX_CLOCK_SKEW_SECONDS
+
 K = TypeVar("K")
 V = TypeVar("V")
 
-DEFAULT_DEDUP_TTL_SECONDS: Final = 300.0
-# A timestamp is accepted up to 5 minutes either side of now: its nonce is kept for 10 minutes.
-DEFAULT_NONCE_TTL_SECONDS: Final = 600.0
+# A signed callback is accepted while its timestamp is within MAX_CLOCK_SKEW_SECONDS either side
+# of now, i.e. during 2 x 300 s after its first use at worst. Its MsgId (or event key) and its
+# nonce are remembered at least that long, with a margin for the clocks' rounding, so that a
+# replay of the same signed request is never handed to the bot again while it is still fresh.
+REPLAY_WINDOW_SECONDS: Final = 2.0 * MAX_CLOCK_SKEW_SECONDS + 5.0
+DEFAULT_DEDUP_TTL_SECONDS: Final = REPLAY_WINDOW_SECONDS
+DEFAULT_NONCE_TTL_SECONDS: Final = REPLAY_WINDOW_SECONDS
 DEFAULT_MAX_ENTRIES: Final = 10_000
 # Numbered reply options stay answerable for 10 minutes.
 OPTIONS_TTL_SECONDS: Final = 600.0

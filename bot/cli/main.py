@@ -117,6 +117,14 @@ def _review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _embedded_tracker_url() -> str | None:
+    """The SQLite tracker store of ``make run`` when it exists (POSBOT_TRACKER_URL unset)."""
+    from bot.store.tracker_store import DEFAULT_TRACKER_URL
+
+    path = Path(DEFAULT_TRACKER_URL.removeprefix("sqlite:///"))
+    return DEFAULT_TRACKER_URL if path.exists() else None
+
+
 def _retention(args: argparse.Namespace) -> int:
     from bot.clock import china_now
     from bot.store.retention import apply_retention
@@ -127,7 +135,7 @@ def _retention(args: argparse.Namespace) -> int:
             days=args.days,
             audit_days=args.audit_days,
             now=china_now(),
-            tracker_url=os.environ.get(TRACKER_URL_ENV) or None,
+            tracker_url=os.environ.get(TRACKER_URL_ENV) or _embedded_tracker_url(),
         )
     except ValueError as error:
         print(f"posbot retention: {error}", file=sys.stderr)

@@ -49,12 +49,19 @@ def settings_from(args: argparse.Namespace) -> ProdSettings:
 
 def start(args: argparse.Namespace) -> int:
     """Starts the profile and supervises it until stopped."""
+    from bot.channels.rate_limit import RateLimit, RateLimitConfigError
     from bot.cli.serve import bot_environment
     from bot.prod import preflight
     from bot.prod.config_files import write_config_files
     from bot.prod.supervisor import Supervisor, children, supervisor_pid
+    from bot.server_secrets import ACTIONS_SECRET_ENV
 
     settings = settings_from(args)
+    try:
+        RateLimit.parse(settings.rate_limit)
+    except RateLimitConfigError as error:
+        print(f"posbot prod: {error}")
+        return EXIT_FAILED
     if shutil.which("nginx") is None:
         print("posbot prod: nginx is not installed (apt-get install nginx)")
         return EXIT_FAILED
@@ -66,12 +73,13 @@ def start(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    write_config_files(settings)
+    env = bot_environment()  # with the session and actions secrets every child shares
+    write_config_files(settings, env[ACTIONS_SECRET_ENV])
     settings.pid_file.write_text(str(os.getpid()), encoding="utf-8")
     supervisor = Supervisor(settings, children(settings))
     try:
         print("posbot prod: checking the stores", flush=True)
-        preflight.migrate_case_store(settings, bot_environment())
+        preflight.migrate_case_store(settings, env)
         preflight.check_tracker_store(settings)
         preflight.check_lock_store(settings)
         preflight.check_code_table()

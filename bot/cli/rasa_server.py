@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bot import payload_guard, server_limits
+from bot.channels.rate_limit import RateLimit, RateLimitConfigError, trusted_proxies
 from bot.speedups import apply
 
 JIEBA_CACHE_DIR = Path("var") / "cache"
@@ -22,11 +24,23 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 
 def main() -> None:
-    """Applies :mod:`bot.speedups`, then runs Rasa's own command line with our arguments."""
+    """Applies :mod:`bot.speedups`, :mod:`bot.server_limits` and :mod:`bot.payload_guard`, then
+    runs Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)
     apply()
+    try:
+        RateLimit.from_env()
+        trusted_proxies()
+    except RateLimitConfigError as error:
+        sys.exit(f"posbot: {error}")
+    server_limits.apply()
+    payload_guard.install()
+    # Operator facts ({hotline}…) are filled even when an endpoints file has no nlg section.
+    from bot.nlg import install_as_default
+
+    install_as_default()
     keep_jieba_cache_in(JIEBA_CACHE_DIR)
     from rasa.__main__ import main as rasa_main
 

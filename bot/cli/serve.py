@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.operator_facts import OperatorFileError, load_operator_facts, unset_warning
+from bot.server_secrets import ACTIONS_SECRET_ENV, action_endpoint, ensure_server_secrets
+
 READY_TIMEOUT_SECONDS = 180
 DEFAULT_ACTIONS_PORT = 5055
 ENDPOINTS_FILE = Path("endpoints.yml")
@@ -20,35 +23,48 @@ POLL_SECONDS = 0.5
 
 
 def bot_environment() -> dict[str, str]:
-    """The environment of the child processes: no telemetry, no crash reports."""
+    """The environment of the child processes: no telemetry, no crash reports, and the
+    session and actions secrets (configured, or generated into ``var/`` on first start)."""
     env = dict(os.environ)
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    ensure_server_secrets(env)
     return env
 
 
-def _executable(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
 def action_server_command(port: int) -> list[str]:
-    """The command line of the rasa-sdk action server."""
-    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    """The command line of the action server (rasa-sdk behind the actions secret)."""
+    return [sys.executable, "-m", "bot.actions_server", "--actions", "actions", "--port", str(port)]
 
 
-def endpoints_for(actions_port: int, source: Path = ENDPOINTS_FILE) -> Path:
+def write_endpoints(
+    target: Path, actions_port: int, secret: str, extra: dict | None = None
+) -> Path:
+    """An endpoints file (mode 0600: it holds the actions secret) for the action server on
+    ``actions_port``, plus the sections in ``extra`` (tracker store, lock store)."""
+    config = {
+        "action_endpoint": action_endpoint(f"http://127.0.0.1:{actions_port}/webhook", secret),
+        **(extra or {}),
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.touch(mode=0o600, exist_ok=True)
+    target.chmod(0o600)
+    target.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+def endpoints_for(actions_port: int, env: dict[str, str], source: Path = ENDPOINTS_FILE) -> Path:
     """``endpoints.yml`` pointing at the action server on ``actions_port``.
 
-    The default port uses the file as it is; another port gets a generated copy in ``var/``.
+    The default port uses the file as it is (it reads the secret from the environment);
+    another port gets a generated copy in ``var/``.
     """
     if actions_port == DEFAULT_ACTIONS_PORT:
         return source
     config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    config["action_endpoint"] = {"url": f"http://127.0.0.1:{actions_port}/webhook"}
+    config.pop("action_endpoint", None)
     target = Path("var") / f"endpoints.{actions_port}.yml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return target
+    return write_endpoints(target, actions_port, env[ACTIONS_SECRET_ENV], config)
 
 
 def rasa_server_command(model: str, port: int, endpoints: Path = ENDPOINTS_FILE) -> list[str]:
@@ -122,8 +138,22 @@ def code_table_problem() -> str | None:
     return None
 
 
+def check_operator_facts() -> bool:
+    """Warns when the hotline, service hours or provider are unset; ``False`` if unreadable."""
+    try:
+        warning = unset_warning(load_operator_facts())
+    except OperatorFileError as error:
+        print(f"posbot: {error}", file=sys.stderr)
+        return False
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    return True
+
+
 def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
     """Starts both servers (or the action server and ``rasa shell``) until interrupted."""
+    if not check_operator_facts():
+        return 2
     if not Path(model).exists():
         print(f"posbot: no trained model at {model}; run `make run` (it trains first)")
         return 1
@@ -143,7 +173,9 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             return 1
         if shell:
             command = [
-                _executable("rasa"),
+                sys.executable,
+                "-m",
+                "bot.cli.rasa_server",
                 "shell",
                 "--model",
                 model,
@@ -152,7 +184,7 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             ]
             return subprocess.call(command, env=env, preexec_fn=_default_sigint)
         rasa = subprocess.Popen(
-            rasa_server_command(model, port, endpoints_for(actions_port)), env=env
+            rasa_server_command(model, port, endpoints_for(actions_port, env)), env=env
         )
         processes.append(rasa)
         if not wait_until_ready(f"http://127.0.0.1:{port}/", rasa, READY_TIMEOUT_SECONDS):
@@ -160,9 +192,10 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             return 1
         print(
             "\n  POS机解除停用助手 is running.\n"
-            f"  REST:    curl -s localhost:{port}/webhooks/rest/webhook "
+            f"  REST:    curl -si localhost:{port}/webhooks/rest/webhook "
             "-H 'Content-Type: application/json' "
             '-d \'{"sender":"demo","message":"我的POS机为什么被停用"}\'\n'
+            "           (send the reply's X-Posbot-Session header back with later messages)\n"
             "  Terminal chat: make shell    Stop: Ctrl-C\n",
             flush=True,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import json
+import math
 import os
 import pwd
 from pathlib import Path
@@ -11,7 +12,10 @@ from typing import Final
 
 import yaml
 
+from bot.channels.rate_limit import RETRY_AFTER_HEADER, RateLimit
+from bot.operator_facts import fill_operator_facts
 from bot.prod.settings import HOST, ProdSettings
+from bot.server_secrets import action_endpoint
 
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
 LOCK_STORE_CLASS: Final = "bot.store.lock_store.AtomicRedisLockStore"
@@ -33,12 +37,23 @@ TEMP_DIRS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_USER: Final = "nobody"
 DOMAIN_FILE: Final = Path("domain.yml")
 UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
+# nginx's per-client limit (POSBOT_RATE_LIMIT, the same as the Rasa servers' own): one zone
+# of 10 MB holds about 160 000 client addresses.
+RATE_LIMIT_ZONE: Final = "posbot_clients"
+RATE_LIMIT_ZONE_SIZE: Final = "10m"
+
+# Fills the operator facts (hotline, service hours) into every response (bot/nlg.py).
+NLG_CLASS: Final = "bot.nlg.OperatorFactsNLG"
 
 
-def endpoints(settings: ProdSettings) -> dict:
-    """The endpoints of every Rasa server: actions via nginx, PostgreSQL, Redis."""
+def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
+    """The endpoints of every Rasa server: actions via nginx (with the actions secret, which
+    nginx passes through), PostgreSQL, Redis."""
     return {
-        "action_endpoint": {"url": f"http://{HOST}:{settings.actions_lb_port}/webhook"},
+        "action_endpoint": action_endpoint(
+            f"http://{HOST}:{settings.actions_lb_port}/webhook", actions_secret
+        ),
+        "nlg": {"type": NLG_CLASS},
         "tracker_store": {"type": TRACKER_STORE_CLASS, "url": settings.tracker_db_url},
         "lock_store": {
             "type": LOCK_STORE_CLASS,
@@ -61,11 +76,59 @@ def _nginx_string(text: str) -> str:
 
 
 def rest_unavailable_body(domain_file: Path = DOMAIN_FILE) -> str:
-    """The REST answer when no Rasa server answered: ``utter_service_unavailable``."""
+    """The REST answer when no Rasa server answered: ``utter_service_unavailable``.
+
+    The operator facts are filled in when the configuration is generated (at start).
+    """
     domain = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
     variants = (domain.get("responses") or {}).get(UTTER_SERVICE_UNAVAILABLE) or [{}]
-    text = variants[0].get("text") or ""
+    text = fill_operator_facts(variants[0].get("text") or "")
     return json.dumps([{"text": text}], ensure_ascii=False, separators=(",", ":"))
+
+
+def rate_limited_body(retry_after: int) -> str:
+    """The JSON of nginx's 429, the same as the Rasa servers' (see bot.channels.rate_limit)."""
+    return json.dumps(
+        {
+            "error": "rate_limited",
+            "message": f"请求过于频繁，请 {retry_after} 秒后再试。"
+            f"Too many requests: please retry in {retry_after} s.",
+            "retry_after": retry_after,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def rate_limit_directives(limit: RateLimit | None) -> tuple[str, str, str]:
+    """nginx lines for the limit: in ``http``, in a limited location, and the 429 location.
+
+    ``limit_req`` is a leaky bucket of the average rate that lets ``burst + 1`` requests
+    through at once, which is the token bucket of the Rasa servers: capacity requests at once,
+    refilled over the period.
+    """
+    if limit is None:
+        return "", "", ""
+    per_minute = max(1, round(limit.capacity * 60 / limit.period_seconds))
+    retry_after = max(1, math.ceil(limit.period_seconds / limit.capacity))
+    http = (
+        f"  limit_req_zone $binary_remote_addr zone={RATE_LIMIT_ZONE}:{RATE_LIMIT_ZONE_SIZE} "
+        f"rate={per_minute}r/m;\n"
+        "  limit_req_status 429;\n"
+        "  limit_req_log_level warn;\n"
+    )
+    location = (
+        f"      limit_req zone={RATE_LIMIT_ZONE} burst={limit.capacity - 1} nodelay;\n"
+        "      error_page 429 = @rate_limited;\n"
+    )
+    answer = (
+        "    location @rate_limited {\n"
+        "      default_type application/json;\n"
+        f"      add_header {RETRY_AFTER_HEADER} {retry_after} always;\n"
+        f"      return 429 '{_nginx_string(rate_limited_body(retry_after))}';\n"
+        "    }\n"
+    )
+    return http, location, answer
 
 
 def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
@@ -75,6 +138,9 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     user = f"user {worker_user};\n" if worker_user else ""
     rasa = tuple(f"{HOST}:{port}" for port in settings.rasa_ports)
     actions = tuple(f"{HOST}:{port}" for port in settings.actions_ports)
+    limit_http, limit_location, limit_answer = rate_limit_directives(
+        RateLimit.parse(settings.rate_limit)
+    )
     proxy_common = (
         "      proxy_http_version 1.1;\n"
         "      proxy_set_header Host $host;\n"
@@ -102,21 +168,32 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"  client_max_body_size {MAX_BODY};\n"
         f"  client_body_buffer_size {MAX_BODY};\n"
         f"{temp}"
+        f"{limit_http}"
         f"{_upstream('rasa_servers', rasa)}"
         f"{_upstream('action_servers', actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"
         "    location = /nginx-health { return 200 'ok'; }\n"
+        # Every public route is limited per client address, except WeChat's signed callbacks
+        # (they all come from WeChat's servers).
         "    location / {\n"
+        "      proxy_pass http://rasa_servers;\n"
+        f"{proxy_common}"
+        f"{limit_location}"
+        f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
+        "    }\n"
+        "    location /webhooks/wechat/ {\n"
         "      proxy_pass http://rasa_servers;\n"
         f"{proxy_common}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "    }\n"
+        f"{limit_answer}"
         # No Rasa server answered (both down, or the one holding the request died): the
         # chat clients still get the polite reply. The servers' own 4xx/5xx pass through.
         "    location = /webhooks/rest/webhook {\n"
         "      proxy_pass http://rasa_servers;\n"
         f"{proxy_common}"
+        f"{limit_location}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "      error_page 502 504 = @rasa_unavailable;\n"
         "    }\n"
@@ -149,8 +226,9 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
     )
 
 
-def write_config_files(settings: ProdSettings) -> None:
-    """Writes the endpoints file and nginx.conf; creates the log and temp folders."""
+def write_config_files(settings: ProdSettings, actions_secret: str) -> None:
+    """Writes the endpoints file (mode 0600: it holds the actions secret) and nginx.conf;
+    creates the log and temp folders."""
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     worker_user = None
     if os.geteuid() == 0:  # nginx's workers then run as nobody, not as root
@@ -161,10 +239,12 @@ def write_config_files(settings: ProdSettings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if worker_user:
             os.chown(folder, entry.pw_uid, entry.pw_gid)
-    settings.endpoints_file.write_text(
-        yaml.safe_dump(endpoints(settings), allow_unicode=True, sort_keys=False), encoding="utf-8"
-    )
+    settings.endpoints_file.touch(mode=0o600, exist_ok=True)
     settings.endpoints_file.chmod(0o600)
+    settings.endpoints_file.write_text(
+        yaml.safe_dump(endpoints(settings, actions_secret), allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
     settings.nginx_conf.write_text(nginx_config(settings, worker_user), encoding="utf-8")
 
 

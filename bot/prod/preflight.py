@@ -72,14 +72,15 @@ def check_lock_store(settings: ProdSettings) -> None:
     store = LockStore.create(config)
     if not isinstance(store, AtomicRedisLockStore):
         raise PreflightError(f"lock store is {type(store).__name__}, not Redis")
+    # The preflight runs outside an event loop: the store's synchronous client answers it.
     try:
-        store.red.ping()
+        store.sync_client.ping()
     except Exception as error:
         raise PreflightError(
             f"lock store {settings.redis_url} is unreachable: {error.__class__.__name__}"
         ) from None
     finally:
-        store.red.close()
+        store.sync_client.close()
     print(f"  lock store  {settings.redis_url}", flush=True)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bot.channels.rate_limit import DEFAULT_RATE_LIMIT, RATE_LIMIT_ENV
 from bot.store.database import DB_URL_ENV
 
 TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
@@ -38,18 +39,22 @@ class ProdSettings:
     case_db_url: str = DEFAULT_PG_URL
     tracker_db_url: str = DEFAULT_PG_URL
     redis_url: str = DEFAULT_REDIS_URL
+    # Requests per client address (nginx and every Rasa server), e.g. "20/10s", or "off".
+    rate_limit: str = DEFAULT_RATE_LIMIT
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> ProdSettings:
-        """Settings from ``POSBOT_DB_URL``, ``POSBOT_TRACKER_URL``, ``POSBOT_REDIS_URL``."""
+        """Settings from ``POSBOT_DB_URL``, ``POSBOT_TRACKER_URL``, ``POSBOT_REDIS_URL`` and
+        ``POSBOT_RATE_LIMIT``."""
         environ = os.environ if environ is None else environ
         case_db = environ.get(DB_URL_ENV, "").strip() or DEFAULT_PG_URL
         values: dict[str, object] = {
             "case_db_url": case_db,
             "tracker_db_url": environ.get(TRACKER_URL_ENV, "").strip() or case_db,
             "redis_url": environ.get(REDIS_URL_ENV, "").strip() or DEFAULT_REDIS_URL,
+            "rate_limit": environ.get(RATE_LIMIT_ENV, "").strip() or DEFAULT_RATE_LIMIT,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -12,13 +12,17 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
-from bot.cli.serve import bot_environment, rasa_server_command, wait_until_ready
+from bot.cli.serve import (
+    action_server_command,
+    bot_environment,
+    rasa_server_command,
+    wait_until_ready,
+)
 from bot.prod.config_files import nginx_command
 from bot.prod.settings import HOST, ProdSettings
 
@@ -90,6 +94,9 @@ def children(settings: ProdSettings) -> list[Child]:
             "POSBOT_DB_URL": settings.case_db_url,
             "POSBOT_TRACKER_URL": settings.tracker_db_url,
             "POSBOT_REDIS_URL": settings.redis_url,
+            # The same limit as nginx's; behind nginx the client is its X-Forwarded-For.
+            "POSBOT_RATE_LIMIT": settings.rate_limit,
+            "POSBOT_TRUSTED_PROXIES": HOST,
             "SANIC_HOST": HOST,
             "PYTHONUNBUFFERED": "1",
         }
@@ -98,7 +105,8 @@ def children(settings: ProdSettings) -> list[Child]:
     result = [
         Child(
             name=f"actions-{i + 1}",
-            command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(p)],
+            # rasa-sdk behind the actions secret, on POSBOT_ACTIONS_HOST (loopback by default).
+            command=action_server_command(p),
             health_url=f"http://{HOST}:{p}/health",
             ready_seconds=ACTIONS_READY_SECONDS,
             env=env,

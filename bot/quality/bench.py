@@ -21,12 +21,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from bot.channels.sessions import SESSION_HEADER
 from bot.cli.serve import (
     action_server_command,
     bot_environment,
     rasa_server_command,
     wait_until_ready,
+    write_endpoints,
 )
+from bot.server_secrets import ACTIONS_SECRET_ENV
 from bot.store.database import CaseStore
 
 MODEL: Final = Path("models/posbot.tar.gz")
@@ -100,14 +103,18 @@ async def _conversation(
     paced conversations do not arrive in lockstep.
     """
     rng = random.Random(sender)
+    token = ""  # the conversation's session token, issued with its first reply
     for text in TURNS_PER_CONVERSATION:
         if think:
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
         started = time.perf_counter()
-        async with session.post(url, json={"sender": sender, "message": text}) as response:
+        headers = {SESSION_HEADER: token} if token else {}
+        body = {"sender": sender, "message": text}
+        async with session.post(url, json=body, headers=headers) as response:
             await response.read()
             if response.status != 200:
                 raise RuntimeError(f"HTTP {response.status}")
+            token = response.headers.get(SESSION_HEADER) or token
         timings.append(time.perf_counter() - started)
 
 
@@ -137,8 +144,10 @@ def _answer_first_message(url: str, deadline: float) -> bool:
     import urllib.error
     import urllib.request
 
-    body = json.dumps({"sender": "cold", "message": "你好"}).encode()
     while time.monotonic() < deadline:
+        # A new conversation each try: a retry without the first reply's token is refused.
+        sender = f"cold-{time.monotonic_ns()}"
+        body = json.dumps({"sender": sender, "message": "你好"}).encode()
         request = urllib.request.Request(
             url, data=body, headers={"Content-Type": "application/json"}
         )
@@ -202,9 +211,8 @@ def bench_server(workdir: Path, port_base: int, profile_dir: Path | None) -> dic
     store.create_schema()
     seed_demo_data(store)
     rasa_port, actions_port = port_base, port_base + 1
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
     env = {**bot_environment(), "POSBOT_DB_URL": store.url}
+    endpoints = write_endpoints(workdir / "endpoints.yml", actions_port, env[ACTIONS_SECRET_ENV])
     log = (workdir / "servers.log").open("w")
     actions = subprocess.Popen(action_server_command(actions_port), env=env, stdout=log,
                                stderr=subprocess.STDOUT)  # fmt: skip

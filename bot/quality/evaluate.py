@@ -2,7 +2,9 @@
 
 Peers: Rasa's stock configuration (eval/configs/stock_zh.yml) and a BM25 retrieval baseline
 (nearest training example over jieba tokens). Writes reports/eval/summary.md, metrics.json and
-PNG charts. Works on any Rasa NLU YAML train/test pair (e.g. the SMP2017 benchmark).
+PNG charts. Works on any Rasa NLU YAML train/test pair (e.g. the SMP2017 benchmark). With
+``--phrasing`` the same trained models also parse the public phrasing set (real merchant
+questions and real look-alikes about other products, tests/nlu/public/).
 """
 
 from __future__ import annotations
@@ -64,6 +66,23 @@ class Result:
     per_intent_f1: dict[str, float] = field(default_factory=dict)
     train_seconds: float = 0.0
     predictions: list[Prediction] = field(default_factory=list)
+    phrasing: PhrasingScore | None = None
+
+
+@dataclass(frozen=True)
+class PhrasingScore:
+    """A pipeline's figures on the public phrasing set.
+
+    ``accuracy``: share of the in-domain lines given their exact intent; ``lookalike_false_accept``:
+    share of the look-alikes (gold out_of_scope) given a POS intent (social replies are harmless,
+    as in :func:`false_accept_rate`); ``misses``: (expected, predicted) -> count, both sets.
+    """
+
+    accuracy: float | None
+    in_domain: int
+    lookalike_false_accept: float | None
+    lookalikes: int
+    misses: Counter = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,29 @@ def false_accept_rate(predictions: Sequence[Prediction]) -> float:
     harmless = SOCIAL_INTENTS | {OUT_OF_SCOPE}
     accepted = [p for p in predictions if _label(p.intent) not in harmless]
     return len(accepted) / len(predictions)
+
+
+def score_phrasing(examples: Sequence[Example], predictions: Sequence[Prediction]) -> PhrasingScore:
+    """In-domain accuracy and look-alike false-accept of one pipeline on the phrasing set."""
+    pairs = list(zip(examples, predictions, strict=True))
+    in_domain = [(e.intent, _label(p.intent)) for e, p in pairs if e.intent != OUT_OF_SCOPE]
+    lookalikes = [p for e, p in pairs if e.intent == OUT_OF_SCOPE]
+    harmless = SOCIAL_INTENTS | {OUT_OF_SCOPE}
+    misses = Counter((gold, predicted) for gold, predicted in in_domain if gold != predicted)
+    misses.update(
+        (OUT_OF_SCOPE, _label(p.intent)) for p in lookalikes if _label(p.intent) not in harmless
+    )
+    return PhrasingScore(
+        accuracy=(
+            sum(gold == predicted for gold, predicted in in_domain) / len(in_domain)
+            if in_domain
+            else None
+        ),
+        in_domain=len(in_domain),
+        lookalike_false_accept=false_accept_rate(lookalikes) if lookalikes else None,
+        lookalikes=len(lookalikes),
+        misses=misses,
+    )
 
 
 def _entity_value(entity: str, value: Any) -> str:
@@ -315,6 +357,7 @@ def write_report(
     cross_validation: CrossValidation | None = None,
     public: Sequence[Path] = (),
     n_public: int = 0,
+    phrasing: Path | None = None,
 ) -> None:
     """summary.md and metrics.json."""
     out.mkdir(parents=True, exist_ok=True)
@@ -353,6 +396,8 @@ def write_report(
             else:
                 cells.append(_fmt(value, percent))
         lines.append(f"| {title} | " + " | ".join(cells) + f" | {ratios} |")
+    if ours.phrasing is not None:
+        lines += _phrasing_section(results, phrasing)
     entity_names = sorted({e for r in results for e in r.entity_f1})
     if entity_names:
         lines += ["", "| entity F1 | " + " | ".join(r.name for r in results) + " |",
@@ -394,6 +439,17 @@ def write_report(
         }
         for r in results
     }
+    for result in results:
+        if result.phrasing is not None:
+            metrics[result.name]["phrasing_accuracy"] = result.phrasing.accuracy
+            metrics[result.name]["lookalike_false_accept"] = result.phrasing.lookalike_false_accept
+    if ours.phrasing is not None:
+        metrics["public_phrasing"] = {
+            "file": str(phrasing),
+            "in_domain": ours.phrasing.in_domain,
+            "lookalikes": ours.phrasing.lookalikes,
+            "ours_misses": {f"{g} -> {p}": n for (g, p), n in ours.phrasing.misses.most_common()},
+        }
     if cross_validation is not None:
         metrics["ours_cross_validation"] = {
             "folds": cross_validation.folds,
@@ -402,6 +458,31 @@ def write_report(
             "entity_f1": cross_validation.entity_f1,
         }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+
+
+def _phrasing_section(results: list[Result], phrasing: Path | None) -> list[str]:
+    """Markdown lines: the phrasing-set figures of every pipeline and our misses."""
+    ours = results[0].phrasing
+    assert ours is not None
+    lines = [
+        "",
+        f"Public phrasing set `{phrasing}` ({ours.in_domain} real merchant questions,"
+        f" {ours.lookalikes} real look-alikes about other products; never trained on):",
+        "",
+        "| figure | " + " | ".join(r.name for r in results) + " |",
+        "|---|" + "---|" * len(results),
+    ]
+    for title, attribute, percent in (
+        ("in-domain accuracy", "accuracy", False),
+        ("look-alike false-accept", "lookalike_false_accept", True),
+    ):
+        cells = [
+            _fmt(getattr(r.phrasing, attribute) if r.phrasing else None, percent) for r in results
+        ]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    worst = ", ".join(f"{g} -> {p} {n}" for (g, p), n in ours.misses.most_common(10))
+    lines += ["", f"Most frequent misses of ours (expected -> predicted): {worst or 'none'}"]
+    return lines
 
 
 def write_charts(ours: Result, examples: Sequence[Example], out: Path) -> None:
@@ -465,12 +546,15 @@ def evaluate(
     folds: int = 5,
     config: Path = Path("config.yml"),
     public: Sequence[Path] = (),
+    phrasing: Path | None = None,
 ) -> list[Result]:
     """Trains and scores our pipeline (and the peers) on one split, plus k-fold CV of ours.
 
     ``public``: files of messages that are all out of scope for the bot (e.g. a public corpus
     of other assistants' requests); scored only when the training data has out-of-scope
-    examples, since a closed-set model has no notion of scope.
+    examples, since a closed-set model has no notion of scope. ``phrasing``: the public
+    phrasing set (Rasa NLU YAML; out_of_scope lines are look-alikes), parsed by the same
+    trained models.
     """
     examples = load_examples(test)
     training = load_examples(train)
@@ -479,6 +563,7 @@ def evaluate(
     if not any(e.intent == OUT_OF_SCOPE for e in training):
         public_texts = []
     noisy = noisy_copies(examples, vocabulary)
+    phrasing_examples = load_examples(phrasing) if phrasing else []
     workdir = out / "models"
     pipelines: list[Any] = [RasaPipeline("ours", config, workdir)]
     if peers:
@@ -498,11 +583,15 @@ def evaluate(
         result.noise_drop_points = (clean - noisy_result.accuracy) * 100
         if public_texts:
             result.public_false_accept = false_accept_rate(pipeline.predict(public_texts))
+        if phrasing_examples:
+            result.phrasing = score_phrasing(
+                phrasing_examples, pipeline.predict([e.text for e in phrasing_examples])
+            )
         results.append(result)
         print(f"{pipeline.name}: accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}",
               flush=True)  # fmt: skip
     cv = cross_validate(train, folds, out / "cv", config) if folds > 1 else None
-    write_report(results, out, train, test, len(examples), cv, public, len(public_texts))
+    write_report(results, out, train, test, len(examples), cv, public, len(public_texts), phrasing)
     write_charts(results[0], examples, out)
     return results
 
@@ -522,6 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="files of out-of-scope messages (Rasa NLU YAML or one per line) for false accepts",
     )
+    parser.add_argument(
+        "--phrasing",
+        default=None,
+        help="public phrasing set (Rasa NLU YAML): in-domain accuracy and look-alike false-accept",
+    )
     args = parser.parse_args(argv)
     evaluate(
         Path(args.train),
@@ -531,6 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.folds,
         Path(args.config),
         [Path(path) for path in args.public_oos],
+        Path(args.phrasing) if args.phrasing else None,
     )
     print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
     return 0

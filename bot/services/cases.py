@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot.domain_values import OPEN_CASE_STATUSES
 from bot.store.models import Case, Terminal
-from bot.store.repositories import CaseRepository, MerchantRepository, TicketRepository
+from bot.store.repositories import (
+    ApplicationDraftRepository,
+    CaseRepository,
+    MerchantRepository,
+    TicketRepository,
+)
 from bot.workdays import DecisionWindow, WorkdayCalendar
 
 ESCALATION = "escalation"
@@ -198,10 +203,27 @@ def open_handoff(
 
 @dataclass(frozen=True)
 class SubmissionResult:
-    """The case an application resulted in."""
+    """The case an application resulted in.
+
+    ``created`` is true for a case this conversation filed (now, or before when the
+    confirmation is repeated), false for another open case of the terminal.
+    """
 
     case: CaseView
     created: bool
+
+
+def _lock_owned_terminal(session: Session, merchant_id: str, terminal_id: str) -> None:
+    """Checks ownership, then locks the terminal: filings for it run one after another.
+
+    Raises:
+        PermissionError: the terminal does not belong to the merchant.
+    """
+    merchants = MerchantRepository(session)
+    terminal = merchants.get_terminal(terminal_id)
+    if terminal is None or terminal.merchant_id != merchant_id:
+        raise PermissionError(f"terminal {terminal_id} is not merchant {merchant_id}'s")
+    merchants.lock_terminal(terminal_id)
 
 
 def submit_application(
@@ -216,12 +238,13 @@ def submit_application(
 ) -> SubmissionResult:
     """Files an application, or returns the terminal's open case instead of a duplicate.
 
+    The terminal's row is locked first, so of two submissions at the same moment the second
+    finds the first one's case (the unique index ``uq_cases_open_terminal`` backs this up).
+
     Raises:
         PermissionError: the terminal does not belong to the merchant.
     """
-    terminal = MerchantRepository(session).get_terminal(terminal_id)
-    if terminal is None or terminal.merchant_id != merchant_id:
-        raise PermissionError(f"terminal {terminal_id} is not merchant {merchant_id}'s")
+    _lock_owned_terminal(session, merchant_id, terminal_id)
     cases = CaseRepository(session)
     existing = cases.open_for_terminal(terminal_id)
     if existing is not None:
@@ -234,6 +257,68 @@ def submit_application(
         now=now,
     )
     return SubmissionResult(CaseView.of(case, calendar, now.date()), created=True)
+
+
+def file_application(
+    session: Session,
+    *,
+    sender_id: str,
+    merchant_id: str,
+    terminal_id: str,
+    suspension_reason: str,
+    now: datetime,
+    calendar: WorkdayCalendar,
+    slot_phone: str | None = None,
+) -> SubmissionResult | None:
+    """Files the conversation's confirmed application, idempotently.
+
+    A confirmation repeated after a lost reply (same conversation, same draft) returns the
+    case the draft was filed as; the draft keeps that case id instead of the phone.
+
+    Args:
+        session: an open session.
+        sender_id: the conversation.
+        merchant_id: the verified merchant.
+        terminal_id: the terminal of the application.
+        suspension_reason: the canonical reason.
+        now: the filing time.
+        calendar: working-day calendar for the decision window.
+        slot_phone: the contact phone from the conversation when it is whole (not masked).
+
+    Returns:
+        The result, or ``None`` when the contact phone is gone (the draft expired).
+
+    Raises:
+        PermissionError: the terminal does not belong to the merchant.
+    """
+    _lock_owned_terminal(session, merchant_id, terminal_id)
+    drafts = ApplicationDraftRepository(session)
+    filed = drafts.filed_case_of(sender_id)
+    if filed is not None:
+        case = CaseRepository(session).get(filed)
+        repeated = case is not None and (case.merchant_id, case.terminal_id) == (
+            merchant_id,
+            terminal_id,
+        )
+        if repeated and case.status in OPEN_CASE_STATUSES:
+            return SubmissionResult(CaseView.of(case, calendar, now.date()), created=True)
+    phone = drafts.phone_of(sender_id) or slot_phone
+    if phone is None:
+        return None
+    result = submit_application(
+        session,
+        merchant_id=merchant_id,
+        terminal_id=terminal_id,
+        suspension_reason=suspension_reason,
+        contact_phone=phone,
+        now=now,
+        calendar=calendar,
+    )
+    if result.created:
+        drafts.mark_filed(sender_id, result.case.case_id, now)
+    else:
+        drafts.discard(sender_id)
+    return result
 
 
 def open_case_of_terminal(

@@ -20,6 +20,9 @@ from bot.workdays import WorkdayCalendar
 
 CALL_IDS: Final = ("merchant_id", "terminal_id", "case_id")
 MAX_CALLS: Final = 500
+# A call keeps its last 30 turns (the copilot shows 20); each turn is at most 2000 characters
+# (the copilot's limit), so memory stays bounded: 500 calls x 30 turns x 2000 characters.
+MAX_CALL_TURNS: Final = 30
 CALL_TTL_SECONDS: Final = 4 * 3600
 
 
@@ -35,16 +38,18 @@ class CallContext:
 
 
 class CallRegistry:
-    """Recent calls in memory, bounded in number and age."""
+    """Recent calls in memory, bounded in number, age and turns per call."""
 
     def __init__(
         self,
         max_calls: int = MAX_CALLS,
         ttl_seconds: float = CALL_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        max_turns: int = MAX_CALL_TURNS,
     ) -> None:
         self._calls: OrderedDict[str, CallContext] = OrderedDict()
         self._max_calls = max_calls
+        self._max_turns = max_turns
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -61,6 +66,7 @@ class CallRegistry:
             if context is None or context.agent_id != agent_id:
                 context = CallContext(call_id, agent_id)
             context.turns.append(masked_text)
+            del context.turns[: -self._max_turns]
             for entity in entities:
                 if entity.get("entity") in CALL_IDS and entity.get("value"):
                     context.ids[entity["entity"]] = str(entity["value"]).upper()

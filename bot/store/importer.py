@@ -52,6 +52,7 @@ from bot.domain_values import (
     CASE_ID_RE,
     CASE_STATUSES,
     MERCHANT_ID_RE,
+    OPEN_CASE_STATUSES,
     PHONE_RE,
     POS_TYPES,
     SUSPENSION_REASONS,
@@ -618,6 +619,40 @@ class _Stored:
         return errors
 
 
+def _second_open_cases(session: Session, rows: Sequence[CaseRow]) -> list[RowError]:
+    """Rows that would give a terminal a second open case (one open case per terminal).
+
+    The stored open cases the file does not mention stay open; the file's own rows say how
+    its cases end up.
+    """
+    in_file = {row.case_id for row in rows if row.case_id}
+    open_cases: dict[str, list[str]] = defaultdict(list)
+    terminal_ids = sorted({row.terminal_id for row in rows})
+    for start in range(0, len(terminal_ids), _PRELOAD_CHUNK):
+        query = select(Case.terminal_id, Case.case_id).where(
+            Case.terminal_id.in_(terminal_ids[start : start + _PRELOAD_CHUNK]),
+            Case.status.in_(OPEN_CASE_STATUSES),
+        )
+        for terminal_id, case_id in session.execute(query):
+            if case_id not in in_file:
+                open_cases[terminal_id].append(case_id)
+    errors: list[RowError] = []
+    for row in rows:
+        if not row.case_id or row.status not in OPEN_CASE_STATUSES:
+            continue
+        others = open_cases[row.terminal_id]
+        if others:
+            errors.append(
+                RowError(
+                    row.line,
+                    f"terminal_id '{row.terminal_id}' already has an open case "
+                    f"('{others[0]}'); one open case per terminal: close it first",
+                )
+            )
+        others.append(row.case_id)
+    return errors
+
+
 @dataclass
 class _NewRows:
     """Rows to insert, by table; inserted with one multi-row statement each (``executemany``)."""
@@ -650,7 +685,7 @@ def _store_rows(session: Session, rows: Sequence[CaseRow], now: datetime) -> Imp
     """
     result = ImportResult(rows=len(rows))
     stored = _Stored.load(session, rows)
-    errors = stored.conflicts(rows)
+    errors = stored.conflicts(rows) + _second_open_cases(session, rows)
     if errors:
         raise CsvImportError(errors)
     new = _NewRows()

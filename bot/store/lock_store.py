@@ -17,6 +17,13 @@ Waiters refresh their own liveness key while they wait and the holder renews its
 runs (up to the lock lifetime, as in Rasa), so the keys can be short-lived: a process that dies
 holding the lock blocks the conversation for ``liveness_seconds`` (10 s), not for the whole
 lock lifetime (60 s).
+
+Everything ``lock`` does goes through ``redis.asyncio``, so waiting on Redis never blocks the
+event loop. A renewal is checked: when the ticket's key is gone (``PEXPIRE`` answers 0) or Redis
+could not be reached for a whole liveness period, the lock is lost: an ERROR is logged and the
+holder sees it on the yielded lock (``lock.lost``). Rasa 3.6 calls only ``lock``; its
+synchronous interface (``issue_ticket``, ``delete_lock``) is kept for maintenance scripts and
+uses a separate synchronous client, never from the event loop.
 Configured in the endpoints file::
 
     lock_store:
@@ -96,6 +103,25 @@ return 1
 """
 
 
+class HeldLock(TicketLock):
+    """The lock yielded to its holder; ``lost`` is set when a renewal showed it was lost."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(conversation_id)
+        self.lost = False
+        self.lost_reason = ""
+
+    def mark_lost(self, reason: str) -> None:
+        """Records that the holder no longer owns the lock, and says so in the log."""
+        self.lost = True
+        self.lost_reason = reason
+        logger.error(
+            "Lost the lock of a conversation while holding it: %s; another turn may run at "
+            "the same time",
+            reason,
+        )
+
+
 class AtomicRedisLockStore(LockStore):
     """First-come first-served ticket lock per conversation, atomic in Redis."""
 
@@ -108,30 +134,61 @@ class AtomicRedisLockStore(LockStore):
 
         Args:
             endpoint_config: the ``lock_store`` section of the endpoints file.
-            client: a ``redis.Redis`` client to use instead (tests).
+            client: a ``redis.asyncio.Redis`` client to use instead (tests).
         """
         kwargs = dict(endpoint_config.kwargs) if endpoint_config else {}
-        if client is None:
-            import redis
+        self.url = (endpoint_config.url if endpoint_config else None) or DEFAULT_URL
+        self.socket_timeout = float(kwargs.get("socket_timeout", SOCKET_TIMEOUT_SECONDS))
+        self.red = client if client is not None else self._async_client()
+        self._sync_red: Any | None = None
+        self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
+        self.liveness_seconds = float(kwargs.get("liveness_seconds", LIVENESS_SECONDS))
+        self._issue = self.red.register_script(_ISSUE)
+        self._try_acquire = self.red.register_script(_TRY_ACQUIRE)
+        self._release = self.red.register_script(_RELEASE)
+        super().__init__()
 
-            url = (endpoint_config.url if endpoint_config else None) or DEFAULT_URL
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        }
+
+    def _async_client(self) -> Any:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        return Redis.from_url(
+            self.url,
+            retry=Retry(NoBackoff(), RETRIES),
+            retry_on_error=[ConnectionError, TimeoutError],
+            **self._client_options(),
+        )
+
+    @property
+    def sync_client(self) -> Any:
+        """A synchronous client for Rasa's synchronous interface (created on first use)."""
+        if self._sync_red is None:
+            import redis
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=float(kwargs.get("socket_timeout", SOCKET_TIMEOUT_SECONDS)),
-                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            self._sync_red = redis.Redis.from_url(
+                self.url,
                 retry=Retry(NoBackoff(), RETRIES),
                 retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+                **self._client_options(),
             )
-        self.red = client
-        self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
-        self.liveness_seconds = float(kwargs.get("liveness_seconds", LIVENESS_SECONDS))
-        self._issue = client.register_script(_ISSUE)
-        self._try_acquire = client.register_script(_TRY_ACQUIRE)
-        self._release = client.register_script(_RELEASE)
-        super().__init__()
+        return self._sync_red
+
+    async def close(self) -> None:
+        """Closes the connections of both clients."""
+        await self.red.close()
+        await self.red.connection_pool.disconnect()
+        if self._sync_red is not None:
+            self._sync_red.close()
 
     def _keys(self, conversation_id: str) -> tuple[str, str, str]:
         # The hash tag keeps a conversation's keys in one slot of a Redis cluster.
@@ -139,34 +196,49 @@ class AtomicRedisLockStore(LockStore):
         return f"{base}:seq", f"{base}:queue", f"{base}:t:"
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        """Joins the queue of ``conversation_id``; returns the ticket number.
+        """Joins the queue of ``conversation_id``; returns the ticket number (synchronous).
+
+        Rasa's synchronous interface; ``lock`` never uses it.
 
         Raises:
             LockError: Redis cannot be reached.
         """
-        return self._issue_with_token(conversation_id, lock_lifetime)[0]
-
-    def _issue_with_token(self, conversation_id: str, lock_lifetime: float) -> tuple[int, str]:
         counter, queue, alive = self._keys(conversation_id)
         token = f"{counter}:{uuid.uuid4().hex}"
         try:
-            ticket = self._issue(keys=[counter, queue, token], args=[alive, _ms(lock_lifetime)])
+            ticket = self.sync_client.eval(
+                _ISSUE, 3, counter, queue, token, alive, _ms(lock_lifetime)
+            )
+        except Exception as error:
+            raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
+        return int(ticket)
+
+    async def _issue_with_token(
+        self, conversation_id: str, lock_lifetime: float
+    ) -> tuple[int, str]:
+        counter, queue, alive = self._keys(conversation_id)
+        token = f"{counter}:{uuid.uuid4().hex}"
+        try:
+            ticket = await self._issue(
+                keys=[counter, queue, token], args=[alive, _ms(lock_lifetime)]
+            )
         except Exception as error:
             raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
         return int(ticket), token
 
-    def try_acquire(self, conversation_id: str, ticket: int, lock_lifetime: float) -> int:
+    async def try_acquire(self, conversation_id: str, ticket: int, lock_lifetime: float) -> int:
         """One attempt: ``ACQUIRED``, ``WAITING`` or a negative number (ticket expired)."""
         _, queue, alive = self._keys(conversation_id)
-        return int(self._try_acquire(keys=[queue], args=[alive, ticket, _ms(lock_lifetime)]))
+        state = await self._try_acquire(keys=[queue], args=[alive, ticket, _ms(lock_lifetime)])
+        return int(state)
 
-    def release(self, conversation_id: str, ticket: int, token: str = "") -> None:
+    async def release(self, conversation_id: str, ticket: int, token: str = "") -> None:
         """Leaves the queue (after serving or on giving up)."""
         counter, queue, alive = self._keys(conversation_id)
         try:
-            self._release(keys=[counter, queue, token or counter], args=[alive, ticket])
+            await self._release(keys=[counter, queue, token or counter], args=[alive, ticket])
         except Exception as error:
-            # The ticket then expires after the lock lifetime.
+            # The ticket then expires after its liveness period.
             logger.error("Could not release lock ticket: %s", error.__class__.__name__)
 
     @asynccontextmanager
@@ -175,41 +247,54 @@ class AtomicRedisLockStore(LockStore):
         conversation_id: str,
         lock_lifetime: float = LOCK_LIFETIME,
         wait_time_in_seconds: float = MAX_POLL_SECONDS,
-    ) -> AsyncGenerator[TicketLock, None]:
+    ) -> AsyncGenerator[HeldLock, None]:
         """Holds the conversation's lock for the body of the ``async with`` block.
 
         The ticket's liveness key lives ``liveness_seconds`` and is renewed while its holder
         runs (at most ``lock_lifetime``), so a process that dies holding the lock blocks the
-        conversation for seconds, not for the whole lifetime.
+        conversation for seconds, not for the whole lifetime. A failed renewal sets
+        ``lost`` on the yielded lock and logs an ERROR.
 
         Raises:
             LockError: Redis failed, or the ticket expired while waiting.
         """
         ttl = min(lock_lifetime, self.liveness_seconds)
-        ticket, token = self._issue_with_token(conversation_id, ttl)
+        ticket, token = await self._issue_with_token(conversation_id, ttl)
         try:
             await self._wait_for_turn(conversation_id, ticket, ttl, wait_time_in_seconds)
-            heartbeat = asyncio.create_task(
-                self._keep_alive(conversation_id, ticket, ttl, lock_lifetime)
-            )
+            held = HeldLock(conversation_id)
+            heartbeat = asyncio.create_task(self._keep_alive(held, ticket, ttl, lock_lifetime))
             try:
-                yield TicketLock(conversation_id)
+                yield held
             finally:
                 heartbeat.cancel()
         finally:
-            self.release(conversation_id, ticket, token)
+            await self.release(conversation_id, ticket, token)
 
     async def _keep_alive(
-        self, conversation_id: str, ticket: int, ttl: float, lock_lifetime: float
+        self, held: HeldLock, ticket: int, ttl: float, lock_lifetime: float
     ) -> None:
-        alive = self._keys(conversation_id)[2] + str(ticket)
-        deadline = asyncio.get_running_loop().time() + lock_lifetime - ttl
-        while asyncio.get_running_loop().time() < deadline:
+        """Renews the holder's ticket every third of its lifetime and checks that it worked."""
+        alive = self._keys(held.conversation_id)[2] + str(ticket)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + lock_lifetime - ttl
+        renewed_at = loop.time()
+        while loop.time() < deadline:
             await asyncio.sleep(ttl / 3)
             try:
-                self.red.pexpire(alive, _ms(ttl))
+                renewed = await self.red.pexpire(alive, _ms(ttl))
             except Exception as error:
-                logger.warning("Could not renew lock ticket: %s", error.__class__.__name__)
+                if loop.time() - renewed_at < ttl:
+                    logger.warning("Could not renew lock ticket: %s", error.__class__.__name__)
+                    continue
+                reason = f"Redis unreachable for {ttl:g} s ({error.__class__.__name__})"
+            else:
+                if renewed:
+                    renewed_at = loop.time()
+                    continue
+                reason = "its ticket had expired"
+            held.mark_lost(reason)
+            return
 
     async def _wait_for_turn(
         self, conversation_id: str, ticket: int, lock_lifetime: float, max_poll: float
@@ -217,7 +302,7 @@ class AtomicRedisLockStore(LockStore):
         poll = FIRST_POLL_SECONDS
         while True:
             try:
-                state = self.try_acquire(conversation_id, ticket, lock_lifetime)
+                state = await self.try_acquire(conversation_id, ticket, lock_lifetime)
             except Exception as error:
                 raise LockError(f"Could not acquire lock: {error.__class__.__name__}") from None
             if state == ACQUIRED:
@@ -235,8 +320,8 @@ class AtomicRedisLockStore(LockStore):
     def delete_lock(self, conversation_id: str) -> None:
         """Deletes every key of the conversation's lock."""
         counter, queue, alive = self._keys(conversation_id)
-        tickets = self.red.zrange(queue, 0, -1)
-        self.red.delete(counter, queue, *(f"{alive}{int(t)}" for t in tickets))
+        tickets = self.sync_client.zrange(queue, 0, -1)
+        self.sync_client.delete(counter, queue, *(f"{alive}{int(t)}" for t in tickets))
 
     def save_lock(self, lock: TicketLock) -> None:
         """Nothing to save: every change is made in Redis directly."""

@@ -6,10 +6,28 @@ office and the merchants live in.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot.domain_values import OPEN_CASE_STATUSES
+
 Base = declarative_base()
+
+# The rows of the partial index "one open case per terminal" (same SQL on SQLite and PostgreSQL).
+OPEN_CASE_WHERE = text(
+    "status IN (" + ", ".join(f"'{status}'" for status in OPEN_CASE_STATUSES) + ")"
+)
 
 
 class Merchant(Base):
@@ -61,7 +79,17 @@ class Case(Base):
     terminal = relationship("Terminal", back_populates="cases")
     events = relationship("CaseEvent", back_populates="case", order_by="CaseEvent.id")
 
-    __table_args__ = (Index("ix_cases_terminal_status", "terminal_id", "status"),)
+    __table_args__ = (
+        Index("ix_cases_terminal_status", "terminal_id", "status"),
+        # At most one open case per terminal, whoever files it (bot, import, two people at once).
+        Index(
+            "uq_cases_open_terminal",
+            "terminal_id",
+            unique=True,
+            sqlite_where=OPEN_CASE_WHERE,
+            postgresql_where=OPEN_CASE_WHERE,
+        ),
+    )
 
     @property
     def missing_document_list(self) -> list[str]:
@@ -133,6 +161,9 @@ class VerificationAttempt(Base):
     merchant_key = Column(String(15), nullable=False)
     sender_id = Column(String(255), nullable=False, index=True)
     succeeded = Column(Boolean, nullable=False)
+    # verified, mismatch, merchant_locked (compared and wrong while locked) or refused
+    # (not compared); see bot.services.identity.
+    outcome = Column(String(16), nullable=False, server_default="mismatch")
     attempted_at = Column(DateTime, nullable=False)
 
     __table_args__ = (Index("ix_verification_attempts_key_time", "merchant_key", "attempted_at"),)
@@ -142,7 +173,9 @@ class ApplicationDraft(Base):
     """The full contact phone of an application being filled in, until it is filed.
 
     The conversation store only keeps the masked phone; the submission reads it from here.
-    Deleted on submission or cancellation, and by the retention command.
+    On submission the phone is blanked and the filed ``case_id`` kept, so that a repeated
+    confirmation (the reply was lost) gets the same case. Deleted on cancellation and by the
+    retention command.
     """
 
     __tablename__ = "application_drafts"
@@ -150,3 +183,27 @@ class ApplicationDraft(Base):
     sender_id = Column(String(255), primary_key=True)
     contact_phone = Column(String(11), nullable=False)
     updated_at = Column(DateTime, nullable=False, index=True)
+    case_id = Column(String(14), nullable=True)
+
+
+class CaseIdCounter(Base):
+    """The last sequence number handed out for one id prefix and day (``JC20261130``)."""
+
+    __tablename__ = "case_id_counters"
+
+    day_prefix = Column(String(10), primary_key=True)
+    last_value = Column(Integer, nullable=False)
+
+
+class VerificationLock(Base):
+    """One row per client and per claimed merchant, locked while an identity check runs.
+
+    Checking the recent failures and recording the new attempt happen under these row locks
+    (a write to the row: a row lock on PostgreSQL, the database write lock on SQLite), so that
+    parallel checks are counted one after another.
+    """
+
+    __tablename__ = "verification_locks"
+
+    lock_key = Column(String(270), primary_key=True)
+    touched_at = Column(DateTime, nullable=False, index=True)

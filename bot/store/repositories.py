@@ -3,30 +3,80 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.dml import Insert
 
-from bot.domain_values import OPEN_CASE_STATUSES
-from bot.store.models import ApplicationDraft, Case, CaseEvent, Merchant, Terminal, Ticket
+from bot.domain_values import OPEN_CASE_STATUSES, WITHDRAWN
+from bot.store.models import (
+    ApplicationDraft,
+    Case,
+    CaseEvent,
+    CaseIdCounter,
+    Merchant,
+    Terminal,
+    Ticket,
+    VerificationAttempt,
+    VerificationLock,
+)
 
 CASE_ID_PREFIX = "JC"
 TICKET_ID_PREFIX = "TK"
+CONTACT_PHONE_CHANGED = "contact_phone_changed"
+
+
+def upsert(session: Session, model: type, values: dict[str, object]) -> Insert:
+    """An ``INSERT`` of ``model`` in the session's dialect, with ``ON CONFLICT`` available.
+
+    SQLite (3.24+) and PostgreSQL spell the upsert the same way; only the SQLAlchemy construct
+    differs.
+    """
+    dialect = session.get_bind().dialect.name
+    inserts = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+    if dialect not in inserts:
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    return inserts[dialect](model).values(**values)
 
 
 def _next_daily_id(
     session: Session, column: InstrumentedAttribute, prefix: str, now: datetime
 ) -> str:
-    """Next id of the form PREFIX + yyyymmdd + 4-digit sequence for ``now``'s day."""
+    """Next id of the form PREFIX + yyyymmdd + 4-digit sequence for ``now``'s day.
+
+    The sequence comes from the day's row of ``case_id_counters``, incremented with one upsert:
+    the row stays locked (PostgreSQL) or the database write-locked (SQLite) until the caller
+    commits, so two filings never get the same number (``max + 1`` did, within one second).
+    The first number of a day continues after ids already stored (imported ones); a number
+    the back office has used meanwhile is skipped.
+    """
     day_prefix = f"{prefix}{now:%Y%m%d}"
-    last = session.execute(
-        select(func.max(column)).where(column.like(f"{day_prefix}%"))
-    ).scalar_one_or_none()
-    sequence = int(last[-4:]) + 1 if last else 1
-    if sequence > 9999:
-        raise OverflowError(f"more than 9999 ids for {day_prefix}")
-    return f"{day_prefix}{sequence:04d}"
+    counter = CaseIdCounter.__table__
+    while True:
+        last = session.execute(
+            select(func.max(column)).where(column.like(f"{day_prefix}%"))
+        ).scalar_one_or_none()
+        first = int(last[-4:]) + 1 if last else 1
+        statement = upsert(session, CaseIdCounter, {"day_prefix": day_prefix, "last_value": first})
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[counter.c.day_prefix],
+                set_={"last_value": counter.c.last_value + 1},
+            )
+        )
+        sequence = session.execute(
+            select(CaseIdCounter.last_value).where(CaseIdCounter.day_prefix == day_prefix)
+        ).scalar_one()
+        if sequence > 9999:
+            raise OverflowError(f"more than 9999 ids for {day_prefix}")
+        candidate = f"{day_prefix}{sequence:04d}"
+        taken = session.execute(select(column).where(column == candidate)).first()
+        if taken is None:
+            return candidate
 
 
 class MerchantRepository:
@@ -42,6 +92,20 @@ class MerchantRepository:
     def get_terminal(self, terminal_id: str) -> Terminal | None:
         """The terminal with this id, if any."""
         return self.session.get(Terminal, terminal_id)
+
+    def lock_terminal(self, terminal_id: str) -> None:
+        """Locks the terminal's row until the transaction ends (filings one after another).
+
+        A write that changes nothing: a row lock on PostgreSQL, the write lock on SQLite (a
+        ``SELECT … FOR UPDATE`` would lock nothing there). Reads after it see what the
+        previous holder committed.
+        """
+        self.session.execute(
+            update(Terminal)
+            .where(Terminal.terminal_id == terminal_id)
+            .values(pos_type=Terminal.pos_type)
+            .execution_options(synchronize_session=False)
+        )
 
     def terminals_of(self, merchant_id: str) -> Sequence[Terminal]:
         """The merchant's terminals, by terminal id."""
@@ -174,6 +238,50 @@ class CaseRepository:
         query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         return self.session.execute(query).scalars().all()
 
+    # -- changes asked by the merchant (withdrawal, contact phone) --------------------------
+
+    def open_for_merchant(self, merchant_id: str) -> Sequence[Case]:
+        """The merchant's open cases, oldest first."""
+        query = (
+            select(Case)
+            .where(Case.merchant_id == merchant_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .order_by(Case.submitted_at, Case.case_id)
+        )
+        return self.session.execute(query).scalars().all()
+
+    def withdraw(self, case_id: str, now: datetime) -> bool:
+        """Marks an open case ``withdrawn`` and records the event; ``False`` if it is closed.
+
+        One conditional UPDATE, so a decision imported at the same moment is never overwritten.
+        """
+        case = self.get(case_id)
+        old_status = case.status if case is not None else None
+        changed = self.session.execute(
+            update(Case)
+            .where(Case.case_id == case_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .values(status=WITHDRAWN, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if not changed:
+            return False
+        self.add_event(case_id, WITHDRAWN, f"{old_status} -> {WITHDRAWN}（商户撤销）", now)
+        self.session.flush()
+        return True
+
+    def set_contact_phone(self, case_id: str, phone: str, masked: str, now: datetime) -> bool:
+        """Stores a new contact phone on an open case (the event keeps it masked)."""
+        changed = self.session.execute(
+            update(Case)
+            .where(Case.case_id == case_id, Case.status.in_(OPEN_CASE_STATUSES))
+            .values(contact_phone=phone, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if not changed:
+            return False
+        self.add_event(case_id, CONTACT_PHONE_CHANGED, masked, now)
+        self.session.flush()
+        return True
+
 
 class TicketRepository:
     """Tickets for people (escalations and handoffs)."""
@@ -226,20 +334,34 @@ class ApplicationDraftRepository:
         self.session = session
 
     def save_phone(self, sender_id: str, phone: str, now: datetime) -> None:
-        """Keeps ``phone`` as the contact phone of ``sender_id``'s application."""
+        """Keeps ``phone`` as the contact phone of ``sender_id``'s (new) application."""
         draft = self.session.get(ApplicationDraft, sender_id)
         if draft is None:
             self.session.add(
                 ApplicationDraft(sender_id=sender_id, contact_phone=phone, updated_at=now)
             )
         else:
-            draft.contact_phone, draft.updated_at = phone, now
+            draft.contact_phone, draft.updated_at, draft.case_id = phone, now, None
         self.session.flush()
 
     def phone_of(self, sender_id: str) -> str | None:
-        """The contact phone kept for ``sender_id``, if any."""
+        """The contact phone kept for ``sender_id``, if any (none once filed)."""
         draft = self.session.get(ApplicationDraft, sender_id)
-        return draft.contact_phone if draft else None
+        return draft.contact_phone if draft and draft.case_id is None else None
+
+    def filed_case_of(self, sender_id: str) -> str | None:
+        """The case ``sender_id``'s draft was filed as, if it was."""
+        draft = self.session.get(ApplicationDraft, sender_id)
+        return draft.case_id if draft else None
+
+    def mark_filed(self, sender_id: str, case_id: str, now: datetime) -> None:
+        """Forgets the phone and remembers the case the draft became (for a repeated "yes")."""
+        draft = self.session.get(ApplicationDraft, sender_id)
+        if draft is None:
+            draft = ApplicationDraft(sender_id=sender_id)
+            self.session.add(draft)
+        draft.contact_phone, draft.case_id, draft.updated_at = "", case_id, now
+        self.session.flush()
 
     def discard(self, sender_id: str) -> None:
         """Forgets ``sender_id``'s draft (filed or cancelled)."""
@@ -251,5 +373,99 @@ class ApplicationDraftRepository:
         """Deletes drafts untouched since ``cutoff``; returns how many."""
         result = self.session.execute(
             delete(ApplicationDraft).where(ApplicationDraft.updated_at < cutoff)
+        )
+        return result.rowcount
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """A client's counted failures since its last success, and whether a lock ended them."""
+
+    failures: int
+    ended_by_lock: bool
+
+
+class VerificationAttemptRepository:
+    """The record of identity checks, and the counts the limits are computed from."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(self, merchant_key: str, sender_id: str, outcome: str, now: datetime) -> None:
+        """Records one check."""
+        self.session.add(
+            VerificationAttempt(
+                merchant_key=merchant_key,
+                sender_id=sender_id,
+                succeeded=outcome == "verified",
+                outcome=outcome,
+                attempted_at=now,
+            )
+        )
+        self.session.flush()
+
+    def merchant_failures(
+        self, merchant_key: str, *, since: datetime, outcomes: Sequence[str]
+    ) -> int:
+        """Checks of a merchant since ``since`` that ended in one of ``outcomes``."""
+        return self.session.execute(
+            select(func.count())
+            .select_from(VerificationAttempt)
+            .where(
+                VerificationAttempt.merchant_key == merchant_key,
+                VerificationAttempt.outcome.in_(outcomes),
+                VerificationAttempt.attempted_at > since,
+            )
+        ).scalar_one()
+
+    def client_state(
+        self, sender_id: str, *, since: datetime, outcomes: Sequence[str]
+    ) -> ClientState:
+        """The client's checks ending in ``outcomes`` after ``since`` and its last success."""
+        last_success = self.session.execute(
+            select(func.max(VerificationAttempt.attempted_at)).where(
+                VerificationAttempt.sender_id == sender_id,
+                VerificationAttempt.succeeded.is_(True),
+                VerificationAttempt.attempted_at > since,
+            )
+        ).scalar_one_or_none()
+        start = max(since, last_success) if last_success else since
+        rows = self.session.execute(
+            select(VerificationAttempt.outcome).where(
+                VerificationAttempt.sender_id == sender_id,
+                VerificationAttempt.outcome.in_(outcomes),
+                VerificationAttempt.attempted_at > start,
+            )
+        ).scalars()
+        found = list(rows)
+        return ClientState(len(found), "merchant_locked" in found)
+
+
+class VerificationLockRepository:
+    """Row locks that serialise identity checks per client and per merchant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self, keys: Sequence[str], *, now: datetime) -> None:
+        """Locks the rows of ``keys`` (created if missing) until the transaction ends.
+
+        One upsert per key, in sorted order (no deadlock between two checks): on PostgreSQL the
+        updated row stays locked, on SQLite the first write takes the database write lock. The
+        reads that follow see what the previous holder committed.
+        """
+        table = VerificationLock.__table__
+        for key in sorted(set(keys)):
+            statement = upsert(self.session, VerificationLock, {"lock_key": key, "touched_at": now})
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.lock_key], set_={"touched_at": now}
+                )
+            )
+
+    def discard_older_than(self, cutoff: datetime) -> int:
+        """Deletes lock rows untouched since ``cutoff``; returns how many."""
+        result = self.session.execute(
+            delete(VerificationLock).where(VerificationLock.touched_at < cutoff)
         )
         return result.rowcount

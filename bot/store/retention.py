@@ -4,7 +4,8 @@ Cases and their history belong to the acquirer's records and are kept. Conversat
 is not: missed messages and identity checks are deleted, handoff/escalation tickets keep their
 numbers and kinds but lose the conversation summary and sender, and conversation events of a
 SQL tracker store are deleted. Application drafts (the full contact phone of an application in
-progress) only live for one conversation: any untouched for a day is deleted, whatever ``days``.
+progress) only live for one conversation: any untouched for a day is deleted, whatever ``days``,
+and so are the identity checks' lock rows (they name conversations).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.sql import column, table
 from bot.clock import CHINA_TZ
 from bot.store.database import CaseStore
 from bot.store.models import CaseAccessAudit, NluMiss, Ticket, VerificationAttempt
-from bot.store.repositories import ApplicationDraftRepository
+from bot.store.repositories import ApplicationDraftRepository, VerificationLockRepository
 
 ANONYMISED: Final = "[已按数据保留策略匿名化]"
 ANONYMOUS_SENDER: Final = "anonymised"
@@ -69,6 +70,9 @@ def apply_retention(
             .values(summary=ANONYMISED, sender_id=ANONYMOUS_SENDER)
         ).rowcount
         drafts = ApplicationDraftRepository(session).discard_older_than(now - DRAFT_RETENTION)
+        # The identity checks' lock rows (client and merchant keys) are only needed while a
+        # check runs; the counts live in verification_attempts.
+        VerificationLockRepository(session).discard_older_than(now - DRAFT_RETENTION)
         audits = session.execute(
             delete(CaseAccessAudit).where(
                 CaseAccessAudit.accessed_at < now - timedelta(days=audit_days)

@@ -19,6 +19,10 @@ Configured in the endpoints file (the production profile generates it)::
     tracker_store:
       type: bot.store.tracker_store.RedactingSQLTrackerStore
       url: postgresql://user@host:5432/db
+
+Without ``url`` (the embedded profile's ``endpoints.yml``) the URL is ``POSBOT_TRACKER_URL``,
+by default ``sqlite:///var/tracker.db``: conversations survive a restart of ``make run`` and
+are redacted on SQLite exactly as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -45,6 +52,8 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS: Final = 3
 STATEMENT_TIMEOUT_MS: Final = 5000
 ALERT: Final = "ALERT tracker store unavailable"
+TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
+DEFAULT_TRACKER_URL: Final = "sqlite:///var/tracker.db"
 
 
 class TrackerStoreUnavailable(BaseException):
@@ -67,6 +76,28 @@ def engine_options(url: str) -> dict[str, Any]:
     return options
 
 
+def tracker_url(configured: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The endpoint's URL, else ``POSBOT_TRACKER_URL``, else the SQLite file in ``var/``.
+
+    The folder of a SQLite file is created.
+
+    Raises:
+        ValueError: the URL is not a database URL.
+    """
+    environ = os.environ if environ is None else environ
+    url = (configured or "").strip() or environ.get(TRACKER_URL_ENV, "").strip()
+    url = url or DEFAULT_TRACKER_URL
+    if "://" not in url:
+        raise ValueError(
+            f"RedactingSQLTrackerStore needs a database URL (endpoint 'url' or "
+            f"{TRACKER_URL_ENV}), got {url.split(':', 1)[0]!r}…"
+        )
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
 class RedactingSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store that redacts events and never silently loses a conversation."""
 
@@ -82,14 +113,13 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
         Args:
             domain: the bot's domain.
-            host: the database URL (Rasa passes the endpoint's ``url`` as ``host``).
+            host: the database URL (Rasa passes the endpoint's ``url`` as ``host``); when
+                neither it nor ``url`` is given, see :func:`tracker_url`.
             event_broker: optional broker that receives new events.
             url: the database URL, when not given as ``host``.
             kwargs: other endpoint settings (ignored).
         """
-        database_url = url or host
-        if not database_url or "://" not in database_url:
-            raise ValueError("RedactingSQLTrackerStore needs a database URL (endpoint 'url')")
+        database_url = tracker_url(url or host)
         self.engine = sa.create_engine(database_url, **engine_options(database_url))
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._schema_ready = False

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from actions.application import (
     ActionAskTerminalId,
-    ActionCancelApplication,
     ActionConfirmApplication,
+    ActionDiscardApplicationDraft,
     ActionSubmitApplication,
     ValidateApplicationForm,
 )
@@ -213,7 +213,9 @@ async def test_submission_for_someone_elses_terminal_is_refused(deps, domain, se
 async def test_cancel_files_nothing_and_forgets_the_phone(deps, domain, seeded_store):
     with seeded_store.session() as session:
         ApplicationDraftRepository(session).save_phone("tester", "13912345678", NOW)
-    dispatcher, events = await run(ActionCancelApplication(**deps), make_tracker("deny"), domain)
+    dispatcher, events = await run(
+        ActionDiscardApplicationDraft(**deps), make_tracker("deny"), domain
+    )
     assert said(dispatcher) == ["utter_application_cancelled"]
     assert slot_events(events) == {"confirm_pending": False, "phone_number": None}
     assert _drafts(seeded_store) == []
@@ -256,7 +258,7 @@ async def test_valid_phone_is_kept_in_the_draft_and_only_masked_in_the_slot(
     assert _drafts(seeded_store) == [("web-7", "13700001111")]
 
 
-async def test_submission_files_the_full_phone_from_the_draft_and_deletes_it(
+async def test_submission_files_the_full_phone_from_the_draft_and_forgets_it(
     deps, domain, seeded_store
 ):
     with seeded_store.session() as session:
@@ -278,7 +280,8 @@ async def test_submission_files_the_full_phone_from_the_draft_and_deletes_it(
     with seeded_store.session() as session:
         case = session.get(Case, message(dispatcher, "utter_application_submitted")["case_id"])
         assert case.contact_phone == "13912345678"
-    assert _drafts(seeded_store) == [("web-9", "13600000000")]
+    # The phone is gone from the draft; only the filed case id stays (for a repeated "yes").
+    assert _drafts(seeded_store) == [("web-8", ""), ("web-9", "13600000000")]
 
 
 async def test_submission_without_draft_and_masked_phone_asks_again(deps, domain, seeded_store):

@@ -162,10 +162,11 @@ async def test_locked_after_three_failures_hands_off(deps, domain, seeded_store)
 async def test_urging_an_overdue_case_opens_one_escalation(deps, domain, seeded_store: CaseStore):
     tracker = make_tracker("urge_progress", slots=verified_as(LI))
     dispatcher, _ = await run(ActionUrgeProgress(**deps), tracker, domain)
-    assert said(dispatcher) == ["utter_escalated"]
+    # The merchant urges: an apology first, then the escalation.
+    assert said(dispatcher) == ["utter_urge_apology", "utter_escalated"]
     assert message(dispatcher, "utter_escalated")["ticket_id"] == "TK202611260001"
     dispatcher, _ = await run(ActionUrgeProgress(**deps), tracker, domain)
-    assert said(dispatcher) == ["utter_escalation_exists"]
+    assert said(dispatcher) == ["utter_urge_apology", "utter_escalation_exists"]
     assert message(dispatcher, "utter_escalation_exists")["ticket_id"] == "TK202611260001"
     with seeded_store.session() as session:
         tickets = session.execute(select(Ticket)).scalars().all()
@@ -184,7 +185,7 @@ async def test_urging_on_time_explains_remaining_window(deps, domain, seeded_sto
     dispatcher, _ = await run(
         ActionUrgeProgress(**deps), make_tracker("urge_progress", slots=verified_as(ZHANG)), domain
     )
-    assert said(dispatcher) == ["utter_not_overdue"]
+    assert said(dispatcher) == ["utter_urge_apology", "utter_not_overdue"]
     reply = message(dispatcher, "utter_not_overdue")
     assert (reply["elapsed"], reply["window_end"]) == (1, "2026年12月4日")
     with seeded_store.session() as session:
@@ -196,6 +197,7 @@ async def test_urging_a_decided_case_shows_the_decision(deps, domain):
         ActionUrgeProgress(**deps), make_tracker("urge_progress", slots=verified_as(SUN)), domain
     )
     assert said(dispatcher) == [
+        "utter_urge_apology",
         "utter_urge_closed",
         "utter_case_status_approved",
         "utter_after_reactivation",

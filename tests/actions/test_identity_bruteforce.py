@@ -1,4 +1,4 @@
-"""Guessing the last four phone digits: per conversation (3) and per merchant (10 an hour).
+"""Guessing the last four phone digits: per client (3) and per merchant (10, 50 an hour).
 
 Driven through ``validate_verify_form`` with many sender ids against a real SQLite store; the
 lock-out is checked in the ``verification_attempts`` table and in the log.
@@ -14,7 +14,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.verification import ValidateVerifyForm
-from bot.services.identity import LOCKOUT_WINDOW, MAX_FAILURES_PER_MERCHANT, MAX_VERIFY_FAILURES
+from bot.services.identity import (
+    HARD_FAILURES_PER_MERCHANT,
+    LOCKOUT_WINDOW,
+    MAX_FAILURES_PER_MERCHANT,
+    MAX_VERIFY_FAILURES,
+)
 from bot.store.database import CaseStore
 from bot.store.models import VerificationAttempt
 from tests.actions.helpers import make_tracker, said, slot_events
@@ -106,32 +111,51 @@ async def test_ten_failures_across_conversations_lock_the_merchant_for_an_hour(
         assert answer == ["utter_verification_mismatch"]
 
     with caplog.at_level(logging.WARNING, logger="bot.services.identity"):
-        right, right_slots = await attempt(form, domain, "owner", "5678", merchant_id=ZHANG)
         wrong, wrong_slots = await attempt(form, domain, "attacker-x", "1234", case_id=ZHANG_CASE)
+        right, right_slots = await attempt(form, domain, "owner", "5678", merchant_id=ZHANG)
 
-    # No oracle: the right and the wrong digits get the same refusal while locked.
-    assert right == wrong == ["utter_merchant_locked"]
+    # A wrong answer is refused and ends that conversation's attempt ...
+    assert wrong == ["utter_merchant_locked"]
     locked = {"phone_last4": None, "verify_failures": MAX_VERIFY_FAILURES, "requested_slot": None}
-    assert right_slots == {"merchant_id": ZHANG, **locked}
     assert wrong_slots == {"case_id": ZHANG_CASE, **locked}
     assert any(f"merchant {ZHANG} is locked" in r.getMessage() for r in caplog.records)
+    # ... but strangers guessing do not lock the merchant out: the right answer of a client
+    # that is not locked itself gets through.
+    assert right == ["utter_verified"]
+    assert right_slots["verified_merchant_id"] == ZHANG
     recorded = attempts(seeded_store)
     assert len(recorded) == MAX_FAILURES_PER_MERCHANT + 2
     assert {key for key, *_ in recorded} == {ZHANG}
-    assert [ok for *_, ok, _ in recorded] == [False] * (MAX_FAILURES_PER_MERCHANT + 2)
-    assert [sender for _, sender, *_ in recorded][-2:] == ["owner", "attacker-x"]
+    assert [ok for *_, ok, _ in recorded] == [False] * (MAX_FAILURES_PER_MERCHANT + 1) + [True]
+    assert [sender for _, sender, *_ in recorded][-2:] == ["attacker-x", "owner"]
     # Another merchant is not affected.
     assert (await attempt(form, domain, "li", "1111", merchant_id=LI))[0] == ["utter_verified"]
-    # Refused checks count too (fail closed while someone keeps trying) ...
-    clock.now = NOW + LOCKOUT_WINDOW + timedelta(seconds=1)
-    assert (await attempt(form, domain, "owner", "5678", merchant_id=ZHANG))[0] == [
-        "utter_merchant_locked"
-    ]
-    # ... and an hour without any check unlocks the merchant.
-    clock.now += LOCKOUT_WINDOW
+    # The refused conversation stays refused, even with the right digits and a reset slot.
+    assert (await attempt(form, domain, "attacker-x", "5678", merchant_id=ZHANG)) == (
+        [],
+        {"merchant_id": ZHANG, **locked},
+    )
+    # An hour after the last counted failure the merchant is unlocked for wrong answers too.
+    clock.now = NOW + timedelta(minutes=5 * MAX_FAILURES_PER_MERCHANT) + LOCKOUT_WINDOW
+    answer, _ = await attempt(form, domain, "later", "0000", merchant_id=ZHANG)
+    assert answer == ["utter_verification_mismatch"]
+
+
+async def test_past_the_hard_limit_even_the_right_answer_waits_for_a_human(
+    form, domain, seeded_store, clock
+) -> None:
+    for number in range(HARD_FAILURES_PER_MERCHANT):
+        await attempt(form, domain, f"bot-{number}", f"{number:04d}", merchant_id=ZHANG)
+
     answer, slots = await attempt(form, domain, "owner", "5678", merchant_id=ZHANG)
-    assert answer == ["utter_verified"]
-    assert slots["verified_merchant_id"] == ZHANG
+
+    assert answer == ["utter_merchant_locked"]
+    assert slots["verify_failures"] == MAX_VERIFY_FAILURES and "verified" not in slots
+    # Refusals are not counted: an hour after the last wrong answer it is open again.
+    clock.now = NOW + LOCKOUT_WINDOW + timedelta(seconds=1)
+    assert (await attempt(form, domain, "owner-2", "5678", merchant_id=ZHANG))[0] == [
+        "utter_verified"
+    ]
 
 
 async def test_nine_failures_do_not_lock(form, domain, seeded_store) -> None:

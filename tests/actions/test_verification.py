@@ -62,6 +62,15 @@ async def test_case_id_proves_identity_with_last4(validator, domain):
     assert said(dispatcher) == ["utter_verified"]
 
 
+async def test_a_case_id_prefilled_as_typed_is_checked_in_the_stored_form(validator, domain):
+    # Rasa does not validate the case id given with the question when the form activates.
+    tracker = form_tracker({"case_id": "jc202611250001", "phone_last4": "5678"})
+    dispatcher, events = await validate(validator, tracker, domain)
+    assert said(dispatcher) == ["utter_verified"]
+    assert slot_events(events)["case_id"] == "JC202611250001"
+    assert slot_events(events)["verified_merchant_id"] == ZHANG
+
+
 async def test_case_id_alone_is_not_proof(validator, domain):
     tracker = form_tracker({"case_id": "JC202611250001", "requested_slot": "case_id"})
     dispatcher, events = await validate(validator, tracker, domain)
@@ -145,16 +154,18 @@ async def test_guessing_across_conversations_locks_the_merchant(validator, domai
         )
         dispatcher, _ = await validate(validator, tracker, domain)
         assert said(dispatcher) == ["utter_verification_mismatch"]
-    tracker = form_tracker({"merchant_id": ZHANG, "phone_last4": "5678"}, sender_id="owner")
+    tracker = form_tracker({"merchant_id": ZHANG, "phone_last4": "0000"}, sender_id="next")
     dispatcher, events = await validate(validator, tracker, domain)
     assert said(dispatcher) == ["utter_merchant_locked"]
     slots = slot_events(events)
     assert (slots["verify_failures"], slots["requested_slot"]) == (3, None)
     assert "verified" not in slots
+    # The right answer from a client that is not locked gets through the merchant's lock.
+    tracker = form_tracker({"merchant_id": ZHANG, "phone_last4": "5678"}, sender_id="owner")
+    dispatcher, events = await validate(validator, tracker, domain)
+    assert said(dispatcher) == ["utter_verified"]
     with seeded_store.session() as session:
         rows = session.execute(
-            select(VerificationAttempt.succeeded, func.count()).group_by(
-                VerificationAttempt.succeeded
-            )
+            select(VerificationAttempt.outcome, func.count()).group_by(VerificationAttempt.outcome)
         ).all()
-    assert dict(rows) == {False: 11}
+    assert dict(rows) == {"mismatch": 10, "merchant_locked": 1, "verified": 1}

@@ -8,7 +8,7 @@ def test_full_width_digits_and_spaced_ids_are_normalised():
     assert normalize_text("商户号８９８３１００５８１２１２３４").text == "商户号898310058121234"
     assert normalize_text("手机138-1234-5678").text == "手机13812345678"
     assert normalize_text("8983 1005 8121 234查进度").text == "898310058121234查进度"
-    assert normalize_text("单号JC 2026-1118-0023").text == "单号jc 202611180023"
+    assert normalize_text("单号JC 2026-1118-0023").text == "单号JC202611180023"
 
 
 def test_separate_numbers_and_dates_are_left_alone():

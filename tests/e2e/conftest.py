@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import urllib.request
@@ -10,19 +11,25 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.channels.sessions import SESSION_HEADER
 from bot.cli.serve import (
     action_server_command,
     bot_environment,
     rasa_server_command,
     wait_until_ready,
+    write_endpoints,
 )
+from bot.server_secrets import ACTIONS_SECRET_ENV
 from bot.store.database import CaseStore
 from bot.store.seed import seed_demo_data
 from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "posbot.tar.gz"
 AGENT_TOKEN = "alice-token-0123456789"
+E2E_HOTLINE = "4008-123-456"
+E2E_SERVICE_HOURS = "每天 8:30-20:30"
 AGENT_TOKENS = f"alice:{AGENT_TOKEN},bob:bob-token-9876543210"
+E2E_RATE_LIMIT = "10000/10s"
 
 
 def _free_port() -> int:
@@ -32,19 +39,25 @@ def _free_port() -> int:
 
 
 class Bot:
-    """A running bot reached over REST."""
+    """A running bot reached over REST; keeps each conversation's session token."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, embed_port: int = 0) -> None:
         self.url = url
+        self.tokens: dict[str, str] = {}
+        # A second loopback origin allowed to frame the widget (POSBOT_CHAT_EMBED_ORIGINS).
+        self.embed_port = embed_port
 
     def say(self, sender: str, text: str) -> list[dict]:
         body = json.dumps({"sender": sender, "message": text}).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if sender in self.tokens:
+            headers[SESSION_HEADER] = self.tokens[sender]
         request = urllib.request.Request(
-            f"{self.url}/webhooks/rest/webhook",
-            data=body,
-            headers={"Content-Type": "application/json"},
+            f"{self.url}/webhooks/rest/webhook", data=body, headers=headers
         )
         with urllib.request.urlopen(request, timeout=30) as response:
+            if response.headers.get(SESSION_HEADER):
+                self.tokens[sender] = response.headers[SESSION_HEADER]
             return json.loads(response.read().decode("utf-8"))
 
 
@@ -57,11 +70,26 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
     store.create_schema()
     seed_demo_data(store)
     actions_port, rasa_port = _free_port(), _free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n', encoding="utf-8"
+    embed_port = _free_port()
+    env = {
+        **bot_environment(),
+        "POSBOT_DB_URL": store.url,
+        "POSBOT_AGENT_TOKENS": AGENT_TOKENS,
+        # Every test talks from 127.0.0.1: a limit far above what the suite sends.
+        "POSBOT_RATE_LIMIT": E2E_RATE_LIMIT,
+        "POSBOT_CHAT_EMBED_ORIGINS": f"'self' http://127.0.0.1:{embed_port}",
+        # Operator facts from the environment only (not the checkout's operator.yml).
+        "POSBOT_HOTLINE": E2E_HOTLINE,
+        "POSBOT_SERVICE_HOURS": E2E_SERVICE_HOURS,
+        "POSBOT_PROVIDER_NAME": "测试收单",
+        "POSBOT_OPERATOR_FILE": os.devnull,
+    }
+    endpoints = write_endpoints(
+        workdir / "endpoints.yml",
+        actions_port,
+        env[ACTIONS_SECRET_ENV],
+        {"nlg": {"type": "bot.nlg.OperatorFactsNLG"}},
     )
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url, "POSBOT_AGENT_TOKENS": AGENT_TOKENS}
     logs = (workdir / "actions.log").open("w"), (workdir / "rasa.log").open("w")
     actions = subprocess.Popen(
         action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]
@@ -76,7 +104,7 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
         assert wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa, 180), (
             workdir / "rasa.log"
         ).read_text()[-3000:]
-        yield Bot(f"http://127.0.0.1:{rasa_port}"), store
+        yield Bot(f"http://127.0.0.1:{rasa_port}", embed_port), store
     finally:
         for process in (rasa, actions):
             process.terminate()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -133,6 +137,20 @@ def test_faq_page_shows_bot_answers_and_search_jumps(running_bot, page, tmp_path
     page.screenshot(path=str(tmp_path / "faq.png"), full_page=False)
 
 
+@contextlib.contextmanager
+def shop_site(directory, port: int):
+    """A merchant portal on another origin (the embedding origin the bot allows)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_embed_snippet_opens_the_widget(running_bot, page, tmp_path):
     bot, _ = running_bot
     host_page = tmp_path / "shop.html"
@@ -141,11 +159,12 @@ def test_embed_snippet_opens_the_widget(running_bot, page, tmp_path):
         "</script></body></html>",
         encoding="utf-8",
     )
-    page.goto(host_page.as_uri())
-    page.get_by_role("button", name="POS机停用咨询").click()
-    frame = page.frame_locator("iframe[title='POS机解除停用助手']")
-    frame.locator(".msg.bot").first.wait_for()
-    assert "POS机解除停用助手" in frame.locator(".msg.bot .bubble").first.inner_text()
+    with shop_site(tmp_path, bot.embed_port) as shop:
+        page.goto(f"{shop}/shop.html")
+        page.get_by_role("button", name="POS机停用咨询").click()
+        frame = page.frame_locator("iframe[title='POS机解除停用助手']")
+        frame.locator(".msg.bot").first.wait_for()
+        assert "POS机解除停用助手" in frame.locator(".msg.bot .bubble").first.inner_text()
 
 
 def test_pages_send_a_strict_csp(running_bot):
@@ -187,7 +206,8 @@ def test_handoff_pauses_the_bot_and_an_agent_answers_in_the_widget(running_bot, 
     page.wait_for_selector(".msg.bot")
     _send(page, "我要转人工 我手机13812345678")
     assert "已为您转人工客服，工单号 TK" in _bot_texts(page)[-1]
-    sender = page.evaluate("JSON.parse(localStorage.getItem('posbot.chat.v1')).sender")
+    # The agent desk sees the conversation under the REST channel's namespace.
+    sender = "rest:" + page.evaluate("JSON.parse(localStorage.getItem('posbot.chat.v1')).sender")
 
     bots_before = page.locator(".msg.bot").count()
     page.fill("#input", "审核要多久")  # the bot is paused: no automatic answer

@@ -52,7 +52,9 @@ def test_faq_needs_no_verification_and_secrets_are_not_echoed(running_bot):
     reply = texts(bot.say(sender, "转人工"))
     assert "工单号 TK" in reply
     with store.session() as session:
-        ticket = session.execute(select(Ticket).where(Ticket.sender_id == sender)).scalar_one()
+        ticket = session.execute(
+            select(Ticket).where(Ticket.sender_id == f"rest:{sender}")
+        ).scalar_one()
     assert "839201" not in ticket.summary
     assert os.environ.get("RASA_TELEMETRY_ENABLED") == "false"
 

@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.channels.sessions import SESSION_HEADER
 from tests.conftest import ROOT
 
 START_TIMEOUT_SECONDS = 420
@@ -43,6 +44,7 @@ class Profile:
         self.env = env
         self.process: subprocess.Popen | None = None
         self._output = None
+        self.tokens: dict[str, str] = {}  # session token of each REST conversation
 
     @property
     def args(self) -> list[str]:
@@ -117,10 +119,13 @@ class Profile:
     def say(self, sender: str, message: str, timeout: float = 70) -> Reply:
         """Sends one message through nginx."""
         body = json.dumps({"sender": sender, "message": message}).encode("utf-8")
+        request_headers = {"Content-Type": "application/json"}
+        if sender in self.tokens:
+            request_headers[SESSION_HEADER] = self.tokens[sender]
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.base_port}/webhooks/rest/webhook",
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers=request_headers,
         )
         started = time.monotonic()
         try:
@@ -130,6 +135,8 @@ class Profile:
         except urllib.error.HTTPError as error:
             payload, status, headers = error.read(), error.code, error.headers
         seconds = time.monotonic() - started
+        if headers.get(SESSION_HEADER):
+            self.tokens[sender] = headers[SESSION_HEADER]
         try:
             messages = json.loads(payload.decode("utf-8"))
         except ValueError:

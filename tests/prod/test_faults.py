@@ -27,6 +27,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, func, select
 
+from bot.operator_facts import fill_operator_facts
 from bot.store.models import Case
 from bot.store.tracker_store import RedactingSQLTrackerStore
 from tests.conftest import ROOT
@@ -42,6 +43,9 @@ GRACEFUL_SECONDS = 5.0
 BURST = 20
 LONG_TURNS = 30
 LONG_BODY_BYTES = 64 * 1024
+# Sender ids as Rasa keeps them: namespaced per channel (bot.channels.sessions).
+REST = "rest:"
+WECHAT = "wechat:"
 MERCHANT = "商户号898310058121234 手机尾号5678 查一下申请进度"
 STATUS = "查一下申请进度"
 UNDER_REVIEW = "审核中"
@@ -52,8 +56,9 @@ TURN_WAIT_SECONDS = 60.0
 
 
 def _response(name: str) -> str:
+    """A response as users get it (the profile's processes see the same operator facts)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    return domain["responses"][name][0]["text"]
+    return fill_operator_facts(domain["responses"][name][0]["text"])
 
 
 STORE_UNAVAILABLE = _response("utter_store_unavailable")
@@ -94,6 +99,8 @@ def profile(
         "POSBOT_TRACKER_URL": _via(pg_database, TRACKER_PROXY),
         "POSBOT_REDIS_URL": re.sub(r"//[^/]+/", f"//127.0.0.1:{REDIS_PROXY}/", redis_url),
         "POSBOT_WECHAT_TOKEN": WECHAT_TOKEN,
+        # The tests send bursts from 127.0.0.1: far below this limit (nginx and Rasa servers).
+        "POSBOT_RATE_LIMIT": "10000/10s",
     }
     running = Profile(BASE_PORT, Path(tmp_path_factory.mktemp("prod")), env)
     running.start()
@@ -119,15 +126,16 @@ async def test_twenty_messages_at_once_for_one_sender_are_serialised(
 ) -> None:
     sender = "burst"
     messages = [f"审核要多久 {i}" for i in range(BURST)]
+    _healthy_answer(profile.say(sender, "你好"))  # opens the conversation: its session token
     with ThreadPoolExecutor(BURST) as pool:
         replies = list(pool.map(lambda text: profile.say(sender, text), messages))
 
     for reply in replies:
         _healthy_answer(reply)
         assert "lock" not in reply.text.lower()
-    tracker = await tracker_store.retrieve_full_tracker(sender)
+    tracker = await tracker_store.retrieve_full_tracker(REST + sender)
     user_texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
-    assert sorted(user_texts) == sorted(messages)  # each exactly once
+    assert sorted(user_texts) == sorted(["你好", *messages])  # each exactly once
     # Turns never interleave: after each user event its answer, then listening, then the next.
     turns = [[]]
     for event in tracker.events:
@@ -181,7 +189,8 @@ def _wechat(profile: Profile, openid: str, msg_id: str, content: str) -> int:
 async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
     profile: Profile, tracker_store: RedactingSQLTrackerStore
 ) -> None:
-    openid = "oPOSBOT_prod_retry"
+    # A new user each run: the shared Redis remembers MsgIds for the whole replay window (10 min).
+    openid = f"oPOSBOT_prod_retry_{uuid.uuid4().hex[:8]}"
     statuses = [_wechat(profile, openid, "880000001", STATUS) for _ in range(WECHAT_RETRIES)]
     assert statuses == [200] * WECHAT_RETRIES
     wechat_lines = [
@@ -195,9 +204,10 @@ async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
     deadline = time.monotonic() + TURN_WAIT_SECONDS
     user_texts: list[str] = []
     while time.monotonic() < deadline:
-        tracker = await tracker_store.retrieve_full_tracker(openid)
-        user_texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
-        last = tracker.events[-1] if tracker.events else None
+        tracker = await tracker_store.retrieve_full_tracker(WECHAT + openid)
+        events = tracker.events if tracker is not None else []  # not saved yet: wait
+        user_texts = [e.text for e in events if isinstance(e, UserUttered)]
+        last = events[-1] if events else None
         if "谢谢" in user_texts and isinstance(last, ActionExecuted):
             break
         await asyncio.sleep(0.5)
@@ -267,7 +277,7 @@ async def test_tracker_store_down_is_loud_and_recovers(
 ) -> None:
     sender = "tracker-down"
     assert UNDER_REVIEW in profile.say(sender, MERCHANT).text
-    before = await tracker_store.retrieve_full_tracker(sender)
+    before = await tracker_store.retrieve_full_tracker(REST + sender)
 
     proxies["tracker"].cut()
     try:
@@ -276,7 +286,7 @@ async def test_tracker_store_down_is_loud_and_recovers(
     finally:
         proxies["tracker"].restore()
     back = profile.say(sender, STATUS)
-    after = await tracker_store.retrieve_full_tracker(sender)
+    after = await tracker_store.retrieve_full_tracker(REST + sender)
 
     for reply in (known, stranger):
         assert reply.status == 200 and reply.text == SERVICE_UNAVAILABLE
@@ -287,7 +297,7 @@ async def test_tracker_store_down_is_loud_and_recovers(
     assert UNDER_REVIEW in back.text  # recovered, still verified
     users = [e.text for e in after.events if isinstance(e, UserUttered)]
     assert users == [*(e.text for e in before.events if isinstance(e, UserUttered)), STATUS]
-    assert await tracker_store.retrieve("tracker-down-new") is None
+    assert await tracker_store.retrieve(REST + "tracker-down-new") is None
 
 
 def test_lock_store_down_gets_a_polite_reply(profile: Profile, proxies) -> None:
@@ -308,7 +318,7 @@ async def test_restart_keeps_conversations_and_cases(
     engine = create_engine(pg_database, future=True)
     with engine.connect() as connection:
         cases_before = connection.execute(select(func.count()).select_from(Case)).scalar_one()
-    events_before = len((await tracker_store.retrieve_full_tracker("case-down")).events)
+    events_before = len((await tracker_store.retrieve_full_tracker(REST + "case-down")).events)
     pids = profile.pids()
 
     assert profile.stop() == 0
@@ -321,5 +331,5 @@ async def test_restart_keeps_conversations_and_cases(
     engine.dispose()
     assert UNDER_REVIEW in reply.text  # still verified after the restart
     assert cases_after == cases_before > 0
-    tracker = await tracker_store.retrieve_full_tracker("case-down")
+    tracker = await tracker_store.retrieve_full_tracker(REST + "case-down")
     assert len(tracker.events) > events_before

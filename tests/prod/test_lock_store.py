@@ -146,7 +146,7 @@ async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
         async with store.lock("comes-back") as lock:
             assert lock.conversation_id == "comes-back"
     finally:
-        store.red.close()
+        await store.close()
         proxy.close()
 
 

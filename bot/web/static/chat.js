@@ -4,6 +4,10 @@
   "use strict";
   var STORE_KEY = "posbot.chat.v1";
   var WEBHOOK = "/webhooks/rest/webhook";
+  // The server binds a conversation to the client that started it: its first reply carries a
+  // session token, which every later message and inbox poll must send back.
+  var SESSION_HEADER = "X-Posbot-Session";
+  var GREETING = "你好";
   var MAX_KEPT = 200;
   var log = document.getElementById("log");
   var form = document.getElementById("composer");
@@ -23,10 +27,19 @@
     try {
       var saved = JSON.parse(window.localStorage.getItem(STORE_KEY) || "null");
       if (saved && typeof saved.sender === "string" && Array.isArray(saved.messages)) {
+        if (typeof saved.token !== "string") { saved.token = ""; }
         return saved;
       }
     } catch (e) { /* storage unavailable or corrupt: start afresh */ }
-    return { sender: newSender(), messages: [] };
+    return freshState();
+  }
+
+  function freshState() { return { sender: newSender(), token: "", messages: [] }; }
+
+  function headers() {
+    var result = { "Content-Type": "application/json" };
+    if (state.token) { result[SESSION_HEADER] = state.token; }
+    return result;
   }
 
   var state = load();
@@ -80,19 +93,33 @@
     if (busy) { scrollDown(); }
   }
 
+  function post(payload, retried) {
+    return fetch(WEBHOOK, {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({ sender: state.sender, message: payload })
+    }).then(function (response) {
+      if (response.status === 403 && !retried) {
+        // This browser lost the conversation's token: continue in a new conversation.
+        var messages = state.messages;
+        state = freshState();
+        state.messages = messages;
+        save();
+        return post(payload, true);
+      }
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      var token = response.headers.get(SESSION_HEADER);
+      if (token) { state.token = token; save(); }
+      return response.json();
+    });
+  }
+
   function send(payload, shown) {
     var text = (shown || payload || "").trim();
     if (!text) { return; }
     add({ from: "user", text: text });
     setBusy(true);
-    fetch(WEBHOOK, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: state.sender, message: payload })
-    }).then(function (response) {
-      if (!response.ok) { throw new Error("HTTP " + response.status); }
-      return response.json();
-    }).then(function (replies) {
+    post(payload, false).then(function (replies) {
       setBusy(false);
       (replies || []).forEach(function (reply) {
         if (reply.text || (reply.buttons && reply.buttons.length)) {
@@ -113,15 +140,17 @@
   });
 
   document.getElementById("reset").addEventListener("click", function () {
-    state = { sender: newSender(), messages: [] };
+    state = freshState();
     save();
     renderAll();
-    send("/greet", "你好");
+    send(GREETING);
   });
 
   function poll() {
-    if (document.hidden) { return; }
-    fetch("/chat/inbox?sender=" + encodeURIComponent(state.sender)).then(function (response) {
+    if (document.hidden || !state.token) { return; }
+    var options = { headers: {} };
+    options.headers[SESSION_HEADER] = state.token;
+    fetch("/chat/inbox?sender=" + encodeURIComponent(state.sender), options).then(function (response) {
       return response.ok ? response.json() : { messages: [] };
     }).then(function (result) {
       (result.messages || []).forEach(function (message) {
@@ -132,11 +161,15 @@
   window.setInterval(poll, 3000);
 
   renderAll();
+  // A question in the link (?q=, e.g. from the FAQ page) is only put into the input box: a
+  // page that links or frames the widget must never send a message in the user's name.
   var question = new URLSearchParams(window.location.search).get("q");
   if (question) {
     window.history.replaceState(null, "", window.location.pathname);
-    send(question);
-  } else if (!state.messages.length) {
-    send("/greet", "你好");
+    input.value = question.slice(0, Number(input.getAttribute("maxlength")) || 1000);
+    input.focus();
+  }
+  if (!state.messages.length) {
+    send(GREETING);
   }
 })();

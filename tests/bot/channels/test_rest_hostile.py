@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage, register
+from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
@@ -35,6 +36,11 @@ class FakeAgent:
     domain: Domain
     fail: bool = False
     messages: list[UserMessage] = field(default_factory=list)
+    # Rasa's in-memory store, empty: every sender is a new conversation (no session token).
+    tracker_store: InMemoryTrackerStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tracker_store = InMemoryTrackerStore(self.domain)
 
     @property
     def texts(self) -> list[str]:

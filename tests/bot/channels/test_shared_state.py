@@ -35,6 +35,7 @@ from bot.channels.redis_state import (
     RedisOptions,
     RedisOutbox,
 )
+from bot.channels.sessions import SESSION_HEADER, SessionTokens
 from bot.channels.shared_state import SharedStateUnavailable, redis_client
 from bot.channels.webchat import WebChatInput
 from bot.channels.wechat import SUCCESS, WeChatInput
@@ -117,7 +118,8 @@ async def test_a_message_id_is_first_seen_once_across_processes(clients) -> None
     assert not await first.first_seen("msg:openid:1")
     assert await second.first_seen("msg:openid:2")
     ttl = await clients().pttl(DEDUP_PREFIX + "msg:openid:1")
-    assert 0 < ttl <= 300_000
+    # Kept for the whole replay window of a signed callback (2 x 300 s), plus a margin.
+    assert 600_000 <= ttl <= 605_000
 
 
 async def test_concurrent_retries_on_two_processes_pass_exactly_once(clients) -> None:
@@ -134,7 +136,7 @@ async def test_a_nonce_replayed_with_another_body_is_refused_by_every_process(cl
     assert not await first.accepts("1700000000:42", "digest-b")
     assert await second.accepts("1700000000:43", "digest-b")
     ttl = await clients().pttl(NONCE_PREFIX + "1700000000:42")
-    assert 0 < ttl <= 600_000
+    assert 600_000 <= ttl <= 605_000  # the replay window of a signed callback, plus a margin
 
 
 async def test_an_agent_reply_put_by_one_process_is_taken_by_the_other(clients) -> None:
@@ -278,7 +280,8 @@ async def widget(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...,
     """Serves the web chat channel; returns ``poll(sender) -> (status, json)``."""
     monkeypatch.setattr(Sanic, "test_mode", True)
     app = Sanic(f"webchat_test_{uuid.uuid4().hex}", configure_logging=False)
-    register([WebChatInput()], app, route="/webhooks/")
+    tokens = SessionTokens("widget-test-secret-0123456789")
+    register([WebChatInput(tokens)], app, route="/webhooks/")
     server = await app.create_server(
         sock=loopback_socket(), return_asyncio_server=True, access_log=False
     )
@@ -288,7 +291,9 @@ async def widget(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...,
 
     async def poll(sender: str) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{port}/chat/inbox"
-        async with session.get(url, params={"sender": sender}) as response:
+        # The widget sends its conversation's session token (the REST channel's namespace).
+        headers = {SESSION_HEADER: tokens.issue(f"rest:{sender}")}
+        async with session.get(url, params={"sender": sender}, headers=headers) as response:
             return response.status, await response.json()
 
     yield poll
@@ -300,7 +305,7 @@ async def test_the_widget_poll_sees_a_reply_put_by_the_other_process(
     clients, widget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outbox, "OUTBOX", RedisOutbox(clients()))
-    await RedisOutbox(clients()).put(SENDER, "您好，我是客服小王", "agent")
+    await RedisOutbox(clients()).put(f"rest:{SENDER}", "您好，我是客服小王", "agent")
     status, body = await widget(SENDER)
     assert status == 200
     assert [m["text"] for m in body["messages"]] == ["您好，我是客服小王"]

@@ -100,7 +100,7 @@ async def test_plaintext_text_message_gets_passive_reply(
     assert reply.content == "收到：我的POS机为什么被停用"
     assert (reply.source, reply.target) == (ACCOUNT, OPENID)
     [message] = bot.messages
-    assert (message.sender_id, message.input_channel) == (OPENID, "wechat")
+    assert (message.sender_id, message.input_channel) == (f"wechat:{OPENID}", "wechat")
     assert message.message_id == "1000001"
     assert message.output_channel.name() == "wechat"
 
@@ -122,7 +122,7 @@ async def test_each_user_is_a_separate_conversation(
     client = await start_channel()
     await client.post_plain(text_xml("你好", msg_id="1", openid="oUserA"))
     await client.post_plain(text_xml("你好", msg_id="2", openid="oUserB"))
-    assert [message.sender_id for message in bot.messages] == ["oUserA", "oUserB"]
+    assert [message.sender_id for message in bot.messages] == ["wechat:oUserA", "wechat:oUserB"]
 
 
 async def test_reply_text_cannot_break_out_of_cdata(
@@ -273,7 +273,8 @@ async def test_subscribe_event_greets_once(start_channel: StartChannel, bot: Fak
     _, body = await client.post_plain(event)
     _, retry_body = await client.post_plain(event)
     assert bot.texts == [GREET_PAYLOAD]
-    assert reply_content(body).content == reply_content(retry_body).content == "收到：/greet"
+    greeting = f"收到：{GREET_PAYLOAD}"
+    assert reply_content(body).content == reply_content(retry_body).content == greeting
 
 
 async def test_other_events_are_acknowledged_without_the_bot(

@@ -21,6 +21,7 @@ from bot.store.importer import (
     parse_cases_csv,
 )
 from bot.store.models import Case, CaseEvent, Merchant, Terminal
+from bot.store.repositories import CaseRepository
 
 NOW = datetime(2026, 11, 21, 10, 0)
 MERCHANT_A = "898310058121234"
@@ -555,3 +556,31 @@ def test_date_formats(value: str, expected: datetime) -> None:
 
     assert errors == []
     assert rows[0].submitted_at == expected
+
+
+# --------------------------------------------------------------------------- withdrawn
+
+
+def test_withdrawn_status_is_imported_and_closes_the_case(store: CaseStore, tmp_path: Path) -> None:
+    import_cases_csv(store, write_csv(tmp_path / "day1.csv", csv_text(GOOD_ROWS)), now=NOW)
+    withdrawn = changed(CASE_NEEDS_DOCS, status="Withdrawn", updated_at="2026-11-21T09:00:00")
+    later = datetime(2026, 11, 22, 8, 0)
+
+    import_cases_csv(store, write_csv(tmp_path / "day2.csv", csv_text([withdrawn])), now=later)
+
+    assert events(store, "JC202611180001")[-1] == (
+        "status_changed",
+        "needs_documents -> withdrawn",
+        later,
+    )
+    with store.session() as session:
+        assert session.get(Case, "JC202611180001").status == "withdrawn"
+        assert CaseRepository(session).open_for_terminal("60013452") is None
+
+
+def test_a_new_withdrawn_case_is_imported(store: CaseStore, tmp_path: Path) -> None:
+    row = changed(CASE_NEEDS_DOCS, status="withdrawn")
+    result = import_cases_csv(store, write_csv(tmp_path / "w.csv", csv_text([row])), now=NOW)
+    assert result.cases_created == 1
+    with store.session() as session:
+        assert CaseRepository(session).open_for_merchant(MERCHANT_A) == []

@@ -51,7 +51,7 @@ def _fill(store: CaseStore) -> None:
         session.add_all(
             [
                 _case("JC202610010001", "70000001", datetime(2026, 10, 1, 9), "rejected"),
-                _case("JC202611200001", "70000001", datetime(2026, 11, 20, 9), "under_review"),
+                _case("JC202611200001", "70000001", datetime(2026, 11, 20, 9), "approved"),
                 _case("JC202611200002", "70000001", datetime(2026, 11, 20, 9), "submitted"),
                 _case("JC202611010001", "70000003", datetime(2026, 11, 1, 9), "approved"),
             ]

@@ -1,0 +1,106 @@
+"""``python -m bot.actions_server``: rasa-sdk's action server behind a shared secret.
+
+rasa-sdk 3.6 runs any action for anyone who can reach it, and listens on 0.0.0.0. This
+launcher builds the same Sanic app (``rasa_sdk.endpoint.create_app``), refuses every request
+but ``/health`` that does not carry ``Authorization: Bearer <POSBOT_ACTIONS_SECRET>`` (401,
+nothing run) and listens on ``POSBOT_ACTIONS_HOST`` (127.0.0.1 unless configured otherwise).
+It takes rasa-sdk's command-line options.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.server_secrets import (
+    ACTIONS_AUTH_HEADER,
+    ACTIONS_SECRET_ENV,
+    MIN_SECRET_CHARS,
+    actions_authorization,
+    actions_host,
+)
+
+logger = logging.getLogger(__name__)
+
+OPEN_PATHS: Final = frozenset({"/health"})
+
+
+def require_secret(app: Sanic, secret: str) -> None:
+    """Registers a request middleware answering 401 unless the request carries ``secret``."""
+    expected = actions_authorization(secret).encode("utf-8")
+
+    async def check_secret(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        given = (request.headers.get(ACTIONS_AUTH_HEADER) or "").encode("utf-8")
+        if hmac.compare_digest(given, expected):
+            return None
+        logger.warning("Refused an action server request without the secret: %s", request.path)
+        return response.json(
+            {"error": "unauthorized: the action server needs the shared secret"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="actions"'},
+        )
+
+    app.register_middleware(check_secret, "request")
+
+
+def create_app(
+    actions: str,
+    secret: str,
+    cors_origins: str | list[str] | None = "",
+    auto_reload: bool = False,
+) -> Sanic:
+    """rasa-sdk's action server app for the ``actions`` package, behind ``secret``."""
+    from rasa_sdk.endpoint import create_app as create_sdk_app
+
+    app = create_sdk_app(actions, cors_origins=cors_origins, auto_reload=auto_reload)
+    require_secret(app, secret)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parses rasa-sdk's options and serves the actions until stopped."""
+    from rasa_sdk import utils
+    from rasa_sdk.constants import APPLICATION_ROOT_LOGGER_NAME
+    from rasa_sdk.endpoint import create_argument_parser, create_ssl_context
+    from rasa_sdk.plugin import plugin_manager
+
+    args = create_argument_parser().parse_args(argv)
+    secret = os.environ.get(ACTIONS_SECRET_ENV, "").strip()
+    if len(secret) < MIN_SECRET_CHARS:
+        print(
+            f"posbot: {ACTIONS_SECRET_ENV} must be set (at least {MIN_SECRET_CHARS} characters);"
+            " `posbot serve` generates one into var/",
+            file=sys.stderr,
+        )
+        return 2
+    logging.getLogger("matplotlib").setLevel(logging.WARN)
+    utils.configure_colored_logging(args.loglevel)
+    utils.configure_file_logging(
+        logging.getLogger(APPLICATION_ROOT_LOGGER_NAME),
+        args.log_file,
+        args.loglevel,
+        args.logging_config_file,
+    )
+    utils.update_sanic_log_level()
+    # rasa-sdk's default allows every origin; browsers never need to call actions.
+    app = create_app(args.actions, secret, args.cors or "", args.auto_reload)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
+    host = actions_host()
+    logger.info("Action server on %s:%d (secret required)", host, args.port)
+    app.run(host, args.port, ssl=ssl_context, workers=utils.number_of_sanic_workers())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
