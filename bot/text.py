@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
+from bot.cantonese import cantonese_to_mandarin
 from bot.domain_values import fold_chinese_digit_runs, to_half_width
 from bot.redaction import SECRET_MASK, find_secrets, mask_secrets
 
@@ -57,7 +58,8 @@ class NormalizedText:
 def normalize_text(text: str) -> NormalizedText:
     """Normalises a message the same way for training and inference.
 
-    Character for character: full width to half width, Traditional to Simplified, Latin to
+    Full width to half width, then written Cantonese words to Mandarin (點解 -> 为什么, 唔 -> 不,
+    see :mod:`bot.cantonese`). Character for character: Traditional to Simplified, Latin to
     lower case, runs of four or more Chinese digits (尾号五六七八) to digits. Then removals:
     spaces and dashes inside an identifier ("138-1234-5678"), repeated punctuation, emoji and
     filler characters ("！！！", "啊啊啊") kept once. Last, a case id is written the one way the
@@ -69,7 +71,8 @@ def normalize_text(text: str) -> NormalizedText:
     Returns:
         The normalised text with an index map back into ``text``.
     """
-    chars = list(to_half_width(text))
+    mandarin, cantonese_origin = cantonese_to_mandarin(to_half_width(text))
+    chars = list(mandarin)
     simplified = traditional_to_simplified_map()
     chars = [simplified.get(char, char) for char in chars]
     folded = "".join(chars).lower() if text.isascii() else _lower_ascii("".join(chars))
@@ -85,7 +88,9 @@ def normalize_text(text: str) -> NormalizedText:
     for match in _REPEATS.finditer(folded):
         drop.update(range(match.start() + 1, match.end()))
     kept = [i for i in range(len(folded)) if i not in drop]
-    return _canonical_case_ids("".join(folded[i] for i in kept), kept)
+    return _canonical_case_ids(
+        "".join(folded[i] for i in kept), [cantonese_origin[i] for i in kept]
+    )
 
 
 def _canonical_case_ids(text: str, origin: list[int]) -> NormalizedText:

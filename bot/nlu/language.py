@@ -40,6 +40,9 @@ MAX_CHINESE_CHARACTERS: Final = 3
 
 _CJK: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD: Final = re.compile(r"[a-z]+")
+#: Identifiers such as an intent name ("ask_suspend_reason", a stale button payload read as
+#: text) are not a language.
+_IDENTIFIER: Final = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")
 #: Latin tokens of everyday Chinese merchant talk, brands and models: no sign of a language.
 NEUTRAL_WORDS: Final = frozenset(
     {
@@ -59,7 +62,7 @@ NEUTRAL_WORDS: Final = frozenset(
 
 def is_foreign_text(text: str) -> bool:
     """Whether ``text`` is written mostly in Latin letters with real (non-neutral) words."""
-    lowered = text.lower()
+    lowered = _IDENTIFIER.sub(" ", text.lower())
     latin = sum(len(word) for word in _LATIN_WORD.findall(lowered))
     chinese = len(_CJK.findall(lowered))
     if chinese > MAX_CHINESE_CHARACTERS or latin == 0 or latin / (latin + chinese) < LATIN_SHARE:

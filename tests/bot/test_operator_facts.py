@@ -177,7 +177,7 @@ def test_nginx_degraded_reply_and_prod_endpoints_carry_the_facts(configured):
     body = rest_unavailable_body(ROOT / "domain.yml")
     assert "客服热线 95000" in body and "{hotline}" not in body
     settings = ProdSettings.from_env({})
-    assert endpoints(settings)["nlg"] == {"type": "bot.nlg.OperatorFactsNLG"}
+    assert endpoints(settings, "test-actions-secret")["nlg"] == {"type": "bot.nlg.OperatorFactsNLG"}
 
 
 def test_pages_fill_the_facts(configured):

@@ -84,7 +84,7 @@ def test_a_case_filed_in_the_chat_verifies_in_a_new_conversation(running_bot):  
     with store.session() as session:
         checks = session.execute(
             select(VerificationAttempt.merchant_key, VerificationAttempt.succeeded).where(
-                VerificationAttempt.sender_id.like("e2e-case-id-%")
+                VerificationAttempt.sender_id.like("rest:e2e-case-id-%")
             )
         ).all()
     assert checks and all(ok for _, ok in checks), checks

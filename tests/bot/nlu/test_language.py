@@ -36,6 +36,8 @@ def test_foreign_messages(text):
         "hello",
         "thanks",
         "thank you",
+        "ask_suspend_reason",
+        "/check_case_status",
         "A0",
         "pn-0093",
         "JC202611180023",
