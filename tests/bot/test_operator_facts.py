@@ -90,7 +90,7 @@ def test_a_broken_file_is_reported(tmp_path: Path):
 
 
 def test_unset_facts_are_warned_about_and_say_where_to_look():
-    facts = load_operator_facts({"POSBOT_OPERATOR_FILE": "/nonexistent"})
+    facts = facts_module.load_operator_facts({"POSBOT_OPERATOR_FILE": "/nonexistent"})
     warning = unset_warning(facts)
     assert "POSBOT_HOTLINE" in warning and "POSBOT_SERVICE_HOURS" in warning
     assert fill_operator_facts("请拨打{hotline}", facts) == (
@@ -206,3 +206,10 @@ def test_the_launcher_makes_the_nlg_the_default(monkeypatch):
     assert isinstance(NaturalLanguageGenerator.create(None, domain), OperatorFactsNLG)
     explicit = NaturalLanguageGenerator.create(EndpointConfig(type="response"), domain)
     assert type(explicit).__name__ == "TemplatedNaturalLanguageGenerator"
+
+
+def test_the_shipped_example_file_is_a_valid_operator_file():
+    example = ROOT / "operator.example.yml"
+    facts = load_operator_facts({"POSBOT_OPERATOR_FILE": str(example)})
+    assert facts.hotline == "客服热线 95xxx"
+    assert facts.service_hours == "每天 9:00-21:00"
