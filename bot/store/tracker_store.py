@@ -76,6 +76,19 @@ def engine_options(url: str) -> dict[str, Any]:
     return options
 
 
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Write-ahead log and normal sync for the embedded SQLite tracker store.
+
+    Every turn appends events: with the default rollback journal each commit syncs the file
+    twice and readers wait for writers; with WAL a commit is one append and reads go on.
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def tracker_url(configured: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The endpoint's URL, else ``POSBOT_TRACKER_URL``, else the SQLite file in ``var/``.
 
@@ -121,6 +134,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         """
         database_url = tracker_url(url or host)
         self.engine = sa.create_engine(database_url, **engine_options(database_url))
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _tune_sqlite)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._schema_ready = False
         self._schema_lock = threading.Lock()

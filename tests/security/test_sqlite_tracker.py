@@ -89,6 +89,16 @@ def test_without_a_url_the_store_is_the_sqlite_file_in_var(
     store.engine.dispose()
 
 
+def test_the_sqlite_file_uses_a_write_ahead_log(tmp_path: Path) -> None:
+    store = RedactingSQLTrackerStore(
+        domain=Domain.empty(), url=f"sqlite:///{tmp_path / 'tracker.db'}"
+    )
+    with store.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    store.engine.dispose()
+    assert mode == "wal"
+
+
 def test_a_malformed_url_is_a_precise_error() -> None:
     with pytest.raises(ValueError, match="POSBOT_TRACKER_URL"):
         tracker_url(None, {TRACKER_URL_ENV: "var/tracker.db"})
