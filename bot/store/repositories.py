@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -256,29 +257,28 @@ class CaseRepository:
         """
         case = self.get(case_id)
         old_status = case.status if case is not None else None
-        changed = self.session.execute(
-            update(Case)
-            .where(Case.case_id == case_id, Case.status.in_(OPEN_CASE_STATUSES))
-            .values(status=WITHDRAWN, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        ).rowcount
-        if not changed:
-            return False
-        self.add_event(case_id, WITHDRAWN, f"{old_status} -> {WITHDRAWN}（商户撤销）", now)
-        self.session.flush()
-        return True
+        detail = f"{old_status} -> {WITHDRAWN}（商户撤销）"
+        return self._change_open_case(case_id, {"status": WITHDRAWN}, WITHDRAWN, detail, now)
 
     def set_contact_phone(self, case_id: str, phone: str, masked: str, now: datetime) -> bool:
         """Stores a new contact phone on an open case (the event keeps it masked)."""
+        values = {"contact_phone": phone}
+        return self._change_open_case(case_id, values, CONTACT_PHONE_CHANGED, masked, now)
+
+    def _change_open_case(
+        self, case_id: str, values: dict[str, Any], kind: str, detail: str, now: datetime
+    ) -> bool:
+        """Updates the case only while it is open (one conditional UPDATE, so a decision
+        imported at the same moment is never overwritten) and records the event."""
         changed = self.session.execute(
             update(Case)
             .where(Case.case_id == case_id, Case.status.in_(OPEN_CASE_STATUSES))
-            .values(contact_phone=phone, updated_at=now)
+            .values(**values, updated_at=now)
             .execution_options(synchronize_session="fetch")
         ).rowcount
         if not changed:
             return False
-        self.add_event(case_id, CONTACT_PHONE_CHANGED, masked, now)
+        self.add_event(case_id, kind, detail, now)
         self.session.flush()
         return True
 

@@ -6,12 +6,8 @@ and PostgreSQL (skipped when PostgreSQL is not reachable; in CI, CI=true, that f
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from datetime import datetime
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.services.identity import (
@@ -23,49 +19,11 @@ from bot.services.identity import (
     check_identity,
 )
 from bot.store.database import CaseStore
-from bot.store.migrate import upgrade
 from bot.store.models import VerificationAttempt
-from bot.store.seed import seed_demo_data
-from tests.bot.store.conftest import pg_store  # noqa: F401  (throw-away PostgreSQL database)
+from tests.security.concurrency import NOW, in_parallel
 
-NOW = datetime(2026, 11, 26, 10, 0, 0)
 ZHANG, ZHANG_LAST4 = "898310058121234", "5678"
 PARALLEL = 40
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def migrated_store(request, tmp_path) -> Iterator[CaseStore]:
-    if request.param == "sqlite":
-        store = CaseStore(f"sqlite:///{tmp_path / 'cases.db'}")
-    else:
-        store = request.getfixturevalue("pg_store")
-    upgrade(store)
-    seed_demo_data(store, now=NOW)
-    yield store
-    if request.param == "sqlite":
-        store.dispose()
-
-
-def in_parallel(count: int, work: Callable[[int], IdentityCheck]) -> list[IdentityCheck]:
-    """Runs ``work(0..count-1)`` in threads released at the same moment; re-raises errors."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(number: int) -> None:
-        barrier.wait()
-        try:
-            results[number] = work(number)
-        except BaseException as error:
-            results[number] = error
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    errors = [r for r in results if not isinstance(r, IdentityCheck)]
-    assert not errors, errors
-    return results  # type: ignore[return-value]
 
 
 def check(store: CaseStore, sender: str, last4: str, merchant_id: str = ZHANG) -> IdentityCheck:

@@ -7,9 +7,6 @@ reachable PostgreSQL that half is skipped, and fails in CI).
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
@@ -20,52 +17,15 @@ from actions.application import ActionSubmitApplication
 from bot.services.cases import submit_application
 from bot.store.database import CaseStore
 from bot.store.importer import CsvImportError, import_cases_text
-from bot.store.migrate import upgrade
 from bot.store.models import Case, Merchant, Terminal
 from bot.store.repositories import ApplicationDraftRepository
-from bot.store.seed import demo_csv, seed_demo_data
+from bot.store.seed import demo_csv
 from bot.workdays import WorkdayCalendar
 from tests.actions.helpers import make_tracker, verified_as
-from tests.bot.store.conftest import pg_store  # noqa: F401  (throw-away PostgreSQL database)
+from tests.security.concurrency import NOW, in_parallel
 
-NOW = datetime(2026, 11, 26, 10, 0, 0)
 WU, WU_TERMINAL = "898310058120000", "60070001"  # suspended, no application yet
 PARALLEL = 20
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def migrated_store(request, tmp_path) -> Iterator[CaseStore]:
-    if request.param == "sqlite":
-        store = CaseStore(f"sqlite:///{tmp_path / 'cases.db'}")
-    else:
-        store = request.getfixturevalue("pg_store")
-    upgrade(store)
-    seed_demo_data(store, now=NOW)
-    yield store
-    if request.param == "sqlite":
-        store.dispose()
-
-
-def in_parallel(count: int, work: Callable[[int], object]) -> list[object]:
-    """Runs ``work(0..count-1)`` in threads released at the same moment; re-raises errors."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(number: int) -> None:
-        barrier.wait()
-        try:
-            results[number] = work(number)
-        except BaseException as error:
-            results[number] = error
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, errors
-    return results
 
 
 def _open_cases(store: CaseStore, terminal_id: str) -> list[str]:
