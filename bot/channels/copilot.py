@@ -16,11 +16,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.channels import shared_state
 from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
-from bot.channels.call_context import CallContexts
 from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, static_file
+from bot.channels.state import factory
+from bot.channels.state.call_context import CallContexts
 from bot.clock import china_now
 from bot.faq import TOPIC_BY_INTENT
 from bot.redaction import mask_pii
@@ -126,7 +126,7 @@ class CopilotInput(InputChannel):
     ) -> None:
         self.tokens = tokens or AgentTokens.from_env()
         # Shared through Redis when POSBOT_REDIS_URL is set (several Rasa server processes).
-        self.calls = calls or shared_state.call_contexts()
+        self.calls = calls or factory.call_contexts()
         self._store = store
         self._calendar: WorkdayCalendar | None = None
 
@@ -195,7 +195,7 @@ class CopilotInput(InputChannel):
             ]
             try:
                 context = await self.calls.add_turn(call_id, agent_id, mask_pii(text), entities)
-            except shared_state.SharedStateUnavailable as error:
+            except factory.SharedStateUnavailable as error:
                 logger.error("copilot call context unavailable: %s", error)
                 return response.json({"error": "call context unavailable"}, status=503)
             warnings = []

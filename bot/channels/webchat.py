@@ -12,7 +12,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.outbox import current_outbox
 from bot.channels.pages import STATIC_DIR, chat_embed_origins, html_page, static_file
 from bot.channels.sessions import (
     REST,
@@ -21,7 +20,8 @@ from bot.channels.sessions import (
     default_tokens,
     scoped_sender,
 )
-from bot.channels.shared_state import SharedStateUnavailable
+from bot.channels.state.factory import SharedStateUnavailable
+from bot.channels.state.outbox import current_outbox
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from sanic import Sanic
 from bot import server_limits
 from bot.channels.agent_desk import AgentDeskInput
 from bot.channels.auth import AgentTokens
-from bot.channels.call_context import InMemoryCallContexts
 from bot.channels.copilot import CopilotInput
 from bot.channels.faq import FaqInput
 from bot.channels.rest import GuardedRestInput
+from bot.channels.state.call_context import InMemoryCallContexts
 from bot.server_limits import MAX_REQUEST_BYTES
 from tests.security import servers
 from tests.security.servers import Serve, raw_request

@@ -20,7 +20,7 @@ from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 from wechatpy.crypto import WeChatCrypto
 
-from bot.channels.wechat import WeChatInput, WeChatSettings
+from bot.channels.wechat.channel import WeChatInput, WeChatSettings
 
 TOKEN = "posbot-test-token"
 APP_ID = "wx0123456789abcdef"

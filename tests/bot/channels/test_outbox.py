@@ -1,6 +1,6 @@
-from bot.channels import outbox
 from bot.channels.auth import AgentTokens
-from bot.channels.outbox import DELIVERERS, HumanOutbox, deliver
+from bot.channels.state import outbox
+from bot.channels.state.outbox import DELIVERERS, HumanOutbox, deliver
 
 
 async def test_agent_messages_go_through_the_channel_or_the_widget_inbox(monkeypatch):

@@ -1,4 +1,4 @@
-"""Fixtures of the store tests: a throw-away PostgreSQL database."""
+"""Fixtures of the store tests: throw-away PostgreSQL databases and the test Redis database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from bot.store.database import CaseStore
+from tests.prod.conftest import pg_database, redis_url  # noqa: F401  (module-scoped, shared)
 
 ADMIN_URL = os.environ.get("POSBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -33,13 +33,19 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
-from bot.channels import shared_state
-from bot.channels.outbox import DELIVERERS
 from bot.channels.sessions import WECHAT, channel_sender, scoped_sender
-from bot.channels.shared_state import SharedStateUnavailable
-from bot.channels.wechat_api import DEFAULT_API_BASE, WeChatApiClient
-from bot.channels.wechat_format import build_reply, option_payload, text_reply_xml
-from bot.channels.wechat_security import (
+from bot.channels.state import factory
+from bot.channels.state.factory import SharedStateUnavailable
+from bot.channels.state.outbox import DELIVERERS
+from bot.channels.state.wechat import (
+    MessageDeduplicator,
+    NonceRegistry,
+    OptionsStore,
+    TtlCache,
+)
+from bot.channels.wechat.api import DEFAULT_API_BASE, WeChatApiClient
+from bot.channels.wechat.format import build_reply, option_payload, text_reply_xml
+from bot.channels.wechat.security import (
     RequestRejected,
     bad_request,
     check_freshness,
@@ -48,12 +54,6 @@ from bot.channels.wechat_security import (
     forbidden,
     parse_xml,
     read_body,
-)
-from bot.channels.wechat_state import (
-    MessageDeduplicator,
-    NonceRegistry,
-    OptionsStore,
-    TtlCache,
 )
 from bot.redaction import mask_sensitive
 from bot.store.tracker_store import TrackerStoreUnavailable
@@ -199,11 +199,11 @@ class WeChatInput(InputChannel):
         self.settings = settings
         self._clock = clock
         self._crypto = _build_crypto(settings)
-        self._deduplicator = deduplicator or shared_state.deduplicator()
-        self._nonces = nonces or shared_state.nonce_registry()
+        self._deduplicator = deduplicator or factory.deduplicator()
+        self._nonces = nonces or factory.nonce_registry()
         self._api = api or _build_api(settings)
         self._turns: TtlCache[str, _Turn] = TtlCache(TURN_TTL_SECONDS, clock=clock)
-        self._options = options or shared_state.wechat_options()
+        self._options = options or factory.wechat_options()
         self._tasks: set[asyncio.Task[None]] = set()
         if not settings.token:
             logger.warning("%s is not set: the WeChat channel is off (answers 503)", TOKEN_ENV)

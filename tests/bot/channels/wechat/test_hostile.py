@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from bot.channels.wechat import WeChatInput, WeChatSettings
-from bot.channels.wechat_state import InMemoryNonceRegistry
+from bot.channels.state.wechat import InMemoryNonceRegistry
+from bot.channels.wechat.channel import WeChatInput, WeChatSettings
 from tests.bot.channels.conftest import (
     ACCOUNT,
     OPENID,

@@ -10,16 +10,16 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from bot.channels.redis_state import (
+from bot.channels.state.factory import redis_client
+from bot.channels.state.redis_backend import (
     DEDUP_PREFIX,
     NONCE_PREFIX,
     RedisDeduplicator,
     RedisNonceRegistry,
 )
-from bot.channels.shared_state import redis_client
-from bot.channels.wechat import SUCCESS, WeChatInput, WeChatSettings
-from bot.channels.wechat_security import MAX_CLOCK_SKEW_SECONDS
-from bot.channels.wechat_state import InMemoryDeduplicator, InMemoryNonceRegistry
+from bot.channels.state.wechat import InMemoryDeduplicator, InMemoryNonceRegistry
+from bot.channels.wechat.channel import SUCCESS, WeChatInput, WeChatSettings
+from bot.channels.wechat.security import MAX_CLOCK_SKEW_SECONDS
 from tests.bot.channels import conftest as channel_fixtures
 from tests.bot.channels.conftest import FakeBot, FakeWeChatApi, StartChannel, text_xml
 from tests.security import redis_service

@@ -21,10 +21,12 @@ from rasa.core.channels.channel import register
 from redis.asyncio import Redis
 from sanic import Sanic
 
-from bot.channels import outbox, shared_state
-from bot.channels.call_context import InMemoryCallContexts
-from bot.channels.outbox import HumanOutbox, deliver
-from bot.channels.redis_state import (
+from bot.channels.sessions import SESSION_HEADER, SessionTokens
+from bot.channels.state import factory, outbox
+from bot.channels.state.call_context import InMemoryCallContexts
+from bot.channels.state.factory import SharedStateUnavailable, redis_client
+from bot.channels.state.outbox import HumanOutbox, deliver
+from bot.channels.state.redis_backend import (
     CALL_PREFIX,
     DEDUP_PREFIX,
     NONCE_PREFIX,
@@ -35,11 +37,9 @@ from bot.channels.redis_state import (
     RedisOptions,
     RedisOutbox,
 )
-from bot.channels.sessions import SESSION_HEADER, SessionTokens
-from bot.channels.shared_state import SharedStateUnavailable, redis_client
+from bot.channels.state.wechat import InMemoryDeduplicator, InMemoryOptions
 from bot.channels.webchat import WebChatInput
-from bot.channels.wechat import SUCCESS, WeChatInput
-from bot.channels.wechat_state import InMemoryDeduplicator, InMemoryOptions
+from bot.channels.wechat.channel import SUCCESS, WeChatInput
 from tests.bot.channels.conftest import FakeBot, StartChannel, loopback_socket, text_xml
 
 REDIS_URL = os.environ.get("POSBOT_TEST_SHARED_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -95,17 +95,17 @@ async def dead_client() -> AsyncIterator[Redis]:
 
 
 def test_stores_are_chosen_by_posbot_redis_url_without_connecting() -> None:
-    shared = {shared_state.REDIS_URL_ENV: DEAD_REDIS_URL}
-    assert isinstance(shared_state.deduplicator(shared), RedisDeduplicator)
-    assert isinstance(shared_state.nonce_registry(shared), RedisNonceRegistry)
-    assert isinstance(shared_state.wechat_options(shared), RedisOptions)
-    assert isinstance(shared_state.outbox(shared), RedisOutbox)
-    assert isinstance(shared_state.call_contexts(shared), RedisCallContexts)
-    alone = {shared_state.REDIS_URL_ENV: " "}
-    assert isinstance(shared_state.deduplicator(alone), InMemoryDeduplicator)
-    assert isinstance(shared_state.wechat_options(alone), InMemoryOptions)
-    assert isinstance(shared_state.outbox(alone), HumanOutbox)
-    assert isinstance(shared_state.call_contexts(alone), InMemoryCallContexts)
+    shared = {factory.REDIS_URL_ENV: DEAD_REDIS_URL}
+    assert isinstance(factory.deduplicator(shared), RedisDeduplicator)
+    assert isinstance(factory.nonce_registry(shared), RedisNonceRegistry)
+    assert isinstance(factory.wechat_options(shared), RedisOptions)
+    assert isinstance(factory.outbox(shared), RedisOutbox)
+    assert isinstance(factory.call_contexts(shared), RedisCallContexts)
+    alone = {factory.REDIS_URL_ENV: " "}
+    assert isinstance(factory.deduplicator(alone), InMemoryDeduplicator)
+    assert isinstance(factory.wechat_options(alone), InMemoryOptions)
+    assert isinstance(factory.outbox(alone), HumanOutbox)
+    assert isinstance(factory.call_contexts(alone), InMemoryCallContexts)
 
 
 # --- two processes share the state ----------------------------------------------------------

@@ -11,9 +11,9 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
-from bot.channels.call_context import CallContexts, InMemoryCallContexts
-from bot.channels.outbox import HumanOutbox, Outbox
-from bot.channels.wechat_state import (
+from bot.channels.state.call_context import CallContexts, InMemoryCallContexts
+from bot.channels.state.outbox import HumanOutbox, Outbox
+from bot.channels.state.wechat import (
     InMemoryDeduplicator,
     InMemoryNonceRegistry,
     InMemoryOptions,
@@ -74,7 +74,7 @@ def deduplicator(environ: Mapping[str, str] | None = None) -> MessageDeduplicato
     client = _shared_client(environ)
     if client is None:
         return InMemoryDeduplicator()
-    from bot.channels.redis_state import RedisDeduplicator
+    from bot.channels.state.redis_backend import RedisDeduplicator
 
     return RedisDeduplicator(client)
 
@@ -84,7 +84,7 @@ def nonce_registry(environ: Mapping[str, str] | None = None) -> NonceRegistry:
     client = _shared_client(environ)
     if client is None:
         return InMemoryNonceRegistry()
-    from bot.channels.redis_state import RedisNonceRegistry
+    from bot.channels.state.redis_backend import RedisNonceRegistry
 
     return RedisNonceRegistry(client)
 
@@ -94,7 +94,7 @@ def wechat_options(environ: Mapping[str, str] | None = None) -> OptionsStore:
     client = _shared_client(environ)
     if client is None:
         return InMemoryOptions()
-    from bot.channels.redis_state import RedisOptions
+    from bot.channels.state.redis_backend import RedisOptions
 
     return RedisOptions(client)
 
@@ -104,7 +104,7 @@ def outbox(environ: Mapping[str, str] | None = None) -> Outbox:
     client = _shared_client(environ)
     if client is None:
         return HumanOutbox()
-    from bot.channels.redis_state import RedisOutbox
+    from bot.channels.state.redis_backend import RedisOutbox
 
     return RedisOutbox(client)
 
@@ -114,6 +114,6 @@ def call_contexts(environ: Mapping[str, str] | None = None) -> CallContexts:
     client = _shared_client(environ)
     if client is None:
         return InMemoryCallContexts()
-    from bot.channels.redis_state import RedisCallContexts
+    from bot.channels.state.redis_backend import RedisCallContexts
 
     return RedisCallContexts(client)

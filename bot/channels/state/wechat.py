@@ -1,7 +1,7 @@
 """Short-lived state of the WeChat channel: TTL caches, de-duplication, nonce replay, options.
 
 The interfaces and their in-memory implementations (one process); the Redis ones, shared by
-every Rasa server process, are in :mod:`bot.channels.redis_state`.
+every Rasa server process, are in :mod:`bot.channels.state.redis_backend`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final, Generic, TypeVar
 
-from bot.channels.wechat_security import MAX_CLOCK_SKEW_SECONDS
+from bot.channels.wechat.security import MAX_CLOCK_SKEW_SECONDS
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -14,7 +14,9 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import TextMessage
 
-from bot.channels.wechat import (
+from bot.channels.state.wechat import InMemoryDeduplicator, TtlCache
+from bot.channels.wechat.api import WeChatApiClient
+from bot.channels.wechat.channel import (
     BOT_ERROR_TEXT,
     GREET_PAYLOAD,
     TYPE_PROMPT,
@@ -22,15 +24,13 @@ from bot.channels.wechat import (
     WeChatInput,
     WeChatSettings,
 )
-from bot.channels.wechat_api import WeChatApiClient
-from bot.channels.wechat_format import (
+from bot.channels.wechat.format import (
     MAX_REPLY_BYTES,
     OPTIONS_HEADER,
     build_reply,
     option_payload,
     split_text,
 )
-from bot.channels.wechat_state import InMemoryDeduplicator, TtlCache
 from bot.store.tracker_store import TrackerStoreUnavailable
 from tests.bot.channels.conftest import (
     ACCOUNT,
@@ -373,7 +373,7 @@ async def test_bad_plaintext_bodies_are_rejected(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = await start_channel()
-    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat"):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.wechat.channel"):
         status, _ = await client.post_plain(body)
     assert status == expected
     assert bot.messages == []
@@ -502,7 +502,7 @@ async def test_unconfigured_token_answers_503(
     start_channel: StartChannel, bot: FakeBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await start_channel(token="")
-    with caplog.at_level(logging.ERROR, logger="bot.channels.wechat"):
+    with caplog.at_level(logging.ERROR, logger="bot.channels.wechat.channel"):
         assert (await client.post_plain(text_xml("hi")))[0] == 503
         assert (await client.verify(**client.query(), echostr="1"))[0] == 503
     assert bot.messages == []

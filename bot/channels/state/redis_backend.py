@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import RedisError
 
-from bot.channels.call_context import CallContexts, call_ids
-from bot.channels.outbox import MAX_MESSAGES_PER_SENDER, Outbox, outbox_message
-from bot.channels.shared_state import SharedStateUnavailable
-from bot.channels.wechat_state import (
+from bot.channels.state.call_context import CallContexts, call_ids
+from bot.channels.state.factory import SharedStateUnavailable
+from bot.channels.state.outbox import MAX_MESSAGES_PER_SENDER, Outbox, outbox_message
+from bot.channels.state.wechat import (
     DEFAULT_DEDUP_TTL_SECONDS,
     DEFAULT_NONCE_TTL_SECONDS,
     OPTIONS_TTL_SECONDS,

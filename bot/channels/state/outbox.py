@@ -1,8 +1,9 @@
 """Messages from human agents waiting to be picked up by the web widget.
 
 :class:`HumanOutbox` keeps them in the Rasa server's memory (one process); with
-``POSBOT_REDIS_URL`` set every process shares :class:`bot.channels.redis_state.RedisOutbox`, so
-a widget poll may reach any process. :func:`current_outbox` picks one on first use.
+``POSBOT_REDIS_URL`` set every process shares
+:class:`bot.channels.state.redis_backend.RedisOutbox`, so a widget poll may reach
+any process. :func:`current_outbox` picks one on first use.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def current_outbox() -> Outbox:
     """The process-wide outbox: Redis when ``POSBOT_REDIS_URL`` is set, else memory."""
     global OUTBOX
     if OUTBOX is None:
-        from bot.channels.shared_state import outbox
+        from bot.channels.state.factory import outbox
 
         OUTBOX = outbox()
     return OUTBOX
@@ -99,7 +100,7 @@ async def deliver(input_channel: str | None, sender_id: str, text: str, author: 
         The channel's name, ``inbox``, or ``undelivered`` (logged as an error) when the inbox
         cannot be reached.
     """
-    from bot.channels.shared_state import SharedStateUnavailable
+    from bot.channels.state.factory import SharedStateUnavailable
 
     deliverer = DELIVERERS.get(input_channel or "")
     if deliverer is not None and await deliverer(sender_id, text):
