@@ -27,8 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
+from bot.channels.delivery import deliver
 from bot.channels.pages import agent_of, domain_text, framing_headers
-from bot.channels.state.outbox import deliver
 from bot.clock import china_now
 from bot.redaction import mask_pii
 from bot.store.database import CaseStore, default_store

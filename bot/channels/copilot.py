@@ -21,6 +21,7 @@ from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.pages import STATIC_DIR, agent_of, domain_text, html_page, static_file
 from bot.channels.state import factory
 from bot.channels.state.call_context import CallContexts
+from bot.channels.state.errors import SharedStateUnavailable
 from bot.clock import china_now
 from bot.faq import TOPIC_BY_INTENT
 from bot.redaction import mask_pii
@@ -195,7 +196,7 @@ class CopilotInput(InputChannel):
             ]
             try:
                 context = await self.calls.add_turn(call_id, agent_id, mask_pii(text), entities)
-            except factory.SharedStateUnavailable as error:
+            except SharedStateUnavailable as error:
                 logger.error("copilot call context unavailable: %s", error)
                 return response.json({"error": "call context unavailable"}, status=503)
             warnings = []

@@ -12,6 +12,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.delivery import current_outbox
 from bot.channels.pages import STATIC_DIR, chat_embed_origins, html_page, static_file
 from bot.channels.sessions import (
     REST,
@@ -20,8 +21,7 @@ from bot.channels.sessions import (
     default_tokens,
     scoped_sender,
 )
-from bot.channels.state.factory import SharedStateUnavailable
-from bot.channels.state.outbox import current_outbox
+from bot.channels.state.errors import SharedStateUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from sanic import Sanic
 
+from bot.channels.delivery import DELIVERERS, current_outbox, deliver
 from bot.channels.rest import GuardedRestInput
 from bot.channels.sessions import SESSION_HEADER, SessionTokens, channel_sender
-from bot.channels.state.outbox import DELIVERERS, current_outbox, deliver
 from bot.channels.webchat import WebChatInput
 from bot.channels.wechat.channel import WeChatInput, WeChatSettings
 from tests.bot.channels.conftest import loopback_socket

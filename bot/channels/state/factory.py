@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import Final
+
+from redis.asyncio import Redis
 
 from bot.channels.state.call_context import CallContexts, InMemoryCallContexts
 from bot.channels.state.outbox import HumanOutbox, Outbox
+from bot.channels.state.redis_backend import (
+    RedisCallContexts,
+    RedisDeduplicator,
+    RedisNonceRegistry,
+    RedisOptions,
+    RedisOutbox,
+    redis_client,
+)
 from bot.channels.state.wechat import (
     InMemoryDeduplicator,
     InMemoryNonceRegistry,
@@ -22,41 +32,15 @@ from bot.channels.state.wechat import (
     OptionsStore,
 )
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
 REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
-SOCKET_TIMEOUT_SECONDS: Final = 2.0
-# A broken pooled connection (Redis restarted) is retried once on a new one.
-RETRIES: Final = 1
 
 _CLIENTS: dict[str, Redis] = {}
-
-
-class SharedStateUnavailable(Exception):
-    """The shared store (Redis) could not be reached or answered with an error."""
 
 
 def redis_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The Redis URL of the shared state, or ``None`` for in-memory state."""
     value = (os.environ if environ is None else environ).get(REDIS_URL_ENV, "").strip()
     return value or None
-
-
-def redis_client(url: str) -> Redis:
-    """A ``redis.asyncio`` client for ``url``; no connection is made until it is used."""
-    from redis.asyncio import Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
-
-    return Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), RETRIES),
-        retry_on_error=[ConnectionError, TimeoutError],
-    )
 
 
 def _shared_client(environ: Mapping[str, str] | None) -> Redis | None:
@@ -72,48 +56,28 @@ def _shared_client(environ: Mapping[str, str] | None) -> Redis | None:
 def deduplicator(environ: Mapping[str, str] | None = None) -> MessageDeduplicator:
     """WeChat message de-duplication for this process's configuration."""
     client = _shared_client(environ)
-    if client is None:
-        return InMemoryDeduplicator()
-    from bot.channels.state.redis_backend import RedisDeduplicator
-
-    return RedisDeduplicator(client)
+    return InMemoryDeduplicator() if client is None else RedisDeduplicator(client)
 
 
 def nonce_registry(environ: Mapping[str, str] | None = None) -> NonceRegistry:
     """WeChat nonce replay registry for this process's configuration."""
     client = _shared_client(environ)
-    if client is None:
-        return InMemoryNonceRegistry()
-    from bot.channels.state.redis_backend import RedisNonceRegistry
-
-    return RedisNonceRegistry(client)
+    return InMemoryNonceRegistry() if client is None else RedisNonceRegistry(client)
 
 
 def wechat_options(environ: Mapping[str, str] | None = None) -> OptionsStore:
     """Numbered reply options of WeChat users for this process's configuration."""
     client = _shared_client(environ)
-    if client is None:
-        return InMemoryOptions()
-    from bot.channels.state.redis_backend import RedisOptions
-
-    return RedisOptions(client)
+    return InMemoryOptions() if client is None else RedisOptions(client)
 
 
 def outbox(environ: Mapping[str, str] | None = None) -> Outbox:
     """The web widget's inbox of agent messages for this process's configuration."""
     client = _shared_client(environ)
-    if client is None:
-        return HumanOutbox()
-    from bot.channels.state.redis_backend import RedisOutbox
-
-    return RedisOutbox(client)
+    return HumanOutbox() if client is None else RedisOutbox(client)
 
 
 def call_contexts(environ: Mapping[str, str] | None = None) -> CallContexts:
     """The copilot's call contexts for this process's configuration."""
     client = _shared_client(environ)
-    if client is None:
-        return InMemoryCallContexts()
-    from bot.channels.state.redis_backend import RedisCallContexts
-
-    return RedisCallContexts(client)
+    return InMemoryCallContexts() if client is None else RedisCallContexts(client)

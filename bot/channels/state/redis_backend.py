@@ -11,12 +11,17 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.channels.state.call_context import CallContexts, call_ids
-from bot.channels.state.factory import SharedStateUnavailable
+from bot.channels.state.errors import SharedStateUnavailable
 from bot.channels.state.outbox import MAX_MESSAGES_PER_SENDER, Outbox, outbox_message
 from bot.channels.state.wechat import (
     DEFAULT_DEDUP_TTL_SECONDS,
@@ -28,9 +33,6 @@ from bot.channels.state.wechat import (
 )
 from bot.services.copilot import CALL_TTL_SECONDS, MAX_CALL_TURNS, CallContext
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
 logger = logging.getLogger(__name__)
 
 DEDUP_PREFIX: Final = "posbot:wechat:msgid:"
@@ -39,6 +41,9 @@ OPTIONS_PREFIX: Final = "posbot:wechat:options:"
 OUTBOX_PREFIX: Final = "posbot:outbox:"
 CALL_PREFIX: Final = "posbot:copilot:call:"
 OUTBOX_TTL_SECONDS: Final = 24 * 3600.0
+SOCKET_TIMEOUT_SECONDS: Final = 2.0
+# A broken pooled connection (Redis restarted) is retried once on a new one.
+RETRIES: Final = 1
 # Errors of an unreachable or failing Redis (socket errors arrive wrapped as RedisError).
 _ERRORS: Final = (RedisError, OSError)
 
@@ -64,6 +69,17 @@ local encoded = cjson.encode(context)
 redis.call('SET', KEYS[1], encoded, 'PX', ARGV[5])
 return encoded
 """
+
+
+def redis_client(url: str) -> Redis:
+    """A ``redis.asyncio`` client for ``url``; no connection is made until it is used."""
+    return Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), RETRIES),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
 
 
 def _ms(seconds: float) -> int:

@@ -1,4 +1,4 @@
-"""Short-lived state of the WeChat channel: TTL caches, de-duplication, nonce replay, options.
+"""Short-lived state of the WeChat channel: de-duplication, nonce replay, numbered options.
 
 The interfaces and their in-memory implementations (one process); the Redis ones, shared by
 every Rasa server process, are in :mod:`bot.channels.state.redis_backend`.
@@ -9,15 +9,14 @@ from __future__ import annotations
 import hmac
 import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Final, Generic, TypeVar
+from typing import Final
 
-from bot.channels.wechat.security import MAX_CLOCK_SKEW_SECONDS
+from bot.channels.state.ttl_cache import DEFAULT_MAX_ENTRIES, TtlCache
 
-K = TypeVar("K")
-V = TypeVar("V")
-
+#: WeChat callbacks are accepted while their timestamp is this close to the server's clock
+#: (checked by :func:`bot.channels.wechat.security.check_freshness`).
+MAX_CLOCK_SKEW_SECONDS: Final = 300
 # A signed callback is accepted while its timestamp is within MAX_CLOCK_SKEW_SECONDS either side
 # of now, i.e. during 2 x 300 s after its first use at worst. Its MsgId (or event key) and its
 # nonce are remembered at least that long, with a margin for the clocks' rounding, so that a
@@ -25,67 +24,8 @@ V = TypeVar("V")
 REPLAY_WINDOW_SECONDS: Final = 2.0 * MAX_CLOCK_SKEW_SECONDS + 5.0
 DEFAULT_DEDUP_TTL_SECONDS: Final = REPLAY_WINDOW_SECONDS
 DEFAULT_NONCE_TTL_SECONDS: Final = REPLAY_WINDOW_SECONDS
-DEFAULT_MAX_ENTRIES: Final = 10_000
 # Numbered reply options stay answerable for 10 minutes.
 OPTIONS_TTL_SECONDS: Final = 600.0
-
-
-class TtlCache(Generic[K, V]):
-    """A bounded mapping whose entries expire ``ttl_seconds`` after they were last set.
-
-    Not thread-safe: it is used from the event loop only.
-    """
-
-    def __init__(
-        self,
-        ttl_seconds: float,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        """The live value of ``key``, or ``None``."""
-        self._purge()
-        entry = self._entries.get(key)
-        return entry[1] if entry else None
-
-    def set(self, key: K, value: V) -> None:
-        """Stores ``value`` under ``key`` and restarts its lifetime."""
-        self._purge()
-        self._entries[key] = (self._clock() + self.ttl_seconds, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def add(self, key: K, value: V) -> bool:
-        """Stores ``value`` only if ``key`` has no live value; ``True`` if it was stored."""
-        if self.get(key) is not None:
-            return False
-        self.set(key, value)
-        return True
-
-    def pop(self, key: K) -> V | None:
-        """Removes ``key`` and returns its live value, or ``None``."""
-        self._purge()
-        entry = self._entries.pop(key, None)
-        return entry[1] if entry else None
-
-    def __len__(self) -> int:
-        self._purge()
-        return len(self._entries)
-
-    def _purge(self) -> None:
-        # Every ``set`` moves its key to the end, so expiry times are in ascending order.
-        now = self._clock()
-        while self._entries:
-            expires_at, _ = next(iter(self._entries.values()))
-            if expires_at > now:
-                break
-            self._entries.popitem(last=False)
 
 
 class MessageDeduplicator(ABC):

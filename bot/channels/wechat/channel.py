@@ -33,15 +33,15 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
+from bot.channels.delivery import DELIVERERS
 from bot.channels.sessions import WECHAT, channel_sender, scoped_sender
 from bot.channels.state import factory
-from bot.channels.state.factory import SharedStateUnavailable
-from bot.channels.state.outbox import DELIVERERS
+from bot.channels.state.errors import SharedStateUnavailable
+from bot.channels.state.ttl_cache import TtlCache
 from bot.channels.state.wechat import (
     MessageDeduplicator,
     NonceRegistry,
     OptionsStore,
-    TtlCache,
 )
 from bot.channels.wechat.api import DEFAULT_API_BASE, WeChatApiClient
 from bot.channels.wechat.format import build_reply, option_payload, text_reply_xml

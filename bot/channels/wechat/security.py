@@ -20,9 +20,9 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import WeChatSigner
 
 from bot.channels.body import BodyTooLarge, read_limited_body
+from bot.channels.state.wechat import MAX_CLOCK_SKEW_SECONDS
 
 MAX_BODY_BYTES: Final = 64 * 1024
-MAX_CLOCK_SKEW_SECONDS: Final = 300
 ENCRYPTED_FIELD: Final = "Encrypt"
 ROOT_TAG: Final = "xml"
 

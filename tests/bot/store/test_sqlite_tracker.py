@@ -15,8 +15,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.state.call_context import InMemoryCallContexts
-from bot.channels.state.factory import redis_client
-from bot.channels.state.redis_backend import RedisCallContexts
+from bot.channels.state.redis_backend import RedisCallContexts, redis_client
 from bot.channels.wechat.channel import MAX_MESSAGE_CHARS, TOO_LONG_PROMPT
 from bot.services.copilot import MAX_CALL_TURNS
 from bot.store.tracker_store import (

@@ -21,11 +21,13 @@ from rasa.core.channels.channel import register
 from redis.asyncio import Redis
 from sanic import Sanic
 
+from bot.channels import delivery
+from bot.channels.delivery import deliver
 from bot.channels.sessions import SESSION_HEADER, SessionTokens
-from bot.channels.state import factory, outbox
+from bot.channels.state import factory
 from bot.channels.state.call_context import InMemoryCallContexts
-from bot.channels.state.factory import SharedStateUnavailable, redis_client
-from bot.channels.state.outbox import HumanOutbox, deliver
+from bot.channels.state.errors import SharedStateUnavailable
+from bot.channels.state.outbox import HumanOutbox
 from bot.channels.state.redis_backend import (
     CALL_PREFIX,
     DEDUP_PREFIX,
@@ -36,6 +38,7 @@ from bot.channels.state.redis_backend import (
     RedisNonceRegistry,
     RedisOptions,
     RedisOutbox,
+    redis_client,
 )
 from bot.channels.state.wechat import InMemoryDeduplicator, InMemoryOptions
 from bot.channels.webchat import WebChatInput
@@ -218,7 +221,7 @@ async def test_redis_down_is_reported_not_guessed(dead_client: Redis, caplog) ->
 async def test_agent_reply_with_the_inbox_down_is_reported_undelivered(
     dead_client: Redis, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
-    monkeypatch.setattr(outbox, "OUTBOX", RedisOutbox(dead_client))
+    monkeypatch.setattr(delivery, "OUTBOX", RedisOutbox(dead_client))
     with caplog.at_level(logging.ERROR):
         assert await deliver("rest", SENDER, "您好", "agent") == "undelivered"
     assert "not delivered" in caplog.text
@@ -304,7 +307,7 @@ async def widget(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...,
 async def test_the_widget_poll_sees_a_reply_put_by_the_other_process(
     clients, widget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "OUTBOX", RedisOutbox(clients()))
+    monkeypatch.setattr(delivery, "OUTBOX", RedisOutbox(clients()))
     await RedisOutbox(clients()).put(f"rest:{SENDER}", "您好，我是客服小王", "agent")
     status, body = await widget(SENDER)
     assert status == 200
@@ -315,7 +318,7 @@ async def test_the_widget_poll_sees_a_reply_put_by_the_other_process(
 async def test_the_widget_poll_gets_no_messages_when_redis_is_down(
     dead_client: Redis, widget, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
-    monkeypatch.setattr(outbox, "OUTBOX", RedisOutbox(dead_client))
+    monkeypatch.setattr(delivery, "OUTBOX", RedisOutbox(dead_client))
     with caplog.at_level(logging.ERROR):
         assert await widget(SENDER) == (200, {"messages": []})
     assert "Widget inbox unavailable" in caplog.text

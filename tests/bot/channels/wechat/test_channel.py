@@ -14,7 +14,8 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import TextMessage
 
-from bot.channels.state.wechat import InMemoryDeduplicator, TtlCache
+from bot.channels.state.ttl_cache import TtlCache
+from bot.channels.state.wechat import InMemoryDeduplicator
 from bot.channels.wechat.api import WeChatApiClient
 from bot.channels.wechat.channel import (
     BOT_ERROR_TEXT,

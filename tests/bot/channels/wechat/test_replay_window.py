@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from bot.channels.state.factory import redis_client
 from bot.channels.state.redis_backend import (
     DEDUP_PREFIX,
     NONCE_PREFIX,
     RedisDeduplicator,
     RedisNonceRegistry,
+    redis_client,
 )
 from bot.channels.state.wechat import InMemoryDeduplicator, InMemoryNonceRegistry
 from bot.channels.wechat.channel import SUCCESS, WeChatInput, WeChatSettings

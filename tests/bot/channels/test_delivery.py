@@ -1,11 +1,13 @@
-from bot.channels.auth import AgentTokens
-from bot.channels.state import outbox
-from bot.channels.state.outbox import DELIVERERS, HumanOutbox, deliver
+"""Agent messages go out through the user's channel or the widget's inbox."""
+
+from bot.channels import delivery
+from bot.channels.delivery import DELIVERERS, deliver
+from bot.channels.state.outbox import HumanOutbox
 
 
 async def test_agent_messages_go_through_the_channel_or_the_widget_inbox(monkeypatch):
     box = HumanOutbox()
-    monkeypatch.setattr(outbox, "OUTBOX", box)
+    monkeypatch.setattr(delivery, "OUTBOX", box)
     sent = []
 
     async def wechat_send(openid: str, text: str) -> bool:
@@ -22,7 +24,7 @@ async def test_agent_messages_go_through_the_channel_or_the_widget_inbox(monkeyp
 
 async def test_failed_channel_delivery_falls_back_to_the_inbox(monkeypatch):
     box = HumanOutbox()
-    monkeypatch.setattr(outbox, "OUTBOX", box)
+    monkeypatch.setattr(delivery, "OUTBOX", box)
 
     async def broken(openid: str, text: str) -> bool:
         return False
@@ -30,11 +32,3 @@ async def test_failed_channel_delivery_falls_back_to_the_inbox(monkeypatch):
     monkeypatch.setitem(DELIVERERS, "wechat", broken)
     assert await deliver("wechat", "openid-2", "稍等", "agent") == "inbox"
     assert [m["from"] for m in await box.take("openid-2")] == ["agent"]
-
-
-def test_agent_tokens_parse_and_skip_weak_entries():
-    tokens = AgentTokens.from_env(
-        {"POSBOT_AGENT_TOKENS": "alice:0123456789abcdef, bob:short, :0123456789abcdef"}
-    )
-    assert dict(tokens.tokens) == {"alice": "0123456789abcdef"}
-    assert AgentTokens.from_env({}).tokens == {}

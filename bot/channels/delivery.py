@@ -1,0 +1,58 @@
+"""How a human agent's (or the system's) message reaches a user who is not waiting for a reply.
+
+A channel that can push messages itself (WeChat's customer-service API) registers a deliverer;
+every other conversation gets the message in the web widget's inbox, the process-wide
+:class:`~bot.channels.state.outbox.Outbox` that :func:`current_outbox` picks on first use
+(Redis when ``POSBOT_REDIS_URL`` is set, else memory).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from bot.channels.state import factory
+from bot.channels.state.errors import SharedStateUnavailable
+from bot.channels.state.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+INBOX_ROUTE: Final = "inbox"
+UNDELIVERED_ROUTE: Final = "undelivered"
+
+#: The process-wide outbox, chosen by :func:`current_outbox` on first use (tests replace it).
+OUTBOX: Outbox | None = None
+
+
+def current_outbox() -> Outbox:
+    """The process-wide outbox: Redis when ``POSBOT_REDIS_URL`` is set, else memory."""
+    global OUTBOX
+    if OUTBOX is None:
+        OUTBOX = factory.outbox()
+    return OUTBOX
+
+
+Deliverer = Callable[[str, str], Awaitable[bool]]
+#: Channels that push a human agent's message themselves (e.g. WeChat's customer-service
+#: API), by input channel name; other conversations get it through the widget's inbox.
+#: Every process registers the same functions when it builds its channels: nothing to share.
+DELIVERERS: dict[str, Deliverer] = {}
+
+
+async def deliver(input_channel: str | None, sender_id: str, text: str, author: str) -> str:
+    """Sends an agent's (or the system's) message to the user; returns how it went out.
+
+    Returns:
+        The channel's name, ``inbox``, or ``undelivered`` (logged as an error) when the inbox
+        cannot be reached.
+    """
+    deliverer = DELIVERERS.get(input_channel or "")
+    if deliverer is not None and await deliverer(sender_id, text):
+        return input_channel or ""
+    try:
+        await current_outbox().put(sender_id, text, author)
+    except SharedStateUnavailable as error:
+        logger.error("An %s message for the widget inbox was not delivered: %s", author, error)
+        return UNDELIVERED_ROUTE
+    return INBOX_ROUTE
