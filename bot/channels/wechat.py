@@ -55,8 +55,8 @@ from bot.channels.wechat_state import (
     OptionsStore,
     TtlCache,
 )
+from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_sensitive
-from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
