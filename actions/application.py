@@ -8,7 +8,6 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.orm import Session
 
 from actions.base import DomainDict, StoreBacked, StoreUnavailable
 from actions.case_replies import reason_label, terminal_buttons, utter_open_case
@@ -40,14 +39,6 @@ from bot.domain_values import (
     mask_phone,
     normalize_identifier,
 )
-from bot.services.cases import (
-    CaseView,
-    SubmissionResult,
-    file_application,
-    open_case_of_terminal,
-    terminals_of,
-)
-from bot.store.repositories import ApplicationDraftRepository, MerchantRepository
 from bot.workdays import format_chinese_date
 
 APPLICATION_SLOTS = [TERMINAL_ID, SUSPENSION_REASON, PHONE_NUMBER]
@@ -110,9 +101,7 @@ class ValidateApplicationForm(GuardedFormValidation):
             return {PHONE_NUMBER: None}
         now = self.clock()
         try:
-            await self.in_session(
-                lambda s: ApplicationDraftRepository(s).save_phone(tracker.sender_id, phone, now)
-            )
+            await self.applications.save_phone(tracker.sender_id, phone, now)
         except StoreUnavailable:
             dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
             return {PHONE_NUMBER: None}
@@ -132,23 +121,16 @@ class ValidateApplicationForm(GuardedFormValidation):
         merchant_id = slots.get(VERIFIED_MERCHANT_ID)
         if not (slots.get(VERIFIED) and merchant_id and terminal_id) or slots.get(OPEN_CASE_ID):
             return added
-        today = self.clock().date()
-
-        def check(session: Session) -> tuple[bool, str | None, CaseView | None]:
-            terminal = MerchantRepository(session).get_terminal(terminal_id)
-            if terminal is None or terminal.merchant_id != merchant_id:
-                return False, None, None
-            open_case = open_case_of_terminal(session, terminal_id, self.calendar, today)
-            return True, terminal.suspension_reason, open_case
-
-        owned, recorded_reason, open_case = await self.in_session(check)
-        if not owned:
+        terminal = await self.applications.check_terminal(
+            merchant_id=merchant_id, terminal_id=terminal_id, today=self.clock().date()
+        )
+        if not terminal.owned:
             dispatcher.utter_message(response="utter_terminal_not_yours", terminal_id=terminal_id)
             added.append(SlotSet(TERMINAL_ID, None))
-        elif open_case is not None:
-            added.append(SlotSet(OPEN_CASE_ID, open_case.case_id))
-        elif recorded_reason and not slots.get(SUSPENSION_REASON):
-            added.append(SlotSet(SUSPENSION_REASON, recorded_reason))
+        elif terminal.open_case is not None:
+            added.append(SlotSet(OPEN_CASE_ID, terminal.open_case.case_id))
+        elif terminal.recorded_reason and not slots.get(SUSPENSION_REASON):
+            added.append(SlotSet(SUSPENSION_REASON, terminal.recorded_reason))
         else:
             return added
         slots = slots_after(tracker, [*events, *added])
@@ -171,7 +153,7 @@ class ActionAskTerminalId(StoreBacked, Action):
         buttons: list[dict] = []
         if tracker.get_slot(VERIFIED) and merchant_id:
             try:
-                terminals = await self.in_session(lambda s: terminals_of(s, merchant_id))
+                terminals = await self.cases.terminals_of(merchant_id)
                 buttons = terminal_buttons(domain, terminals)
             except StoreUnavailable:
                 buttons = []
@@ -205,9 +187,7 @@ class ActionConfirmApplication(StoreBacked, Action):
         if open_case_id:
             today = self.clock().date()
             try:
-                view = await self.in_session(
-                    lambda s: open_case_of_terminal(s, slots[TERMINAL_ID], self.calendar, today)
-                )
+                view = await self.cases.open_case_of_terminal(slots[TERMINAL_ID], today)
             except StoreUnavailable:
                 dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
                 return [SlotSet(OPEN_CASE_ID, None)]
@@ -250,22 +230,15 @@ class ActionSubmitApplication(StoreBacked, Action):
         if not slots.get(VERIFIED) or any(not slots.get(name) for name in APPLICATION_SLOTS):
             dispatcher.utter_message(response="utter_application_incomplete")
             return done
-        now = self.clock()
-
-        def file(session: Session) -> SubmissionResult | None:
-            return file_application(
-                session,
+        try:
+            result = await self.applications.file(
                 sender_id=tracker.sender_id,
                 merchant_id=slots[VERIFIED_MERCHANT_ID],
                 terminal_id=slots[TERMINAL_ID],
                 suspension_reason=slots[SUSPENSION_REASON],
-                now=now,
-                calendar=self.calendar,
+                now=self.clock(),
                 slot_phone=_full_phone(slots[PHONE_NUMBER]),
             )
-
-        try:
-            result = await self.in_session(file)
         except StoreUnavailable:
             dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
             return done
@@ -307,9 +280,7 @@ class ActionDiscardApplicationDraft(StoreBacked, Action):
         domain: DomainDict,
     ) -> Events:
         with contextlib.suppress(StoreUnavailable):  # else the retention command deletes it
-            await self.in_session(
-                lambda session: ApplicationDraftRepository(session).discard(tracker.sender_id)
-            )
+            await self.applications.discard_draft(tracker.sender_id)
         dispatcher.utter_message(response="utter_application_cancelled")
         return [SlotSet(CONFIRM_PENDING, False), SlotSet(PHONE_NUMBER, None)]
 

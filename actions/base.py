@@ -1,35 +1,33 @@
-"""Shared plumbing of the actions: dependencies, the case store off the event loop, domain text."""
+"""Shared plumbing of the actions: the services they use, the clock, domain text."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any
 
 from rasa_sdk import Tracker
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from bot.clock import Clock, china_now
-from bot.store.database import CaseStore, default_store
+from bot.services.applications import ApplicationService
+from bot.services.base import CaseStore, StoreUnavailable
+from bot.services.case_changes import CaseChangeService
+from bot.services.cases import CaseService
+from bot.services.handoffs import HandoffService
+from bot.services.identity import IdentityService
+from bot.services.misses import MissService
 from bot.workdays import WorkdayCalendar, default_calendar
 
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 DomainDict = dict[str, Any]
 
-
-class StoreUnavailable(RuntimeError):
-    """The case store could not be reached; the user gets a polite message instead."""
+__all__ = ["DomainDict", "StoreBacked", "StoreUnavailable"]
 
 
 class StoreBacked:
-    """Gives an action the case store, the working-day calendar and the clock.
+    """Gives an action the services over the case store, the working-day calendar and the clock.
 
     Tests pass a real SQLite store, a calendar and a fixed clock; the action server uses the
-    store configured by ``POSBOT_DB_URL``, created on first use (never at import time).
+    store configured by ``POSBOT_DB_URL``, created on first use (never at import time). A
+    service raises ``StoreUnavailable`` when the database fails.
     """
 
     def __init__(
@@ -43,33 +41,39 @@ class StoreBacked:
         self.clock = clock
 
     @property
-    def store(self) -> CaseStore:
-        """The case store (the process default unless one was injected)."""
-        if self._store is None:
-            self._store = default_store()
-        return self._store
-
-    @property
     def calendar(self) -> WorkdayCalendar:
         """The working-day calendar (the process-wide one unless one was injected)."""
         return self._calendar if self._calendar is not None else default_calendar()
 
-    async def in_session(self, work: Callable[[Session], T]) -> T:
-        """Runs ``work`` in a session on a worker thread, keeping the event loop free.
+    @cached_property
+    def cases(self) -> CaseService:
+        """Look-ups and escalations."""
+        return CaseService(self._store, self._calendar)
 
-        Raises:
-            StoreUnavailable: the database failed.
-        """
+    @cached_property
+    def applications(self) -> ApplicationService:
+        """Drafts, terminal ownership and filing."""
+        return ApplicationService(self._store, self._calendar)
 
-        def run() -> T:
-            with self.store.session() as session:
-                return work(session)
+    @cached_property
+    def case_changes(self) -> CaseChangeService:
+        """Withdrawals and contact phone changes."""
+        return CaseChangeService(self._store, self._calendar)
 
-        try:
-            return await asyncio.to_thread(run)
-        except SQLAlchemyError as error:
-            logger.error("Case store unavailable: %s", error.__class__.__name__)
-            raise StoreUnavailable(str(error)) from None
+    @cached_property
+    def identity(self) -> IdentityService:
+        """Identity checks and their limits."""
+        return IdentityService(self._store)
+
+    @cached_property
+    def handoffs(self) -> HandoffService:
+        """Tickets for human agents."""
+        return HandoffService(self._store)
+
+    @cached_property
+    def misses(self) -> MissService:
+        """Messages the bot did not understand."""
+        return MissService(self._store)
 
 
 def response_text(domain: DomainDict, name: str, default: str = "") -> str:

@@ -32,16 +32,9 @@ from actions.constants import (
 )
 from actions.handoff import hand_off
 from bot.domain_values import PHONE_RE, mask_phone, normalize_identifier
-from bot.services.case_changes import (
-    ChangeOutcome,
-    ChangeResult,
-    change_contact_phone,
-    open_cases_of_merchant,
-    withdraw_case,
-)
+from bot.services.case_changes import ChangeOutcome
 from bot.services.cases import CaseView
 from bot.services.identity import MAX_VERIFY_FAILURES
-from bot.store.repositories import ApplicationDraftRepository
 
 Events = list[dict[str, Any]]
 
@@ -163,10 +156,7 @@ class ActionChangeApplication(StoreBacked, Action):
         return await self._ask_again(dispatcher, tracker, domain, merchant_id, kind, case_id)
 
     async def _open_cases(self, merchant_id: str) -> list[CaseView]:
-        today = self.clock().date()
-        return await self.in_session(
-            lambda session: open_cases_of_merchant(session, merchant_id, self.calendar, today)
-        )
+        return await self.case_changes.open_cases(merchant_id, self.clock().date())
 
     async def _start(
         self,
@@ -210,10 +200,7 @@ class ActionChangeApplication(StoreBacked, Action):
         if phone is None:
             dispatcher.utter_message(response="utter_invalid_phone_number")
             return _waiting(STEP_ASK_PHONE, PHONE, case_id)
-        now = self.clock()
-        await self.in_session(
-            lambda s: ApplicationDraftRepository(s).save_phone(tracker.sender_id, phone, now)
-        )
+        await self.applications.save_phone(tracker.sender_id, phone, self.clock())
         dispatcher.utter_message(
             response="utter_confirm_contact_phone", case_id=case_id, phone=mask_phone(phone)
         )
@@ -237,9 +224,7 @@ class ActionChangeApplication(StoreBacked, Action):
         if kind == WITHDRAW:
             confirm_withdrawal(dispatcher, domain, case)
             return _waiting(STEP_CONFIRM, kind, case_id)
-        phone = await self.in_session(
-            lambda s: ApplicationDraftRepository(s).phone_of(tracker.sender_id)
-        )
+        phone = await self.applications.draft_phone(tracker.sender_id)
         return await self._take_phone(dispatcher, tracker, case_id, phone)
 
     async def _apply(
@@ -253,33 +238,15 @@ class ActionChangeApplication(StoreBacked, Action):
     ) -> Events:
         """The merchant said 是: withdraw the case or store the new phone."""
         now = self.clock()
-        sender = tracker.sender_id
-
-        def work(session: Any) -> tuple[ChangeResult, str | None]:
-            if kind == WITHDRAW:
-                return withdraw_case(
-                    session,
-                    merchant_id=merchant_id,
-                    case_id=case_id or "",
-                    now=now,
-                    calendar=self.calendar,
-                ), None
-            drafts = ApplicationDraftRepository(session)
-            phone = drafts.phone_of(sender)
-            if phone is None:
-                return ChangeResult(ChangeOutcome.NOT_OPEN), None
-            result = change_contact_phone(
-                session,
-                merchant_id=merchant_id,
-                case_id=case_id or "",
-                phone=phone,
-                now=now,
-                calendar=self.calendar,
+        phone: str | None = None
+        if kind == WITHDRAW:
+            result = await self.case_changes.withdraw(
+                merchant_id=merchant_id, case_id=case_id or "", now=now
             )
-            drafts.discard(sender)
-            return result, phone
-
-        result, phone = await self.in_session(work)
+        else:
+            result, phone = await self.case_changes.change_phone(
+                sender_id=tracker.sender_id, merchant_id=merchant_id, case_id=case_id or "", now=now
+            )
         if result.outcome is ChangeOutcome.NOT_YOURS:
             dispatcher.utter_message(response="utter_not_your_terminal")
         elif result.case is None:  # the number is gone (retention): ask for it again

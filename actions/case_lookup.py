@@ -38,13 +38,7 @@ from actions.constants import (
 )
 from actions.handoff import hand_off
 from bot.domain_values import SUSPENSION_REASONS, normalize_identifier
-from bot.services.cases import (
-    CaseLookup,
-    LookupOutcome,
-    TerminalView,
-    escalate_case,
-    lookup_for_merchant,
-)
+from bot.services.cases import CaseLookup, LookupOutcome, TerminalView
 from bot.services.identity import MAX_VERIFY_FAILURES
 from bot.workdays import format_chinese_date
 
@@ -75,17 +69,12 @@ class CaseAnswer(StoreBacked, ABC):
                 SlotSet(PHONE_LAST4, None),
                 SlotSet(CASE_ID, None),
             ]
-        today = self.clock().date()
         try:
-            lookup = await self.in_session(
-                lambda session: lookup_for_merchant(
-                    session,
-                    merchant_id=verified_merchant,
-                    calendar=self.calendar,
-                    today=today,
-                    terminal_id=normalize_identifier(tracker.get_slot("terminal_id")) or None,
-                    case_id=normalize_identifier(tracker.get_slot(CASE_ID)) or None,
-                )
+            lookup = await self.cases.lookup(
+                merchant_id=verified_merchant,
+                today=self.clock().date(),
+                terminal_id=normalize_identifier(tracker.get_slot("terminal_id")) or None,
+                case_id=normalize_identifier(tracker.get_slot(CASE_ID)) or None,
             )
         except StoreUnavailable:
             dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
@@ -170,12 +159,9 @@ class UrgeAnswer(CaseAnswer):
                 window_end=format_chinese_date(case.window.last_day),
             )
             return [SlotSet(CASE_ID, case.case_id)]
-        now = self.clock()
         try:
-            ticket_id, created = await self.in_session(
-                lambda session: escalate_case(
-                    session, case_id=case.case_id, sender_id=tracker.sender_id, now=now
-                )
+            ticket_id, created = await self.cases.escalate(
+                case_id=case.case_id, sender_id=tracker.sender_id, now=self.clock()
             )
         except StoreUnavailable:
             dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)

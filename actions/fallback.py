@@ -10,7 +10,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import DomainDict, StoreBacked, StoreUnavailable, response_text
 from actions.constants import NLU_FALLBACK
 from actions.handoff import hand_off
-from bot.quality.review import record_miss
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +39,13 @@ class ActionClarify(StoreBacked, Action):
             if item.get("name") != NLU_FALLBACK
         ]
         guess = ranking[0] if ranking else {}
-        now = self.clock()
         try:
-            await self.in_session(
-                lambda session: record_miss(
-                    session,
-                    sender_id=tracker.sender_id,
-                    text=str(tracker.latest_message.get("text") or ""),
-                    guess=guess.get("name"),
-                    confidence=guess.get("confidence"),
-                    now=now,
-                )
+            await self.misses.record(
+                sender_id=tracker.sender_id,
+                text=str(tracker.latest_message.get("text") or ""),
+                guess=guess.get("name"),
+                confidence=guess.get("confidence"),
+                now=self.clock(),
             )
         except StoreUnavailable:
             logger.warning("could not record a missed message: case store unavailable")

@@ -28,7 +28,7 @@ from actions.constants import (
 from actions.response_codes import explain_latest_message
 from actions.secret_warning import UTTER_SECRET_WARNING, secret_warning_response
 from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, PHONE_LAST4_RE, normalize_identifier
-from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, canonical_claim, check_identity
+from bot.services.identity import MAX_VERIFY_FAILURES, Outcome, canonical_claim
 
 Events = list[dict[str, Any]]
 SlotValues = dict[str, Any]
@@ -137,16 +137,12 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
                     dispatcher, tracker, [*events, SlotSet(CASE_ID, case_id)]
                 ),
             ]
-        now = self.clock()
-        check = await self.in_session(
-            lambda session: check_identity(
-                session,
-                merchant_id=merchant_id,
-                case_id=case_id,
-                phone_last4=last4,
-                sender_id=tracker.sender_id,
-                now=now,
-            )
+        check = await self.identity.check(
+            merchant_id=merchant_id,
+            case_id=case_id,
+            phone_last4=last4,
+            sender_id=tracker.sender_id,
+            now=self.clock(),
         )
         if check.outcome is Outcome.VERIFIED:
             verified = check.merchant

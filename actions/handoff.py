@@ -11,7 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import DomainDict, StoreBacked, StoreUnavailable
 from actions.constants import UTTER_STORE_UNAVAILABLE, VERIFIED, VERIFIED_MERCHANT_ID
 from bot.redaction import mask_pii
-from bot.services.cases import open_handoff
 
 MAX_SUMMARY_TURNS = 10
 MAX_TURN_CHARS = 200
@@ -44,14 +43,13 @@ async def hand_off(
     """
     summary = conversation_summary(tracker, reason)
     merchant_id = tracker.get_slot(VERIFIED_MERCHANT_ID) if tracker.get_slot(VERIFIED) else None
-    now = action.clock()
     try:
-        ticket_id = await action.in_session(
-            lambda session: open_handoff(
-                session, sender_id=tracker.sender_id, summary=summary, now=now,
-                merchant_id=merchant_id,
-            )
-        )  # fmt: skip
+        ticket_id = await action.handoffs.open(
+            sender_id=tracker.sender_id,
+            summary=summary,
+            now=action.clock(),
+            merchant_id=merchant_id,
+        )
     except StoreUnavailable:
         dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
         dispatcher.utter_message(response="utter_contact")

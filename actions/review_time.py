@@ -9,7 +9,7 @@ from actions.base import DomainDict, StoreBacked, StoreUnavailable
 from actions.case_replies import utter_case_status, utter_window
 from actions.constants import CASE_ID, VERIFIED, VERIFIED_MERCHANT_ID
 from bot.domain_values import normalize_identifier
-from bot.services.cases import LookupOutcome, lookup_for_merchant
+from bot.services.cases import LookupOutcome
 from bot.workdays import format_chinese_date
 
 
@@ -33,15 +33,7 @@ class ActionReviewTime(StoreBacked, Action):
             return []
         today = self.clock().date()
         try:
-            lookup = await self.in_session(
-                lambda session: lookup_for_merchant(
-                    session,
-                    merchant_id=merchant_id,
-                    calendar=self.calendar,
-                    today=today,
-                    case_id=case_id,
-                )
-            )
+            lookup = await self.cases.lookup(merchant_id=merchant_id, today=today, case_id=case_id)
         except StoreUnavailable:
             dispatcher.utter_message(response="utter_review_time")
             return []

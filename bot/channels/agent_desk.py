@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,22 +21,19 @@ from rasa.shared.core.events import (
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.delivery import deliver
 from bot.channels.pages import agent_of, domain_text, framing_headers
 from bot.clock import china_now
+from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_pii
-from bot.store.database import CaseStore, default_store
-from bot.store.models import Ticket
-from bot.store.tracker_store import TrackerStoreUnavailable
+from bot.services.base import CaseStore, StoreUnavailable
+from bot.services.handoffs import HandoffService
 
 logger = logging.getLogger(__name__)
 
-HANDOFF: Final = "handoff"
 MAX_REPLY_CHARS: Final = 2000
 HISTORY_LIMIT: Final = 100
 # A reply is {"text": ...}: 2000 characters of up to 4 UTF-8 bytes, escaped.
@@ -82,7 +78,7 @@ class AgentDeskInput(InputChannel):
 
     def __init__(self, tokens: AgentTokens | None = None, store: CaseStore | None = None) -> None:
         self.tokens = tokens or AgentTokens.from_env()
-        self._store = store
+        self.handoffs = HandoffService(store)
 
     @classmethod
     def name(cls) -> str:
@@ -94,49 +90,6 @@ class AgentDeskInput(InputChannel):
 
     def url_prefix(self) -> str:
         return "/agent"
-
-    @property
-    def store(self) -> CaseStore:
-        """The case store holding the handoff tickets."""
-        if self._store is None:
-            self._store = default_store()
-        return self._store
-
-    def _open_tickets(self) -> list[dict[str, Any]]:
-        with self.store.session() as session:
-            tickets = session.execute(
-                select(Ticket)
-                .where(Ticket.kind == HANDOFF, Ticket.status == "open")
-                .order_by(Ticket.created_at)
-            ).scalars()
-            return [
-                {
-                    "ticket_id": t.ticket_id,
-                    "sender_id": t.sender_id,
-                    "merchant_id": t.merchant_id,
-                    "created_at": t.created_at.isoformat(),
-                    "summary": mask_pii(t.summary),
-                }
-                for t in tickets
-            ]
-
-    def _close_tickets(self, sender_id: str, agent_id: str) -> list[str]:
-        with self.store.session() as session:
-            tickets = (
-                session.execute(
-                    select(Ticket).where(
-                        Ticket.kind == HANDOFF,
-                        Ticket.status == "open",
-                        Ticket.sender_id == sender_id,
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for ticket in tickets:
-                ticket.status = "closed"
-                ticket.summary += f"\n[closed by {agent_id} at {china_now():%Y-%m-%d %H:%M}]"
-            return [ticket.ticket_id for ticket in tickets]
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         desk = Blueprint("posbot_agent_desk", __name__)
@@ -157,9 +110,9 @@ class AgentDeskInput(InputChannel):
             if self.tokens.agent_for(request) is None:
                 return _unauthorized()
             try:
-                tickets = await asyncio.to_thread(self._open_tickets)
-            except SQLAlchemyError as error:
-                logger.error("agent desk: store unavailable: %s", error.__class__.__name__)
+                tickets = await self.handoffs.waiting()
+            except StoreUnavailable as error:
+                logger.error("agent desk: store unavailable: %s", error)
                 return response.json({"error": "case store unavailable"}, status=503)
             return response.json({"conversations": tickets})
 
@@ -249,9 +202,11 @@ class AgentDeskInput(InputChannel):
             if tracker is None:
                 return response.json({"error": "no such conversation"}, status=404)
             try:
-                closed = await asyncio.to_thread(self._close_tickets, sender_id, agent_id)
-            except SQLAlchemyError as error:
-                logger.error("agent desk: could not close tickets: %s", error.__class__.__name__)
+                closed = await self.handoffs.close(
+                    sender_id=sender_id, agent_id=agent_id, now=china_now()
+                )
+            except StoreUnavailable as error:
+                logger.error("agent desk: could not close tickets: %s", error)
                 closed = []
             await deliver(tracker.get_latest_input_channel(), sender_id, back, "bot")
             return response.json({"resumed": True, "closed_tickets": closed})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections import defaultdict
@@ -14,7 +13,6 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
@@ -25,11 +23,11 @@ from bot.channels.state.errors import SharedStateUnavailable
 from bot.clock import china_now
 from bot.faq import TOPIC_BY_INTENT
 from bot.redaction import mask_pii
-from bot.services.copilot import case_card
+from bot.services.base import CaseStore, StoreUnavailable
+from bot.services.copilot import CaseCardService
 from bot.services.rejection import rejection_next_steps
-from bot.store.database import default_store
 from bot.text import find_secrets
-from bot.workdays import WorkdayCalendar, format_chinese_date
+from bot.workdays import format_chinese_date
 
 logger = logging.getLogger(__name__)
 
@@ -122,14 +120,13 @@ class CopilotInput(InputChannel):
     def __init__(
         self,
         tokens: AgentTokens | None = None,
-        store: Any = None,
+        store: CaseStore | None = None,
         calls: CallContexts | None = None,
     ) -> None:
         self.tokens = tokens or AgentTokens.from_env()
         # Shared through Redis when POSBOT_REDIS_URL is set (several Rasa server processes).
         self.calls = calls or factory.call_contexts()
-        self._store = store
-        self._calendar: WorkdayCalendar | None = None
+        self.cards = CaseCardService(store)
 
     @classmethod
     def name(cls) -> str:
@@ -141,17 +138,6 @@ class CopilotInput(InputChannel):
 
     def url_prefix(self) -> str:
         return "/copilot"
-
-    def _lookup(self, ids: dict[str, str], agent_id: str, call_id: str) -> dict[str, Any] | None:
-        store = self._store or default_store()
-        if self._calendar is None:
-            self._calendar = WorkdayCalendar.from_env()
-        now = china_now()
-        with store.session() as session:
-            return case_card(
-                session, ids=ids, agent_id=agent_id, call_id=call_id,
-                calendar=self._calendar, today=now.date(), now=now,
-            )  # fmt: skip
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         copilot = Blueprint("posbot_copilot", __name__)
@@ -207,11 +193,11 @@ class CopilotInput(InputChannel):
             card = None
             if context.ids:
                 try:
-                    card = await asyncio.to_thread(
-                        self._lookup, dict(context.ids), agent_id, call_id
+                    card = await self.cards.card(
+                        ids=dict(context.ids), agent_id=agent_id, call_id=call_id, now=china_now()
                     )
-                except SQLAlchemyError as error:
-                    logger.error("copilot case look-up failed: %s", error.__class__.__name__)
+                except StoreUnavailable as error:
+                    logger.error("copilot case look-up failed: %s", error)
                     warnings.append(domain_text(agent, "utter_copilot_warn_store"))
             ranking = [i for i in parsed.get("intent_ranking") or [] if i["name"] != "nlu_fallback"]
             top_intent = ranking[0]["name"] if ranking else intent

@@ -37,8 +37,8 @@ from bot.channels.sessions import (
     default_tokens,
     scoped_sender,
 )
+from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_sensitive
-from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.database import CaseStore, StoreConfigError, database_url
@@ -26,7 +25,7 @@ from bot.store.importer import (
     CsvImportError,
     import_cases_csv,
 )
-from bot.store.models import Merchant
+from bot.store.repositories import MerchantRepository
 from bot.store.seed import seed_demo_data
 
 TRACKER_URL_ENV = "POSBOT_TRACKER_URL"
@@ -74,7 +73,7 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
 def _db_setup(_args: argparse.Namespace) -> int:
     store = _migrated_store()
     with store.session() as session:
-        merchants = session.execute(select(func.count()).select_from(Merchant)).scalar_one()
+        merchants = MerchantRepository(session).count()
     if merchants:
         print(f"case store ready ({merchants} merchants)")
         return EXIT_OK

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.redaction import mask_pii
 from bot.store.models import NluMiss
+from bot.store.repositories import NluMissRepository
 
 MAX_EXAMPLES_PER_GROUP = 8
 # A cell starting with one of these is a formula to Excel, WPS and LibreOffice (CSV injection).
@@ -34,27 +33,6 @@ def one_line(value: str) -> str:
     """A message as one line of the worksheet's YAML block: line breaks and control
     characters become spaces, so a message can never add lines (or intents) of its own."""
     return " ".join("".join(c if c.isprintable() else " " for c in value).split())
-
-
-def record_miss(
-    session: Session,
-    *,
-    sender_id: str,
-    text: str,
-    guess: str | None,
-    confidence: float | None,
-    now: datetime,
-) -> None:
-    """Stores one missed message, personal data masked."""
-    session.add(
-        NluMiss(
-            sender_id=sender_id,
-            text=mask_pii(text)[:500],
-            guess=guess,
-            confidence=confidence,
-            recorded_at=now,
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -111,11 +89,8 @@ def group_misses(misses: Sequence[NluMiss], max_groups: int | None = None) -> li
 
 
 def load_misses(session: Session, since: datetime | None = None) -> list[NluMiss]:
-    """The recorded misses, oldest first."""
-    query = select(NluMiss).order_by(NluMiss.id)
-    if since is not None:
-        query = query.where(NluMiss.recorded_at >= since)
-    return list(session.execute(query).scalars())
+    """The recorded misses, oldest first (recorded by :mod:`bot.services.misses`)."""
+    return NluMissRepository(session).since(since)
 
 
 def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]:

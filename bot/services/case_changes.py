@@ -9,8 +9,9 @@ from enum import Enum
 from sqlalchemy.orm import Session
 
 from bot.domain_values import mask_phone
+from bot.services.base import CalendarService
 from bot.services.cases import CaseView
-from bot.store.repositories import CaseRepository
+from bot.store.repositories import ApplicationDraftRepository, CaseRepository
 from bot.workdays import WorkdayCalendar
 
 
@@ -83,3 +84,67 @@ def change_contact_phone(
         return ChangeResult(ChangeOutcome.NOT_YOURS)
     done = CaseRepository(session).set_contact_phone(case_id, phone, mask_phone(phone), now)
     return _result(session, case_id, done, calendar, now)
+
+
+def change_phone_from_draft(
+    session: Session,
+    *,
+    sender_id: str,
+    merchant_id: str,
+    case_id: str,
+    now: datetime,
+    calendar: WorkdayCalendar,
+) -> tuple[ChangeResult, str | None]:
+    """Stores the number waiting in ``sender_id``'s draft on the case, then drops the draft.
+
+    Returns:
+        The result and the new number; ``NOT_OPEN`` without a case when no number waits (the
+        retention command deleted the draft).
+    """
+    drafts = ApplicationDraftRepository(session)
+    phone = drafts.phone_of(sender_id)
+    if phone is None:
+        return ChangeResult(ChangeOutcome.NOT_OPEN), None
+    result = change_contact_phone(
+        session,
+        merchant_id=merchant_id,
+        case_id=case_id,
+        phone=phone,
+        now=now,
+        calendar=calendar,
+    )
+    drafts.discard(sender_id)
+    return result, phone
+
+
+class CaseChangeService(CalendarService):
+    """Withdrawals and contact phone changes (async, one transaction per call)."""
+
+    async def open_cases(self, merchant_id: str, today: date) -> list[CaseView]:
+        """See :func:`open_cases_of_merchant`."""
+        return await self.transaction(
+            lambda session: open_cases_of_merchant(session, merchant_id, self.calendar, today)
+        )
+
+    async def withdraw(self, *, merchant_id: str, case_id: str, now: datetime) -> ChangeResult:
+        """See :func:`withdraw_case`."""
+        return await self.transaction(
+            lambda session: withdraw_case(
+                session, merchant_id=merchant_id, case_id=case_id, now=now, calendar=self.calendar
+            )
+        )
+
+    async def change_phone(
+        self, *, sender_id: str, merchant_id: str, case_id: str, now: datetime
+    ) -> tuple[ChangeResult, str | None]:
+        """See :func:`change_phone_from_draft`."""
+        return await self.transaction(
+            lambda session: change_phone_from_draft(
+                session,
+                sender_id=sender_id,
+                merchant_id=merchant_id,
+                case_id=case_id,
+                now=now,
+                calendar=self.calendar,
+            )
+        )

@@ -1,4 +1,4 @@
-"""Views of a merchant's terminals and cases, computed for one day."""
+"""Views of a merchant's terminals and cases, computed for one day; escalations."""
 
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ from enum import Enum
 from sqlalchemy.orm import Session
 
 from bot.domain_values import OPEN_CASE_STATUSES
+from bot.services.base import CalendarService
 from bot.store.models import Case, Terminal
-from bot.store.repositories import (
-    ApplicationDraftRepository,
-    CaseRepository,
-    MerchantRepository,
-    TicketRepository,
-)
+from bot.store.repositories import CaseRepository, MerchantRepository, TicketRepository
 from bot.workdays import DecisionWindow, WorkdayCalendar
 
 ESCALATION = "escalation"
-HANDOFF = "handoff"
 
 
 @dataclass(frozen=True)
@@ -186,141 +181,6 @@ def escalate_case(
     return ticket.ticket_id, True
 
 
-def open_handoff(
-    session: Session,
-    *,
-    sender_id: str,
-    summary: str,
-    now: datetime,
-    merchant_id: str | None = None,
-) -> str:
-    """Opens a handoff ticket for a human agent and returns its id."""
-    ticket = TicketRepository(session).create(
-        kind=HANDOFF, sender_id=sender_id, summary=summary, now=now, merchant_id=merchant_id
-    )
-    return ticket.ticket_id
-
-
-@dataclass(frozen=True)
-class SubmissionResult:
-    """The case an application resulted in.
-
-    ``created`` is true for a case this conversation filed (now, or before when the
-    confirmation is repeated), false for another open case of the terminal.
-    """
-
-    case: CaseView
-    created: bool
-
-
-def _lock_owned_terminal(session: Session, merchant_id: str, terminal_id: str) -> None:
-    """Checks ownership, then locks the terminal: filings for it run one after another.
-
-    Raises:
-        PermissionError: the terminal does not belong to the merchant.
-    """
-    merchants = MerchantRepository(session)
-    terminal = merchants.get_terminal(terminal_id)
-    if terminal is None or terminal.merchant_id != merchant_id:
-        raise PermissionError(f"terminal {terminal_id} is not merchant {merchant_id}'s")
-    merchants.lock_terminal(terminal_id)
-
-
-def submit_application(
-    session: Session,
-    *,
-    merchant_id: str,
-    terminal_id: str,
-    suspension_reason: str,
-    contact_phone: str,
-    now: datetime,
-    calendar: WorkdayCalendar,
-) -> SubmissionResult:
-    """Files an application, or returns the terminal's open case instead of a duplicate.
-
-    The terminal's row is locked first, so of two submissions at the same moment the second
-    finds the first one's case (the unique index ``uq_cases_open_terminal`` backs this up).
-
-    Raises:
-        PermissionError: the terminal does not belong to the merchant.
-    """
-    _lock_owned_terminal(session, merchant_id, terminal_id)
-    cases = CaseRepository(session)
-    existing = cases.open_for_terminal(terminal_id)
-    if existing is not None:
-        return SubmissionResult(CaseView.of(existing, calendar, now.date()), created=False)
-    case = cases.create(
-        merchant_id=merchant_id,
-        terminal_id=terminal_id,
-        suspension_reason=suspension_reason,
-        contact_phone=contact_phone,
-        now=now,
-    )
-    return SubmissionResult(CaseView.of(case, calendar, now.date()), created=True)
-
-
-def file_application(
-    session: Session,
-    *,
-    sender_id: str,
-    merchant_id: str,
-    terminal_id: str,
-    suspension_reason: str,
-    now: datetime,
-    calendar: WorkdayCalendar,
-    slot_phone: str | None = None,
-) -> SubmissionResult | None:
-    """Files the conversation's confirmed application, idempotently.
-
-    A confirmation repeated after a lost reply (same conversation, same draft) returns the
-    case the draft was filed as; the draft keeps that case id instead of the phone.
-
-    Args:
-        session: an open session.
-        sender_id: the conversation.
-        merchant_id: the verified merchant.
-        terminal_id: the terminal of the application.
-        suspension_reason: the canonical reason.
-        now: the filing time.
-        calendar: working-day calendar for the decision window.
-        slot_phone: the contact phone from the conversation when it is whole (not masked).
-
-    Returns:
-        The result, or ``None`` when the contact phone is gone (the draft expired).
-
-    Raises:
-        PermissionError: the terminal does not belong to the merchant.
-    """
-    _lock_owned_terminal(session, merchant_id, terminal_id)
-    drafts = ApplicationDraftRepository(session)
-    filed = drafts.filed_case_of(sender_id)
-    if filed is not None:
-        case = CaseRepository(session).get(filed)
-        repeated = case is not None and (case.merchant_id, case.terminal_id) == (
-            merchant_id,
-            terminal_id,
-        )
-        if repeated and case.status in OPEN_CASE_STATUSES:
-            return SubmissionResult(CaseView.of(case, calendar, now.date()), created=True)
-    phone = drafts.phone_of(sender_id) or slot_phone
-    if phone is None:
-        return None
-    result = submit_application(
-        session,
-        merchant_id=merchant_id,
-        terminal_id=terminal_id,
-        suspension_reason=suspension_reason,
-        contact_phone=phone,
-        now=now,
-        calendar=calendar,
-    )
-    if result.created:
-        drafts.mark_filed(sender_id, result.case.case_id, now)
-    else:
-        drafts.discard(sender_id)
-    return result
-
-
 def open_case_of_terminal(
     session: Session, terminal_id: str, calendar: WorkdayCalendar, today: date
 ) -> CaseView | None:
@@ -332,3 +192,44 @@ def open_case_of_terminal(
 def terminals_of(session: Session, merchant_id: str) -> Sequence[TerminalView]:
     """The merchant's terminals."""
     return [TerminalView.of(t) for t in MerchantRepository(session).terminals_of(merchant_id)]
+
+
+class CaseService(CalendarService):
+    """What a verified merchant may see and ask for about its cases (async, one transaction
+    per call)."""
+
+    async def lookup(
+        self,
+        *,
+        merchant_id: str,
+        today: date,
+        terminal_id: str | None = None,
+        case_id: str | None = None,
+    ) -> CaseLookup:
+        """See :func:`lookup_for_merchant`."""
+        return await self.transaction(
+            lambda session: lookup_for_merchant(
+                session,
+                merchant_id=merchant_id,
+                calendar=self.calendar,
+                today=today,
+                terminal_id=terminal_id,
+                case_id=case_id,
+            )
+        )
+
+    async def escalate(self, *, case_id: str, sender_id: str, now: datetime) -> tuple[str, bool]:
+        """See :func:`escalate_case`."""
+        return await self.transaction(
+            lambda session: escalate_case(session, case_id=case_id, sender_id=sender_id, now=now)
+        )
+
+    async def open_case_of_terminal(self, terminal_id: str, today: date) -> CaseView | None:
+        """The terminal's open case, if any."""
+        return await self.transaction(
+            lambda session: open_case_of_terminal(session, terminal_id, self.calendar, today)
+        )
+
+    async def terminals_of(self, merchant_id: str) -> Sequence[TerminalView]:
+        """The merchant's terminals."""
+        return await self.transaction(lambda session: terminals_of(session, merchant_id))

@@ -13,9 +13,14 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from bot.domain_values import mask_name, mask_phone
+from bot.services.base import CalendarService
 from bot.services.cases import CaseView
-from bot.store.models import Case, CaseAccessAudit, Merchant
-from bot.store.repositories import CaseRepository, MerchantRepository
+from bot.store.models import Case, Merchant
+from bot.store.repositories import (
+    CaseAccessAuditRepository,
+    CaseRepository,
+    MerchantRepository,
+)
 from bot.workdays import WorkdayCalendar
 
 CALL_IDS: Final = ("merchant_id", "terminal_id", "case_id")
@@ -116,11 +121,11 @@ def case_card(
     merchant: Merchant | None = None
     if ids.get("case_id"):
         case = cases.get(ids["case_id"])
-        merchant = case.merchant if case else None
+        merchant = merchants.get(case.merchant_id) if case else None
     if merchant is None and ids.get("terminal_id"):
         terminal = merchants.get_terminal(ids["terminal_id"])
         if terminal is not None:
-            merchant = terminal.merchant
+            merchant = merchants.get(terminal.merchant_id)
             case = cases.latest_for_terminal(terminal.terminal_id)
     if merchant is None and ids.get("merchant_id"):
         merchant = merchants.get(ids["merchant_id"])
@@ -129,14 +134,12 @@ def case_card(
             case = found[0] if found else None
     if merchant is None:
         return None
-    session.add(
-        CaseAccessAudit(
-            agent_id=agent_id,
-            call_id=call_id,
-            merchant_id=merchant.merchant_id,
-            case_id=case.case_id if case else None,
-            accessed_at=now,
-        )
+    CaseAccessAuditRepository(session).record(
+        agent_id=agent_id,
+        call_id=call_id,
+        merchant_id=merchant.merchant_id,
+        case_id=case.case_id if case else None,
+        now=now,
     )
     return {
         "merchant_id": merchant.merchant_id,
@@ -149,7 +152,27 @@ def case_card(
                 "suspension_reason": t.suspension_reason,
                 "suspended_at": t.suspended_at.isoformat() if t.suspended_at else None,
             }
-            for t in merchant.terminals
+            for t in merchants.terminals_of(merchant.merchant_id)
         ],
         "case": _case_dict(CaseView.of(case, calendar, today)) if case else None,
     }
+
+
+class CaseCardService(CalendarService):
+    """The copilot's case cards (async, one transaction per card with its audit row)."""
+
+    async def card(
+        self, *, ids: dict[str, str], agent_id: str, call_id: str, now: datetime
+    ) -> dict[str, Any] | None:
+        """See :func:`case_card` (evaluated on ``now``'s day)."""
+        return await self.transaction(
+            lambda session: case_card(
+                session,
+                ids=ids,
+                agent_id=agent_id,
+                call_id=call_id,
+                calendar=self.calendar,
+                today=now.date(),
+                now=now,
+            )
+        )

@@ -33,6 +33,7 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from bot.domain_values import CASE_ID_RE, MERCHANT_ID_RE, mask_name, normalize_identifier
+from bot.services.base import StoreService
 from bot.store.models import Merchant
 from bot.store.repositories import (
     CaseRepository,
@@ -100,11 +101,12 @@ def _claimed_merchant(
 ) -> tuple[str, Merchant | None]:
     raw_key = normalize_identifier(merchant_id or case_id)
     merchant_id, case_id = canonical_claim(merchant_id, case_id)
-    merchant = MerchantRepository(session).get(merchant_id) if merchant_id else None
+    merchants = MerchantRepository(session)
+    merchant = merchants.get(merchant_id) if merchant_id else None
     if merchant is None and case_id:
         case = CaseRepository(session).get(case_id)
         if case is not None:
-            merchant = case.merchant
+            merchant = merchants.get(case.merchant_id)
     key = merchant.merchant_id if merchant else (merchant_id or case_id or raw_key)[:15]
     return key, merchant
 
@@ -178,3 +180,29 @@ def check_identity(
             MAX_FAILURES_PER_MERCHANT,
         )
     return IdentityCheck(Outcome.MISMATCH, client_failures=client.failures + 1)
+
+
+class IdentityService(StoreService):
+    """Identity checks (async, one transaction per check: the lock rows are held until the
+    attempt is recorded)."""
+
+    async def check(
+        self,
+        *,
+        merchant_id: str | None,
+        case_id: str | None,
+        phone_last4: str,
+        sender_id: str,
+        now: datetime,
+    ) -> IdentityCheck:
+        """See :func:`check_identity`."""
+        return await self.transaction(
+            lambda session: check_identity(
+                session,
+                merchant_id=merchant_id,
+                case_id=case_id,
+                phone_last4=phone_last4,
+                sender_id=sender_id,
+                now=now,
+            )
+        )

@@ -17,9 +17,11 @@ from bot.domain_values import OPEN_CASE_STATUSES, WITHDRAWN
 from bot.store.models import (
     ApplicationDraft,
     Case,
+    CaseAccessAudit,
     CaseEvent,
     CaseIdCounter,
     Merchant,
+    NluMiss,
     Terminal,
     Ticket,
     VerificationAttempt,
@@ -28,6 +30,8 @@ from bot.store.models import (
 
 CASE_ID_PREFIX = "JC"
 TICKET_ID_PREFIX = "TK"
+TICKET_OPEN = "open"
+TICKET_CLOSED = "closed"
 CONTACT_PHONE_CHANGED = "contact_phone_changed"
 
 
@@ -89,6 +93,10 @@ class MerchantRepository:
     def get(self, merchant_id: str) -> Merchant | None:
         """The merchant with this id, if any."""
         return self.session.get(Merchant, merchant_id)
+
+    def count(self) -> int:
+        """How many merchants the store holds."""
+        return self.session.execute(select(func.count()).select_from(Merchant)).scalar_one()
 
     def get_terminal(self, terminal_id: str) -> Terminal | None:
         """The terminal with this id, if any."""
@@ -307,7 +315,7 @@ class TicketRepository:
             summary=summary,
             case_id=case_id,
             merchant_id=merchant_id,
-            status="open",
+            status=TICKET_OPEN,
             created_at=now,
         )
         self.session.add(ticket)
@@ -317,9 +325,30 @@ class TicketRepository:
     def open_for_case(self, case_id: str, kind: str) -> Ticket | None:
         """An open ticket of this kind for the case, to avoid duplicates."""
         query = select(Ticket).where(
-            Ticket.case_id == case_id, Ticket.kind == kind, Ticket.status == "open"
+            Ticket.case_id == case_id, Ticket.kind == kind, Ticket.status == TICKET_OPEN
         )
         return self.session.execute(query).scalars().first()
+
+    def open_of_kind(self, kind: str) -> Sequence[Ticket]:
+        """The open tickets of this kind, oldest first."""
+        query = (
+            select(Ticket)
+            .where(Ticket.kind == kind, Ticket.status == TICKET_OPEN)
+            .order_by(Ticket.created_at)
+        )
+        return self.session.execute(query).scalars().all()
+
+    def close_open_for_sender(self, sender_id: str, kind: str, note: str) -> list[str]:
+        """Closes the conversation's open tickets of this kind, appending ``note`` to each
+        summary; returns their ids."""
+        query = select(Ticket).where(
+            Ticket.kind == kind, Ticket.status == TICKET_OPEN, Ticket.sender_id == sender_id
+        )
+        tickets = self.session.execute(query).scalars().all()
+        for ticket in tickets:
+            ticket.status = TICKET_CLOSED
+            ticket.summary += note
+        return [ticket.ticket_id for ticket in tickets]
 
     def for_sender(self, sender_id: str) -> Sequence[Ticket]:
         """The tickets opened from one conversation."""
@@ -469,3 +498,64 @@ class VerificationLockRepository:
             delete(VerificationLock).where(VerificationLock.touched_at < cutoff)
         )
         return result.rowcount
+
+
+class CaseAccessAuditRepository:
+    """Who looked at which merchant's case data (agents skip merchant verification)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(
+        self,
+        *,
+        agent_id: str,
+        call_id: str,
+        merchant_id: str | None,
+        case_id: str | None,
+        now: datetime,
+    ) -> None:
+        """Records one look-up."""
+        self.session.add(
+            CaseAccessAudit(
+                agent_id=agent_id,
+                call_id=call_id,
+                merchant_id=merchant_id,
+                case_id=case_id,
+                accessed_at=now,
+            )
+        )
+
+
+class NluMissRepository:
+    """Messages the bot did not understand (stored masked by the caller)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        *,
+        sender_id: str,
+        text: str,
+        guess: str | None,
+        confidence: float | None,
+        now: datetime,
+    ) -> None:
+        """Stores one missed message as given."""
+        self.session.add(
+            NluMiss(
+                sender_id=sender_id,
+                text=text,
+                guess=guess,
+                confidence=confidence,
+                recorded_at=now,
+            )
+        )
+
+    def since(self, since: datetime | None = None) -> list[NluMiss]:
+        """The recorded misses (all, or those since ``since``), oldest first."""
+        query = select(NluMiss).order_by(NluMiss.id)
+        if since is not None:
+            query = query.where(NluMiss.recorded_at >= since)
+        return list(self.session.execute(query).scalars())

@@ -45,6 +45,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.errors import TrackerStoreUnavailable  # raised here; also importable from here
 from bot.redaction import redact_event
 
 logger = logging.getLogger(__name__)
@@ -54,14 +55,6 @@ STATEMENT_TIMEOUT_MS: Final = 5000
 ALERT: Final = "ALERT tracker store unavailable"
 TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
 DEFAULT_TRACKER_URL: Final = "sqlite:///var/tracker.db"
-
-
-class TrackerStoreUnavailable(BaseException):
-    """The conversation store failed; the turn must stop without an answer from memory.
-
-    A ``BaseException`` on purpose: Rasa's ``FailSafeTrackerStore`` swallows ``Exception``
-    and falls back to an empty in-memory tracker.
-    """
 
 
 def engine_options(url: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from actions.application import ActionSubmitApplication
-from bot.services.cases import submit_application
+from bot.services.applications import submit_application
 from bot.store.database import CaseStore
 from bot.store.importer import CsvImportError, import_cases_text
 from bot.store.models import Case, Merchant, Terminal

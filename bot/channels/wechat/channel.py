@@ -55,8 +55,8 @@ from bot.channels.wechat.security import (
     parse_xml,
     read_body,
 )
+from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_sensitive
-from bot.store.tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from actions.fallback import ActionClarify
 from bot.cli.main import main
-from bot.quality.review import group_misses, load_misses, record_miss, write_worksheet
+from bot.quality.review import group_misses, load_misses, write_worksheet
+from bot.services.misses import record_miss
 from bot.store.models import NluMiss
 from tests.actions.helpers import make_tracker
 

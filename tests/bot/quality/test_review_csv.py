@@ -12,10 +12,10 @@ from bot.quality.review import (
     FORMULA_PREFIXES,
     group_misses,
     load_misses,
-    record_miss,
     spreadsheet_safe,
     write_worksheet,
 )
+from bot.services.misses import record_miss
 from bot.store.database import CaseStore
 
 NOW = datetime(2026, 11, 26, 10, 0)

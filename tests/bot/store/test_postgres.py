@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.services.cases import LookupOutcome, lookup_for_merchant, submit_application
+from bot.services.applications import submit_application
+from bot.services.cases import LookupOutcome, lookup_for_merchant
 from bot.store.models import Case
 from bot.store.seed import seed_demo_data
 from bot.workdays import WorkdayCalendar

@@ -1,0 +1,84 @@
+"""How the services reach the case store: one short transaction per call, on a worker thread.
+
+Actions and channels call services and never see a session: a service method opens a session
+from the store's factory, runs its unit of work in a worker thread (the event loop stays free)
+and commits, or rolls back and raises :class:`StoreUnavailable` when the database fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.store.database import CaseStore, default_store
+from bot.workdays import WorkdayCalendar, default_calendar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+__all__ = ["CalendarService", "CaseStore", "StoreService", "StoreUnavailable"]
+
+
+class StoreUnavailable(RuntimeError):
+    """The case store could not be reached; the user gets a polite message (a 503 for agents).
+
+    The message is the database error's class name only: the error itself may quote SQL
+    parameters (personal data).
+    """
+
+
+class StoreService:
+    """Base of the services that use the case store.
+
+    The store comes by constructor argument (tests pass a real SQLite store); by default it is
+    the process-wide store configured by ``POSBOT_DB_URL``, created on first use (never at
+    import time).
+    """
+
+    def __init__(self, store: CaseStore | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> CaseStore:
+        """The case store (the process default unless one was injected)."""
+        if self._store is None:
+            self._store = default_store()
+        return self._store
+
+    async def transaction(self, work: Callable[[Session], T]) -> T:
+        """Runs ``work`` in one session on a worker thread: committed, or rolled back.
+
+        Raises:
+            StoreUnavailable: the database failed.
+        """
+
+        def run() -> T:
+            with self.store.session() as session:
+                return work(session)
+
+        try:
+            return await asyncio.to_thread(run)
+        except SQLAlchemyError as error:
+            logger.error("Case store unavailable: %s", error.__class__.__name__)
+            raise StoreUnavailable(error.__class__.__name__) from None
+
+
+class CalendarService(StoreService):
+    """A store service that evaluates decision windows with a working-day calendar."""
+
+    def __init__(
+        self, store: CaseStore | None = None, calendar: WorkdayCalendar | None = None
+    ) -> None:
+        super().__init__(store)
+        self._calendar = calendar
+
+    @property
+    def calendar(self) -> WorkdayCalendar:
+        """The working-day calendar (the process-wide one unless one was injected)."""
+        return self._calendar if self._calendar is not None else default_calendar()
