@@ -7,7 +7,6 @@ it (``make run``, one process) it stays in memory. Nothing connects before the f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
@@ -21,11 +20,12 @@ from bot.channels.wechat_state import (
     NonceRegistry,
     OptionsStore,
 )
+from bot.settings import REDIS_URL
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
+REDIS_URL_ENV: Final = REDIS_URL.env
 SOCKET_TIMEOUT_SECONDS: Final = 2.0
 # A broken pooled connection (Redis restarted) is retried once on a new one.
 RETRIES: Final = 1
@@ -39,8 +39,7 @@ class SharedStateUnavailable(Exception):
 
 def redis_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The Redis URL of the shared state, or ``None`` for in-memory state."""
-    value = (os.environ if environ is None else environ).get(REDIS_URL_ENV, "").strip()
-    return value or None
+    return REDIS_URL.read(environ)
 
 
 def redis_client(url: str) -> Redis:
