@@ -54,9 +54,11 @@ run-prod: $(STAMP) $(MODEL)
 stop-prod: $(STAMP)
 	$(BIN)/posbot prod stop --base-port $(PROD_PORT)
 
+# Style (ruff) and types (mypy over bot/ and actions/, configured in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 validate: $(STAMP)
 	$(BIN)/rasa data validate --fail-on-warnings
@@ -71,7 +73,7 @@ test-stories: $(STAMP) $(MODEL)
 test: lint validate test-unit test-stories
 
 clean:
-	rm -rf models reports results .rasa .pytest_cache .ruff_cache
+	rm -rf models reports results .rasa .pytest_cache .ruff_cache .mypy_cache
 
 NLU_TRAIN ?= data/nlu
 NLU_TEST ?= tests/nlu/test_nlu.yml

@@ -28,7 +28,7 @@ def main() -> None:
     runs Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
-    sys.modules.setdefault("jax", None)
+    sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
     apply()
     try:
         RateLimit.from_env()
