@@ -54,11 +54,13 @@ run-prod: $(STAMP) $(MODEL)
 stop-prod: $(STAMP)
 	$(BIN)/posbot prod stop --base-port $(PROD_PORT)
 
-# Style (ruff) and types (mypy over bot/ and actions/, configured in pyproject.toml).
+# Style (ruff), types (mypy over bot/ and actions/) and which way imports go (import-linter's
+# contracts); all three configured in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 validate: $(STAMP)
 	$(BIN)/rasa data validate --fail-on-warnings
