@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 		rm -rf $(VENV); echo "creating $(VENV) with $$PY"; $$PY -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23" "setuptools>=68" wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[actions,bot,dev]"
 	@touch $(STAMP)
 
 $(MODEL): $(STAMP) $(TRAINING_INPUTS)

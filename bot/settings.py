@@ -516,8 +516,10 @@ def markdown() -> str:
         "",
         "Every setting is an environment variable, read when a process needs it (a change needs",
         "a restart, never retraining). Unset or blank means the default. A value that cannot be",
-        "used stops the process with a message naming the variable; `python -m bot.settings`",
-        "checks the current environment and prints the effective values (secrets hidden).",
+        "used is an error naming the variable (where the meaning says so, it is logged and left",
+        "out instead); values that may hold credentials are never repeated. `python -m",
+        "bot.settings` checks the current environment and prints the effective values (secrets",
+        "hidden).",
     ]
     for group, text in GROUPS.items():
         lines += [
@@ -535,13 +537,17 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe(settings: Settings) -> Iterator[str]:
+def describe(settings: Settings, environ: Mapping[str, str] | None = None) -> Iterator[str]:
     """``VARIABLE=value`` lines of the effective settings; sensitive ones show only set/unset."""
     for item in fields(settings):
         setting = SETTINGS[item.name]
         value = getattr(settings, item.name)
         if setting.sensitive:
-            shown = "(set)" if setting.raw() is not None else "(default)"
+            shown = "(set)" if setting.raw(environ) is not None else "(default)"
+        elif isinstance(value, Path):
+            shown = str(value)
+        elif isinstance(value, frozenset):
+            shown = ",".join(sorted(value))
         else:
             shown = repr(value)
         yield f"{setting.env}={shown}"
