@@ -142,3 +142,16 @@ def test_every_variable_the_project_names_is_a_setting() -> None:
             ):
                 named |= set(_NAME.findall(file.read_text(encoding="utf-8", errors="ignore")))
     assert named - known == set()
+
+
+def test_no_module_but_the_settings_spells_a_variable_name() -> None:
+    """Modules use ``DB_URL.env`` etc., so a name (and its default) lives in one place."""
+    # The supervisor passes its children's variables by name; the runtime branch rewrites it.
+    allowed = {Path("bot/prod/supervisor.py")}
+    spelled = {
+        path.relative_to(ROOT)
+        for folder in ("bot", "actions")
+        for path in (ROOT / folder).rglob("*.py")
+        if '"POSBOT_' in path.read_text(encoding="utf-8")
+    }
+    assert spelled - allowed == {Path("bot/settings.py")}
