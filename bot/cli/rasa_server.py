@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from bot import payload_guard, server_limits
-from bot.channels.rate_limit import RateLimit, RateLimitConfigError, trusted_proxies
+from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
+from bot.settings import RateLimit
 from bot.speedups import apply
 
 JIEBA_CACHE_DIR = Path("var") / "cache"
