@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 		rm -rf $(VENV); echo "creating $(VENV) with $$PY"; $$PY -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23" "setuptools>=68" wheel
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[actions,bot,dev]"
 	@touch $(STAMP)
 
 $(MODEL): $(STAMP) $(TRAINING_INPUTS)
@@ -54,9 +54,13 @@ run-prod: $(STAMP) $(MODEL)
 stop-prod: $(STAMP)
 	$(BIN)/posbot prod stop --base-port $(PROD_PORT)
 
+# Style (ruff), types (mypy over bot/ and actions/) and which way imports go (import-linter's
+# contracts); all three configured in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 validate: $(STAMP)
 	$(BIN)/rasa data validate --fail-on-warnings
@@ -71,7 +75,7 @@ test-stories: $(STAMP) $(MODEL)
 test: lint validate test-unit test-stories
 
 clean:
-	rm -rf models reports results .rasa .pytest_cache .ruff_cache
+	rm -rf models reports results .rasa .pytest_cache .ruff_cache .mypy_cache
 
 NLU_TRAIN ?= data/nlu
 NLU_TEST ?= tests/nlu/test_nlu.yml

@@ -254,6 +254,7 @@ class ActionSubmitApplication(StoreBacked, Action):
         if not result.created:
             utter_open_case(dispatcher, domain, case)
             return done
+        assert case.window is not None  # a submitted case has its decision window
         dispatcher.utter_message(
             response="utter_application_submitted",
             case_id=case.case_id,

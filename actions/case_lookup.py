@@ -116,6 +116,7 @@ class StatusAnswer(CaseAnswer):
     ) -> Events:
         if lookup.case is None:
             terminal = lookup.terminal
+            assert terminal is not None  # a lookup without a case found the terminal
             if terminal.suspension_reason:
                 utter_recorded_reason(dispatcher, domain, terminal, terminal.suspension_reason)
             dispatcher.utter_message(response="utter_no_case", terminal_id=terminal.terminal_id)
@@ -142,6 +143,7 @@ class UrgeAnswer(CaseAnswer):
         if latest_intent(tracker) == URGE_PROGRESS:
             dispatcher.utter_message(response="utter_urge_apology")
         if case is None:
+            assert lookup.terminal is not None  # a lookup without a case found the terminal
             dispatcher.utter_message(
                 response="utter_no_case", terminal_id=lookup.terminal.terminal_id
             )
@@ -151,6 +153,8 @@ class UrgeAnswer(CaseAnswer):
             utter_case_status(dispatcher, case)
             return [SlotSet(CASE_ID, case.case_id)]
         if not case.overdue:
+            # An open case was submitted, so it has its date and decision window.
+            assert case.submitted_at is not None and case.window is not None
             dispatcher.utter_message(
                 response="utter_not_overdue",
                 case_id=case.case_id,
@@ -182,6 +186,7 @@ class ReasonAnswer(CaseAnswer):
         domain: DomainDict,
     ) -> Events:
         terminal = lookup.terminal
+        assert terminal is not None  # every answered lookup found the terminal
         reason = terminal.suspension_reason or (
             lookup.case.suspension_reason if lookup.case else None
         )

@@ -81,7 +81,7 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         requested_value = tracker.get_slot(requested) if requested else None
         if intent in self.exit_intents:
             return []
-        answer = FAQ_RESPONSES.get(intent) or FORM_SMALL_TALK_RESPONSES.get(intent)
+        answer = FAQ_RESPONSES.get(intent or "") or FORM_SMALL_TALK_RESPONSES.get(intent or "")
         if answer == UTTER_SECRET_WARNING:
             answer = secret_warning_response(tracker.latest_message)
         if answer:
@@ -146,6 +146,7 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         )
         if check.outcome is Outcome.VERIFIED:
             verified = check.merchant
+            assert verified is not None  # a verified check names the merchant
             dispatcher.utter_message(response="utter_verified", merchant_name=verified.masked_name)
             return [
                 SlotSet(VERIFIED, True),

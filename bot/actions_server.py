@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -27,6 +26,7 @@ from bot.server_secrets import (
     actions_authorization,
     actions_host,
 )
+from bot.settings import ACTIONS_SECRET
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rasa_sdk.plugin import plugin_manager
 
     args = create_argument_parser().parse_args(argv)
-    secret = os.environ.get(ACTIONS_SECRET_ENV, "").strip()
+    secret = ACTIONS_SECRET.read()
     if len(secret) < MIN_SECRET_CHARS:
         print(
             f"posbot: {ACTIONS_SECRET_ENV} must be set (at least {MIN_SECRET_CHARS} characters);"

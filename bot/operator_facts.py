@@ -24,16 +24,20 @@ from typing import Final
 
 import yaml
 
+from bot.settings import HOTLINE, OPERATOR_FILE, PROVIDER_NAME, SERVICE_HOURS, Setting
+
 logger = logging.getLogger(__name__)
 
-OPERATOR_FILE_ENV: Final = "POSBOT_OPERATOR_FILE"
-DEFAULT_OPERATOR_FILE: Final = Path("operator.yml")
-#: Fact name -> environment variable.
-FACT_ENV: Final = {
-    "hotline": "POSBOT_HOTLINE",
-    "service_hours": "POSBOT_SERVICE_HOURS",
-    "provider_name": "POSBOT_PROVIDER_NAME",
+OPERATOR_FILE_ENV: Final = OPERATOR_FILE.env
+DEFAULT_OPERATOR_FILE: Final = OPERATOR_FILE.default
+#: Fact name -> its setting.
+FACT_SETTINGS: Final[dict[str, Setting[str | None]]] = {
+    "hotline": HOTLINE,
+    "service_hours": SERVICE_HOURS,
+    "provider_name": PROVIDER_NAME,
 }
+#: Fact name -> environment variable.
+FACT_ENV: Final = {name: setting.env for name, setting in FACT_SETTINGS.items()}
 HOTLINE_LABEL: Final = "客服热线 {}"
 #: What a text says when the operator did not configure the fact.
 UNSET_TEXT: Final = {
@@ -94,11 +98,10 @@ def read_operator_file(path: Path) -> dict[str, str]:
 
 def load_operator_facts(environ: Mapping[str, str] | None = None) -> OperatorFacts:
     """The facts from the environment, then the operator file for what it leaves unset."""
-    environ = os.environ if environ is None else environ
-    path = Path(environ.get(OPERATOR_FILE_ENV) or DEFAULT_OPERATOR_FILE)
-    from_file = read_operator_file(path)
+    from_file = read_operator_file(OPERATOR_FILE.read(environ))
     facts = {
-        name: _clean(environ.get(env)) or from_file.get(name) for name, env in FACT_ENV.items()
+        name: setting.read(environ) or from_file.get(name)
+        for name, setting in FACT_SETTINGS.items()
     }
     return OperatorFacts(**facts)
 
@@ -114,7 +117,7 @@ def operator_facts() -> OperatorFacts:
         return load_operator_facts()
     except OperatorFileError as error:
         logger.error("operator facts: %s; using the unset wording", error)
-        environ = {env: os.environ[env] for env in FACT_ENV.values() if env in os.environ}
+        environ = {s.env: value for s in FACT_SETTINGS.values() if (value := s.read())}
         return load_operator_facts({**environ, OPERATOR_FILE_ENV: os.devnull})
 
 

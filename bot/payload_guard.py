@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,9 @@ _INTENT_END: Final = re.compile(r"[{@\[]")
 _PLACEHOLDER: Final = "？"
 
 
-def is_payload(text: str | None) -> bool:
+def is_payload(text: str | None) -> TypeGuard[str]:
     """Whether Rasa would read ``text`` as an intent payload."""
-    return bool(text) and text.lstrip().startswith(PAYLOAD_PREFIX)
+    return text is not None and text.lstrip().startswith(PAYLOAD_PREFIX)
 
 
 def offered_payloads(tracker: Any) -> set[str]:

@@ -14,11 +14,14 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Final
 
-SESSION_SECRET_ENV: Final = "POSBOT_SESSION_SECRET"
-ACTIONS_SECRET_ENV: Final = "POSBOT_ACTIONS_SECRET"
-ACTIONS_HOST_ENV: Final = "POSBOT_ACTIONS_HOST"
-DEFAULT_ACTIONS_HOST: Final = "127.0.0.1"
+from bot.settings import ACTIONS_HOST, ACTIONS_SECRET, SESSION_SECRET
+
+SESSION_SECRET_ENV: Final = SESSION_SECRET.env
+ACTIONS_SECRET_ENV: Final = ACTIONS_SECRET.env
+ACTIONS_HOST_ENV: Final = ACTIONS_HOST.env
+DEFAULT_ACTIONS_HOST: Final = ACTIONS_HOST.default
 SECRETS_DIR: Final = Path("var")
+_SECRET_SETTINGS: Final = {SESSION_SECRET_ENV: SESSION_SECRET, ACTIONS_SECRET_ENV: ACTIONS_SECRET}
 SECRET_FILES: Final = {
     SESSION_SECRET_ENV: "session_secret",
     ACTIONS_SECRET_ENV: "actions_secret",
@@ -57,7 +60,7 @@ def ensure_secret(
     Raises:
         SecretMissing: the configured or stored value is shorter than 16 characters.
     """
-    value = environ.get(name, "").strip()
+    value = _SECRET_SETTINGS[name].read(environ)
     if not value:
         value = _read_or_create(directory / SECRET_FILES[name])
     if len(value) < MIN_SECRET_CHARS:
@@ -84,5 +87,4 @@ def action_endpoint(url: str, secret: str) -> dict[str, Any]:
 
 def actions_host(environ: MutableMapping[str, str] | None = None) -> str:
     """Where the action server listens: ``POSBOT_ACTIONS_HOST``, loopback by default."""
-    environ = os.environ if environ is None else environ
-    return environ.get(ACTIONS_HOST_ENV, "").strip() or DEFAULT_ACTIONS_HOST
+    return ACTIONS_HOST.read(environ)

@@ -8,7 +8,6 @@ that depends on it as an estimate.
 from __future__ import annotations
 
 import logging
-import os
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,10 +16,12 @@ from pathlib import Path
 
 import yaml
 
+from bot.settings import HOLIDAY_FILE
+
 logger = logging.getLogger(__name__)
 
-HOLIDAY_FILE_ENV = "POSBOT_HOLIDAY_FILE"
-DEFAULT_HOLIDAY_FILE = Path("holidays.yml")
+HOLIDAY_FILE_ENV = HOLIDAY_FILE.env
+DEFAULT_HOLIDAY_FILE = HOLIDAY_FILE.default
 REVIEW_FIRST_WORKDAY = 3
 REVIEW_LAST_WORKDAY = 7
 _MAX_SCAN_DAYS = 3660
@@ -107,7 +108,7 @@ class WorkdayCalendar:
     @classmethod
     def from_env(cls) -> WorkdayCalendar:
         """The calendar with the holiday file named by ``POSBOT_HOLIDAY_FILE`` (or the default)."""
-        path = Path(os.environ.get(HOLIDAY_FILE_ENV, "") or DEFAULT_HOLIDAY_FILE)
+        path = HOLIDAY_FILE.read()
         return cls(HolidayOverrides.load(path))
 
     def is_workday(self, day: date) -> tuple[bool, bool]:
@@ -196,7 +197,7 @@ _default_calendar: tuple[tuple[str, int], WorkdayCalendar] | None = None
 def default_calendar() -> WorkdayCalendar:
     """The process-wide calendar from the environment, read again when the holiday file changes."""
     global _default_calendar
-    path = Path(os.environ.get(HOLIDAY_FILE_ENV, "") or DEFAULT_HOLIDAY_FILE)
+    path = HOLIDAY_FILE.read()
     try:
         version = (str(path), path.stat().st_mtime_ns)
     except OSError:

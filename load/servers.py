@@ -24,6 +24,7 @@ from bot.cli.serve import (
     wait_until_ready,
 )
 from bot.clock import china_now
+from bot.settings import DB_URL, RATE_LIMIT, REDIS_URL, TRACKER_URL
 from bot.store.database import CaseStore
 from load.merchants import load_merchants
 from load.seed import seed_load_merchants
@@ -32,10 +33,10 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 MODEL: Final = "models/posbot.tar.gz"
 READY_SECONDS: Final = 240
 STOP_SECONDS: Final = 60
-DB_URL_ENV: Final = "POSBOT_DB_URL"
-TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
-REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
-RATE_LIMIT_ENV: Final = "POSBOT_RATE_LIMIT"
+DB_URL_ENV: Final = DB_URL.env
+TRACKER_URL_ENV: Final = TRACKER_URL.env
+REDIS_URL_ENV: Final = REDIS_URL.env
+RATE_LIMIT_ENV: Final = RATE_LIMIT.env
 
 
 def _stop(processes: Sequence[subprocess.Popen]) -> None:

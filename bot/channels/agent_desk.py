@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -53,7 +53,7 @@ def _turns_while_paused(tracker: Any) -> int:
 
 def _conversation_store_guard(
     handler: Callable[..., Awaitable[HTTPResponse]],
-) -> Callable[..., Awaitable[HTTPResponse]]:
+) -> Callable[..., Coroutine[Any, Any, HTTPResponse]]:
     """Answers 503 (not a dropped connection) when the tracker or lock store is down."""
 
     @functools.wraps(handler)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from sanic.request import Request
 
+from bot.settings import AGENT_TOKENS
+
 logger = logging.getLogger(__name__)
 
-AGENT_TOKENS_ENV: Final = "POSBOT_AGENT_TOKENS"
+AGENT_TOKENS_ENV: Final = AGENT_TOKENS.env
 MIN_TOKEN_CHARS: Final = 16
 
 
@@ -40,7 +41,7 @@ class AgentTokens:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentTokens:
         """Parses the operator's configuration; malformed or short entries are skipped."""
-        raw = (os.environ if environ is None else environ).get(AGENT_TOKENS_ENV, "")
+        raw = AGENT_TOKENS.read(environ)
         tokens: dict[str, str] = {}
         for position, entry in enumerate(filter(None, (p.strip() for p in raw.split(","))), 1):
             agent_id, separator, token = (part.strip() for part in entry.partition(":"))

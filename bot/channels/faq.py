@@ -104,7 +104,7 @@ class FaqInput(InputChannel):
                 return response.json({"error": "model loading"}, status=503)
             parsed = await agent.parse_message(question.strip())
             intent = parsed.get("intent") or {}
-            topic = TOPIC_BY_INTENT.get(intent.get("name"))
+            topic = TOPIC_BY_INTENT.get(intent.get("name") or "")
             if topic is None or (intent.get("confidence") or 0) < MIN_CONFIDENCE:
                 return response.json({"anchor": None})
             return response.json({"anchor": topic.anchor, "intent": topic.intent})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,12 +13,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.operator_facts import fill_operator_facts
+from bot.settings import CHAT_EMBED_ORIGINS
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "web" / "static"
 STATIC_TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
-CHAT_EMBED_ORIGINS_ENV: Final = "POSBOT_CHAT_EMBED_ORIGINS"
+CHAT_EMBED_ORIGINS_ENV: Final = CHAT_EMBED_ORIGINS.env
 SELF: Final = "'self'"
 NO_FRAMING: Final = "'none'"
 _ORIGIN: Final = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
@@ -55,9 +55,8 @@ def chat_embed_origins(environ: Mapping[str, str] | None = None) -> str:
 
     Anything that is not an origin is left out (and logged), so the header cannot be bent.
     """
-    environ = os.environ if environ is None else environ
     allowed: list[str] = []
-    for token in environ.get(CHAT_EMBED_ORIGINS_ENV, "").split():
+    for token in CHAT_EMBED_ORIGINS.read(environ).split():
         if token.strip("'\"").lower() == "self":
             allowed.append(SELF)
         elif _ORIGIN.match(token):

@@ -15,28 +15,29 @@ the production profile's nginx applies the same limit to all its servers togethe
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import math
-import os
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.settings import (
+    RATE_LIMIT,
+    TRUSTED_PROXIES,
+    RateLimit,
+    SettingError,
+)
+
 logger = logging.getLogger(__name__)
 
-RATE_LIMIT_ENV: Final = "POSBOT_RATE_LIMIT"
-TRUSTED_PROXIES_ENV: Final = "POSBOT_TRUSTED_PROXIES"
-DEFAULT_RATE_LIMIT: Final = "20/10s"
-OFF: Final = "off"
+RATE_LIMIT_ENV: Final = RATE_LIMIT.env
+TRUSTED_PROXIES_ENV: Final = TRUSTED_PROXIES.env
 # At most this many clients (and as many senders) are remembered; the least recently seen is
 # forgotten first (it starts again with a full bucket): about 10 MB at the bound.
 MAX_TRACKED_KEYS: Final = 50_000
@@ -46,54 +47,12 @@ REST_WEBHOOK_PATH: Final = "/webhooks/rest/webhook"
 _EXEMPT_PATHS: Final = frozenset({"/", "/webhooks/rest/"})
 _WECHAT_PREFIX: Final = "/webhooks/wechat/"
 _STATIC_SEGMENT: Final = "/static/"
-_UNITS: Final = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_SPEC: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|m|min|h)?\s*$", re.IGNORECASE)
 _LIMITER_ATTR: Final = "posbot_rate_limiter"
 
 
-class RateLimitConfigError(ValueError):
-    """``POSBOT_RATE_LIMIT`` or ``POSBOT_TRUSTED_PROXIES`` cannot be understood."""
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """``capacity`` requests per ``period_seconds``, refilled continuously."""
-
-    capacity: int
-    period_seconds: float
-
-    @classmethod
-    def parse(cls, spec: str) -> RateLimit | None:
-        """``"20/10s"``, ``"30/m"``, ``"5/1"`` (per second); ``"off"`` gives ``None``.
-
-        Raises:
-            RateLimitConfigError: the text is not of that form or is zero.
-        """
-        if spec.strip().lower() == OFF:
-            return None
-        match = _SPEC.match(spec)
-        if not match:
-            raise RateLimitConfigError(
-                f"{RATE_LIMIT_ENV}={spec!r}: expected requests/period such as 20/10s, "
-                f"30/m, 1000/1h, or {OFF}"
-            )
-        capacity = int(match.group(1))
-        amount = float(match.group(2) or 1)
-        period = amount * _UNITS[(match.group(3) or "").lower()]
-        if capacity < 1 or period <= 0:
-            raise RateLimitConfigError(f"{RATE_LIMIT_ENV}={spec!r}: both numbers must be > 0")
-        return cls(capacity, period)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RateLimit | None:
-        """The configured limit (default ``20/10s``), or ``None`` when it is ``off``."""
-        raw = (os.environ if environ is None else environ).get(RATE_LIMIT_ENV, "").strip()
-        return cls.parse(raw or DEFAULT_RATE_LIMIT)
-
-    @property
-    def per_second(self) -> float:
-        """The average rate."""
-        return self.capacity / self.period_seconds
+#: ``POSBOT_RATE_LIMIT`` or ``POSBOT_TRUSTED_PROXIES`` cannot be understood (any unusable
+#: setting: the server must not start unprotected by mistake).
+RateLimitConfigError = SettingError
 
 
 class TokenBuckets:
@@ -139,16 +98,7 @@ def trusted_proxies(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     Raises:
         RateLimitConfigError: an entry is not an IP address.
     """
-    raw = (os.environ if environ is None else environ).get(TRUSTED_PROXIES_ENV, "")
-    addresses = set()
-    for entry in filter(None, (part.strip() for part in raw.split(","))):
-        try:
-            addresses.add(str(ipaddress.ip_address(entry)))
-        except ValueError:
-            raise RateLimitConfigError(
-                f"{TRUSTED_PROXIES_ENV}: {entry!r} is not an IP address"
-            ) from None
-    return frozenset(addresses)
+    return TRUSTED_PROXIES.read(environ)
 
 
 class RateLimiter:
@@ -209,7 +159,7 @@ def too_many_requests(wait_seconds: float) -> HTTPResponse:
     )
 
 
-def _readable_json(value: object, **kwargs: object) -> str:
+def _readable_json(value: object, **kwargs: Any) -> str:
     """JSON with the Chinese text as it is (not ``\\u`` escapes)."""
     return json.dumps(value, ensure_ascii=False, **kwargs)
 

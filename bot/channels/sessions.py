@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
 
 from bot.server_secrets import MIN_SECRET_CHARS, SESSION_SECRET_ENV
+from bot.settings import SESSION_SECRET
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ class SessionTokens:
         Without it (a Rasa server started by hand) the tokens are signed with a random secret
         of this process: they stop working on restart and on other servers, so it is logged.
         """
-        environ = os.environ if environ is None else environ
-        secret = environ.get(SESSION_SECRET_ENV, "").strip()
+        secret = SESSION_SECRET.read(environ)
         if len(secret) < MIN_SECRET_CHARS:
             logger.warning(
                 "%s is not set (or shorter than %d characters): session tokens are valid only "

@@ -11,14 +11,14 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store.database import CaseStore, StoreConfigError, database_url
+from bot.settings import TRACKER_URL, SettingError
+from bot.store.database import CaseStore, database_url
 from bot.store.importer import (
     DEFAULT_ENCODING,
     ENCODINGS,
@@ -28,7 +28,7 @@ from bot.store.importer import (
 from bot.store.repositories import MerchantRepository
 from bot.store.seed import seed_demo_data
 
-TRACKER_URL_ENV = "POSBOT_TRACKER_URL"
+TRACKER_URL_ENV = TRACKER_URL.env
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -134,7 +134,7 @@ def _retention(args: argparse.Namespace) -> int:
             days=args.days,
             audit_days=args.audit_days,
             now=china_now(),
-            tracker_url=os.environ.get(TRACKER_URL_ENV) or _embedded_tracker_url(),
+            tracker_url=TRACKER_URL.read() if TRACKER_URL.raw() else _embedded_tracker_url(),
         )
     except ValueError as error:
         print(f"posbot retention: {error}", file=sys.stderr)
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except StoreConfigError as error:
+    except SettingError as error:
         print(f"posbot: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SQLAlchemyError as error:

@@ -49,12 +49,13 @@ def settings_from(args: argparse.Namespace) -> ProdSettings:
 
 def start(args: argparse.Namespace) -> int:
     """Starts the profile and supervises it until stopped."""
-    from bot.channels.rate_limit import RateLimit, RateLimitConfigError
+    from bot.channels.rate_limit import RateLimitConfigError
     from bot.cli.serve import bot_environment
     from bot.prod import preflight
     from bot.prod.config_files import write_config_files
     from bot.prod.supervisor import Supervisor, children, supervisor_pid
     from bot.server_secrets import ACTIONS_SECRET_ENV
+    from bot.settings import RateLimit
 
     settings = settings_from(args)
     try:

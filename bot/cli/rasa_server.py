@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from bot import payload_guard, server_limits
-from bot.channels.rate_limit import RateLimit, RateLimitConfigError, trusted_proxies
+from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
+from bot.settings import RateLimit
 from bot.speedups import apply
 
 JIEBA_CACHE_DIR = Path("var") / "cache"
@@ -28,7 +29,7 @@ def main() -> None:
     runs Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
-    sys.modules.setdefault("jax", None)
+    sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
     apply()
     try:
         RateLimit.from_env()

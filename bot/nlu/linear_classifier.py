@@ -223,7 +223,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             **arrays,
         }
         self._persist(state)
-        self.__init__(self._config, self._model_storage, self._resource, state)
+        LinearIntentClassifier.__init__(
+            self, self._config, self._model_storage, self._resource, state
+        )
         return self._resource
 
     def _persist(self, state: dict[str, Any] | None) -> None:

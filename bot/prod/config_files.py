@@ -12,10 +12,11 @@ from typing import Final
 
 import yaml
 
-from bot.channels.rate_limit import RETRY_AFTER_HEADER, RateLimit
+from bot.channels.rate_limit import RETRY_AFTER_HEADER
 from bot.operator_facts import fill_operator_facts
 from bot.prod.settings import HOST, ProdSettings
 from bot.server_secrets import action_endpoint
+from bot.settings import RateLimit
 
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
 LOCK_STORE_CLASS: Final = "bot.store.lock_store.AtomicRedisLockStore"

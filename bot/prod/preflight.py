@@ -13,6 +13,7 @@ import sys
 from sqlalchemy.engine import make_url
 
 from bot.prod.settings import ProdSettings
+from bot.settings import DB_URL
 
 
 class PreflightError(RuntimeError):
@@ -27,7 +28,7 @@ def migrate_case_store(settings: ProdSettings, env: dict[str, str]) -> None:
     """``posbot db setup``: Alembic migrations, demo data into an empty store."""
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli.main", "db", "setup"],
-        env={**env, "POSBOT_DB_URL": settings.case_db_url},
+        env={**env, DB_URL.env: settings.case_db_url},
         capture_output=True,
         text=True,
         check=False,
@@ -44,7 +45,8 @@ def check_tracker_store(settings: ProdSettings) -> None:
     from rasa.core.tracker_store import TrackerStore
     from rasa.utils.endpoints import read_endpoint_config
 
-    from bot.store.tracker_store import RedactingSQLTrackerStore, TrackerStoreUnavailable
+    from bot.errors import TrackerStoreUnavailable
+    from bot.store.tracker_store import RedactingSQLTrackerStore
 
     config = read_endpoint_config(str(settings.endpoints_file), "tracker_store")
     store = TrackerStore.create(config)

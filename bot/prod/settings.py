@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bot.channels.rate_limit import DEFAULT_RATE_LIMIT, RATE_LIMIT_ENV
-from bot.store.database import DB_URL_ENV
+from bot.settings import (
+    DB_URL,
+    DEFAULT_RATE_LIMIT,
+    PRODUCTION_DB_URL,
+    PRODUCTION_REDIS_URL,
+    RATE_LIMIT,
+    REDIS_URL,
+    TRACKER_URL,
+)
 
-TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
-REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
-DEFAULT_PG_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/1"
+DEFAULT_PG_URL: Final = PRODUCTION_DB_URL
+DEFAULT_REDIS_URL: Final = PRODUCTION_REDIS_URL
 DEFAULT_BASE_PORT: Final = 8080
 DEFAULT_STATE_DIR: Final = Path("var/prod")
 DEFAULT_MODEL: Final = Path("models/posbot.tar.gz")
@@ -48,13 +52,12 @@ class ProdSettings:
     ) -> ProdSettings:
         """Settings from ``POSBOT_DB_URL``, ``POSBOT_TRACKER_URL``, ``POSBOT_REDIS_URL`` and
         ``POSBOT_RATE_LIMIT``."""
-        environ = os.environ if environ is None else environ
-        case_db = environ.get(DB_URL_ENV, "").strip() or DEFAULT_PG_URL
+        case_db = DB_URL.read_or(DEFAULT_PG_URL, environ)
         values: dict[str, object] = {
             "case_db_url": case_db,
-            "tracker_db_url": environ.get(TRACKER_URL_ENV, "").strip() or case_db,
-            "redis_url": environ.get(REDIS_URL_ENV, "").strip() or DEFAULT_REDIS_URL,
-            "rate_limit": environ.get(RATE_LIMIT_ENV, "").strip() or DEFAULT_RATE_LIMIT,
+            "tracker_db_url": TRACKER_URL.read_or(case_db, environ),
+            "redis_url": REDIS_URL.read_or(DEFAULT_REDIS_URL, environ),
+            "rate_limit": RATE_LIMIT.raw(environ) or DEFAULT_RATE_LIMIT,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

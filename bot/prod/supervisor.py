@@ -168,6 +168,7 @@ class Supervisor:
             for child in group:
                 if not child.wait_ready():
                     raise RuntimeError(f"{child.name} did not start; see {child.log_path}")
+                assert child.process is not None  # started above
                 print(f"  {child.name:10} ready  pid {child.process.pid}", flush=True)
             self.write_state()
 
@@ -213,7 +214,7 @@ class Supervisor:
         """SIGTERM to every child (nginx first), then SIGKILL after a grace period."""
         self._stopping = True
         for child in reversed(self.children):
-            if child.running():
+            if child.process is not None and child.process.poll() is None:  # running()
                 child.process.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for child in reversed(self.children):

@@ -30,6 +30,7 @@ from bot.cli.serve import (
     write_endpoints,
 )
 from bot.server_secrets import ACTIONS_SECRET_ENV
+from bot.settings import DB_URL, TEST_PG_URL
 from bot.store.database import CaseStore
 
 MODEL: Final = Path("models/posbot.tar.gz")
@@ -38,9 +39,7 @@ TURNS_PER_CONVERSATION: Final = ("你好", "我的pos机为什么被停用", "89
                                  "查一下进度", "谢谢")  # fmt: skip
 PACED_THINK_SECONDS: Final = 1.0  # a person reads the answer before typing the next message
 DEFAULT_PORT_BASE: Final = 5390  # Rasa on the base port, the action server on the next one
-PG_ADMIN_URL: Final = os.environ.get(
-    "POSBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL: Final = TEST_PG_URL.read()
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -211,7 +210,7 @@ def bench_server(workdir: Path, port_base: int, profile_dir: Path | None) -> dic
     store.create_schema()
     seed_demo_data(store)
     rasa_port, actions_port = port_base, port_base + 1
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url}
+    env = {**bot_environment(), DB_URL.env: store.url}
     endpoints = write_endpoints(workdir / "endpoints.yml", actions_port, env[ACTIONS_SECRET_ENV])
     log = (workdir / "servers.log").open("w")
     actions = subprocess.Popen(action_server_command(actions_port), env=env, stdout=log,
@@ -261,8 +260,9 @@ def _profile_under_load(url: str, rasa_pid: int, actions_pid: int, out: Path) ->
     """py-spy on both servers during one more load at 10 concurrent (not a measured run)."""
     out.mkdir(parents=True, exist_ok=True)
     raws = {"rasa": out / "profile-rasa.txt", "actions": out / "profile-actions.txt"}
-    spies = [_profile(rasa_pid, 12, raws["rasa"]), _profile(actions_pid, 12, raws["actions"])]
-    if None in spies:
+    started = [_profile(rasa_pid, 12, raws["rasa"]), _profile(actions_pid, 12, raws["actions"])]
+    spies = [spy for spy in started if spy is not None]
+    if len(spies) < len(started):
         return {"error": "py-spy is not installed"}
     time.sleep(1)
     asyncio.run(_load(url, 10, 30, tag="-profile"))

@@ -143,7 +143,7 @@ def file_application(
             merchant_id,
             terminal_id,
         )
-        if repeated and case.status in OPEN_CASE_STATUSES:
+        if repeated and case is not None and case.status in OPEN_CASE_STATUSES:
             return SubmissionResult(CaseView.of(case, calendar, now.date()), created=True)
     phone = drafts.phone_of(sender_id) or slot_phone
     if phone is None:

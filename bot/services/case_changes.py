@@ -50,6 +50,7 @@ def _result(
     session: Session, case_id: str, done: bool, calendar: WorkdayCalendar, now: datetime
 ) -> ChangeResult:
     case = CaseRepository(session).get(case_id)
+    assert case is not None  # the caller found it in this transaction
     session.refresh(case)
     outcome = ChangeOutcome.DONE if done else ChangeOutcome.NOT_OPEN
     return ChangeResult(outcome, CaseView.of(case, calendar, now.date()))

@@ -157,7 +157,7 @@ def check_identity(
         and len(phone_last4) == 4
         and hmac.compare_digest(merchant.registered_phone[-4:], phone_last4)
     )
-    if matches:
+    if matches and merchant is not None:
         attempts.record(key, sender_id, Outcome.VERIFIED.value, now)
         return IdentityCheck(
             Outcome.VERIFIED, VerifiedMerchant(merchant.merchant_id, mask_name(merchant.name))

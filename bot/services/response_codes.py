@@ -12,7 +12,6 @@ check, so a typo stops the start instead of failing a merchant's chat.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -24,12 +23,13 @@ from typing import Any, Final
 import yaml
 
 from bot.domain_values import to_half_width
+from bot.settings import RESPONSE_CODES
 from bot.text import normalize_text
 
 logger = logging.getLogger(__name__)
 
-CODE_TABLE_ENV: Final = "POSBOT_RESPONSE_CODES"
-DEFAULT_CODE_TABLE: Final = Path("config/response_codes.yml")
+CODE_TABLE_ENV: Final = RESPONSE_CODES.env
+DEFAULT_CODE_TABLE: Final = RESPONSE_CODES.default
 
 #: Two digits ("03"), a letter and a digit ("A0"), or a vendor code ("PN-0093").
 CODE_RE: Final = re.compile(r"^(?:[0-9]{2}|[A-Z][0-9]|[A-Z]{1,4}-[0-9]{2,5})$")
@@ -237,7 +237,7 @@ def load_table(path: Path) -> CodeTable:
 
 def table_path() -> Path:
     """The table file named by ``POSBOT_RESPONSE_CODES``, or the default."""
-    return Path(os.environ.get(CODE_TABLE_ENV, "") or DEFAULT_CODE_TABLE)
+    return RESPONSE_CODES.read()
 
 
 class TableSource:

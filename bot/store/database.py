@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,21 +14,21 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from bot.settings import DB_URL, SettingError
 from bot.store.models import Base
 
-DB_URL_ENV = "POSBOT_DB_URL"
-DEFAULT_DB_URL = "sqlite:///var/posbot.db"
+DB_URL_ENV = DB_URL.env
+DEFAULT_DB_URL = DB_URL.default
 PG_CONNECT_TIMEOUT_SECONDS = 3
 
 
-class StoreConfigError(ValueError):
+class StoreConfigError(SettingError):
     """The configured database URL is unusable."""
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:
     """Returns the case store URL: ``POSBOT_DB_URL`` or the embedded SQLite default."""
-    environ = os.environ if environ is None else environ
-    return environ.get(DB_URL_ENV, "").strip() or DEFAULT_DB_URL
+    return DB_URL.read(environ)
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

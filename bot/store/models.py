@@ -18,11 +18,22 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import DeclarativeMeta, registry, relationship
 
 from bot.domain_values import OPEN_CASE_STATUSES
 
-Base = declarative_base()
+_registry = registry()
+
+
+class Base(metaclass=DeclarativeMeta):
+    """Declarative base of every table (a class, not ``declarative_base()``, so type checkers
+    see the models as classes; SQLAlchemy 1.4's documented form)."""
+
+    __abstract__ = True
+    registry = _registry
+    metadata = _registry.metadata
+    __init__ = _registry.constructor
+
 
 # The rows of the partial index "one open case per terminal" (same SQL on SQLite and PostgreSQL).
 OPEN_CASE_WHERE = text(

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,14 +46,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import TrackerStoreUnavailable  # raised here; also importable from here
 from bot.redaction import redact_event
+from bot.settings import TRACKER_URL
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS: Final = 3
 STATEMENT_TIMEOUT_MS: Final = 5000
 ALERT: Final = "ALERT tracker store unavailable"
-TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
-DEFAULT_TRACKER_URL: Final = "sqlite:///var/tracker.db"
+TRACKER_URL_ENV: Final = TRACKER_URL.env
+DEFAULT_TRACKER_URL: Final = TRACKER_URL.default
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -90,8 +90,7 @@ def tracker_url(configured: str | None, environ: Mapping[str, str] | None = None
     Raises:
         ValueError: the URL is not a database URL.
     """
-    environ = os.environ if environ is None else environ
-    url = (configured or "").strip() or environ.get(TRACKER_URL_ENV, "").strip()
+    url = (configured or "").strip() or TRACKER_URL.raw(environ) or ""
     url = url or DEFAULT_TRACKER_URL
     if "://" not in url:
         raise ValueError(

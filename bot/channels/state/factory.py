@@ -7,7 +7,6 @@ it (``make run``, one process) it stays in memory. Nothing connects before the f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Final
 
@@ -31,16 +30,16 @@ from bot.channels.state.wechat import (
     NonceRegistry,
     OptionsStore,
 )
+from bot.settings import REDIS_URL
 
-REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
+REDIS_URL_ENV: Final = REDIS_URL.env
 
 _CLIENTS: dict[str, Redis] = {}
 
 
 def redis_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The Redis URL of the shared state, or ``None`` for in-memory state."""
-    value = (os.environ if environ is None else environ).get(REDIS_URL_ENV, "").strip()
-    return value or None
+    return REDIS_URL.read(environ)
 
 
 def _shared_client(environ: Mapping[str, str] | None) -> Redis | None:

@@ -13,9 +13,11 @@ from typing import Any, Final
 
 import aiohttp
 
+from bot.settings import WECHAT_API_BASE
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_BASE: Final = "https://api.weixin.qq.com"
+DEFAULT_API_BASE: Final = WECHAT_API_BASE.default
 TOKEN_PATH: Final = "/cgi-bin/token"
 CUSTOM_SEND_PATH: Final = "/cgi-bin/message/custom/send"
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
@@ -98,7 +100,7 @@ class WeChatApiClient:
             }
             result = await self._call("GET", TOKEN_PATH, params=params)
             token = result.get("access_token") if result else None
-            if not isinstance(token, str) or not token:
+            if result is None or not isinstance(token, str) or not token:
                 if result is not None:
                     logger.error(
                         "WeChat did not issue an access token: errcode %s (%s)",

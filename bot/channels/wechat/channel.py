@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,21 +56,32 @@ from bot.channels.wechat.security import (
 )
 from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_sensitive
+from bot.settings import (
+    WECHAT_AES_KEY,
+    WECHAT_API_BASE,
+    WECHAT_APPID,
+    WECHAT_APPSECRET,
+    WECHAT_CALLBACK_SECONDS,
+    WECHAT_REPLY_SECONDS,
+    WECHAT_TOKEN,
+    Setting,
+    SettingError,
+)
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME: Final = WECHAT
 
-TOKEN_ENV: Final = "POSBOT_WECHAT_TOKEN"
-APPID_ENV: Final = "POSBOT_WECHAT_APPID"
-APPSECRET_ENV: Final = "POSBOT_WECHAT_APPSECRET"
-AES_KEY_ENV: Final = "POSBOT_WECHAT_AES_KEY"
-API_BASE_ENV: Final = "POSBOT_WECHAT_API_BASE"
-REPLY_SECONDS_ENV: Final = "POSBOT_WECHAT_REPLY_SECONDS"
+TOKEN_ENV: Final = WECHAT_TOKEN.env
+APPID_ENV: Final = WECHAT_APPID.env
+APPSECRET_ENV: Final = WECHAT_APPSECRET.env
+AES_KEY_ENV: Final = WECHAT_AES_KEY.env
+API_BASE_ENV: Final = WECHAT_API_BASE.env
+REPLY_SECONDS_ENV: Final = WECHAT_REPLY_SECONDS.env
 
-DEFAULT_REPLY_SECONDS: Final = 4.0
+DEFAULT_REPLY_SECONDS: Final = WECHAT_REPLY_SECONDS.default
 # WeChat abandons a callback after 5 seconds.
-WECHAT_TIMEOUT_SECONDS: Final = 5.0
+WECHAT_TIMEOUT_SECONDS: Final = WECHAT_CALLBACK_SECONDS
 # Pause before follow-up chunks so that they arrive after the passive reply.
 DEFAULT_FOLLOW_UP_SECONDS: Final = 1.0
 # A bot turn is shared by WeChat's retries of its message (they come within ~15 s); a later
@@ -99,13 +109,13 @@ XML_CONTENT_TYPE: Final = "application/xml; charset=utf-8"
 SERVICE_UNAVAILABLE: Final = HTTPStatus.SERVICE_UNAVAILABLE
 
 # Keys of credentials.yml that override the environment (meant for tests).
-_SETTING_SOURCES: Final = (
-    ("token", TOKEN_ENV),
-    ("app_id", APPID_ENV),
-    ("app_secret", APPSECRET_ENV),
-    ("aes_key", AES_KEY_ENV),
-    ("api_base", API_BASE_ENV),
-    ("reply_seconds", REPLY_SECONDS_ENV),
+_SETTING_SOURCES: Final[tuple[tuple[str, Setting[Any]], ...]] = (
+    ("token", WECHAT_TOKEN),
+    ("app_id", WECHAT_APPID),
+    ("app_secret", WECHAT_APPSECRET),
+    ("aes_key", WECHAT_AES_KEY),
+    ("api_base", WECHAT_API_BASE),
+    ("reply_seconds", WECHAT_REPLY_SECONDS),
 )
 _EVENT_TYPE: Final = "event"
 _REQUIRED_FIELDS: Final = ("MsgType", "FromUserName", "ToUserName")
@@ -129,12 +139,11 @@ class WeChatSettings:
         cls, credentials: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
     ) -> WeChatSettings:
         """Reads the ``POSBOT_WECHAT_*`` variables; lower-case credentials keys override them."""
-        environ = os.environ if environ is None else environ
         credentials = credentials or {}
         values: dict[str, str] = {}
-        for key, variable in _SETTING_SOURCES:
+        for key, setting in _SETTING_SOURCES:
             value = credentials.get(key)
-            values[key] = str(environ.get(variable, "") if value is None else value).strip()
+            values[key] = str((setting.raw(environ) or "") if value is None else value).strip()
         return cls(
             token=values["token"],
             app_id=values["app_id"],
@@ -475,18 +484,10 @@ def _reply_seconds(raw: str) -> float:
     if not raw:
         return DEFAULT_REPLY_SECONDS
     try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < WECHAT_TIMEOUT_SECONDS:
-        logger.error(
-            "%s must be between 0 and %.0f seconds; using %.1f",
-            REPLY_SECONDS_ENV,
-            WECHAT_TIMEOUT_SECONDS,
-            DEFAULT_REPLY_SECONDS,
-        )
+        return WECHAT_REPLY_SECONDS.convert(raw)
+    except SettingError as error:
+        logger.error("%s; using %.1f", error, DEFAULT_REPLY_SECONDS)
         return DEFAULT_REPLY_SECONDS
-    return seconds
 
 
 def _build_crypto(settings: WeChatSettings) -> WeChatCrypto | None:

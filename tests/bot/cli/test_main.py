@@ -59,4 +59,6 @@ def test_missing_file_and_bad_url_are_clear_errors(tmp_path, monkeypatch, capsys
     assert "cannot read" in capsys.readouterr().err
     monkeypatch.setenv("POSBOT_DB_URL", "not a url")
     assert main(["db", "init"]) == EXIT_BAD_INPUT
-    assert "POSBOT_DB_URL is not a valid database URL" in capsys.readouterr().err
+    assert "POSBOT_DB_URL=(value not shown): expected a SQLAlchemy database URL" in (
+        capsys.readouterr().err
+    )
