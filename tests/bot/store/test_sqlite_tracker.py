@@ -1,5 +1,8 @@
-"""Item 14: ``make run`` keeps conversations in SQLite (redacted, kept across restarts) and
-bounds what it keeps in memory (copilot call transcripts, WeChat text)."""
+"""Item 14: ``make run`` keeps conversations in SQLite (redacted, kept across restarts).
+
+What it keeps in memory is bounded: copilot call transcripts in
+``tests/bot/channels/state/test_call_context.py``, WeChat text in
+``tests/bot/channels/wechat/test_channel.py``."""
 
 from __future__ import annotations
 
@@ -14,27 +17,13 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.channels.state.call_context import InMemoryCallContexts
-from bot.channels.state.redis_backend import RedisCallContexts, redis_client
-from bot.channels.wechat.channel import MAX_MESSAGE_CHARS, TOO_LONG_PROMPT
-from bot.services.copilot import MAX_CALL_TURNS
 from bot.store.tracker_store import (
     DEFAULT_TRACKER_URL,
     TRACKER_URL_ENV,
     RedactingSQLTrackerStore,
     tracker_url,
 )
-from tests.bot.channels import conftest as channel_fixtures
-from tests.bot.channels.conftest import FakeBot, StartChannel, text_xml
 from tests.conftest import ROOT
-from tests.security import redis_service
-
-# Fixtures shared with the channel tests and the other security tests.
-bot = channel_fixtures.bot
-settings = channel_fixtures.settings
-start_channel = channel_fixtures.start_channel
-wechat_api = channel_fixtures.wechat_api
-security_redis_url = redis_service.security_redis_url
 
 PHONE = "13812345678"
 ID_CARD = "110101199003074578"
@@ -136,40 +125,3 @@ async def test_concurrent_conversations_are_all_saved_on_sqlite(
 
     assert sorted(keys) == senders
     assert all(len(t.events) == 3 for t in trackers)
-
-
-# --- bounded memory ----------------------------------------------------------------------------
-
-
-async def test_a_copilot_call_keeps_its_last_turns_only() -> None:
-    calls = InMemoryCallContexts()
-    for number in range(MAX_CALL_TURNS + 20):
-        context = await calls.add_turn("call-1", "alice", f"第{number}句", [])
-
-    assert MAX_CALL_TURNS == 30
-    assert context.turns == [f"第{n}句" for n in range(20, MAX_CALL_TURNS + 20)]
-
-
-async def test_a_shared_copilot_call_keeps_its_last_turns_only(security_redis_url: str) -> None:
-    client = redis_client(security_redis_url)
-    try:
-        calls = RedisCallContexts(client)
-        for number in range(MAX_CALL_TURNS + 5):
-            context = await calls.add_turn("call-2", "alice", f"第{number}句", [])
-    finally:
-        await client.close()
-        await client.connection_pool.disconnect()
-
-    assert context.turns == [f"第{n}句" for n in range(5, MAX_CALL_TURNS + 5)]
-
-
-async def test_a_wechat_message_over_the_limit_never_reaches_the_bot(
-    start_channel: StartChannel, bot: FakeBot
-) -> None:
-    client = await start_channel()
-    status, body = await client.post_plain(text_xml("长" * (MAX_MESSAGE_CHARS + 1)))
-    assert status == 200
-    assert TOO_LONG_PROMPT in body
-    assert bot.messages == []
-    status, body = await client.post_plain(text_xml("长" * MAX_MESSAGE_CHARS, msg_id="2"))
-    assert status == 200 and bot.texts == ["长" * MAX_MESSAGE_CHARS]

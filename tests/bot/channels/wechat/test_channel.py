@@ -20,6 +20,8 @@ from bot.channels.wechat.api import WeChatApiClient
 from bot.channels.wechat.channel import (
     BOT_ERROR_TEXT,
     GREET_PAYLOAD,
+    MAX_MESSAGE_CHARS,
+    TOO_LONG_PROMPT,
     TYPE_PROMPT,
     VOICE_PROMPT,
     WeChatInput,
@@ -637,3 +639,15 @@ async def test_api_client_logs_errors_instead_of_raising(
     assert "45015" in caplog.text
     assert APP_SECRET not in caplog.text
     assert "fake-access-token" not in caplog.text
+
+
+async def test_a_wechat_message_over_the_limit_never_reaches_the_bot(
+    start_channel: StartChannel, bot: FakeBot
+) -> None:
+    client = await start_channel()
+    status, body = await client.post_plain(text_xml("长" * (MAX_MESSAGE_CHARS + 1)))
+    assert status == 200
+    assert TOO_LONG_PROMPT in body
+    assert bot.messages == []
+    status, body = await client.post_plain(text_xml("长" * MAX_MESSAGE_CHARS, msg_id="2"))
+    assert status == 200 and bot.texts == ["长" * MAX_MESSAGE_CHARS]

@@ -20,16 +20,10 @@ from bot.channels.state.redis_backend import (
 from bot.channels.state.wechat import InMemoryDeduplicator, InMemoryNonceRegistry
 from bot.channels.wechat.channel import SUCCESS, WeChatInput, WeChatSettings
 from bot.channels.wechat.security import MAX_CLOCK_SKEW_SECONDS
-from tests.bot.channels import conftest as channel_fixtures
 from tests.bot.channels.conftest import FakeBot, FakeWeChatApi, StartChannel, text_xml
 from tests.security import redis_service
 
-# Fixtures shared with the channel tests and the other security tests.
-bot = channel_fixtures.bot
-settings = channel_fixtures.settings
-start_channel = channel_fixtures.start_channel
-wechat_api = channel_fixtures.wechat_api
-security_redis_url = redis_service.security_redis_url
+security_redis_url = redis_service.security_redis_url  # fixture: a flushed Redis database
 
 NOW = 1_790_000_000
 WINDOW = 2 * MAX_CLOCK_SKEW_SECONDS
