@@ -27,8 +27,8 @@ ENTRY_MODULES = [
     "bot.channels.wechat.channel",
     "bot.channels.wechat",
 ]
-# What the state package may import from the project.
-ALLOWED_PREFIXES = ("bot.channels.state.", "bot.services.copilot")
+# What the state package may import from the project (bot.settings: the Redis URL).
+ALLOWED_PREFIXES = ("bot.channels.state.", "bot.services.copilot", "bot.settings")
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
