@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, china_now
+from bot.nlu.evidence import low_evidence_guess
 from bot.store.database import CaseStore, default_store
 from bot.workdays import WorkdayCalendar, default_calendar
 
@@ -84,6 +85,14 @@ def response_text(domain: DomainDict, name: str, default: str = "") -> str:
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent of the latest user message."""
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def intent_in_form(tracker: Tracker) -> str | None:
+    """The latest intent as a form reads it: a set-aside guess counts (bot.nlu.evidence).
+
+    A form is on topic, so "要多长时间" in the middle of one is the question it seems to be.
+    """
+    return low_evidence_guess(tracker.latest_message) or latest_intent(tracker)
 
 
 def latest_entity(tracker: Tracker, entity: str) -> str | None:
