@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock, china_now
-from bot.nlu.evidence import low_evidence_guess
+from bot.nlu.evidence import on_topic_intent
 from bot.store.database import CaseStore, default_store
 from bot.workdays import WorkdayCalendar, default_calendar
 
@@ -92,7 +92,7 @@ def intent_in_form(tracker: Tracker) -> str | None:
 
     A form is on topic, so "要多长时间" in the middle of one is the question it seems to be.
     """
-    return low_evidence_guess(tracker.latest_message) or latest_intent(tracker)
+    return on_topic_intent(tracker.latest_message).get("name")
 
 
 def latest_entity(tracker: Tracker, entity: str) -> str | None:

@@ -29,3 +29,15 @@ def low_evidence_guess(parse_data: dict[str, Any] | None) -> str | None:
         return None
     guess = mark.get("intent")
     return guess if isinstance(guess, str) and guess else None
+
+
+def on_topic_intent(parse_data: dict[str, Any] | None) -> dict[str, Any]:
+    """The intent where the context is the POS service anyway (a form, the FAQ page, a call).
+
+    The guess of a marked message, with the classifier's confidence; else the parsed intent.
+    """
+    parse_data = parse_data or {}
+    guess = low_evidence_guess(parse_data)
+    if guess is None:
+        return dict(parse_data.get("intent") or {})
+    return {"name": guess, "confidence": parse_data[LOW_EVIDENCE_KEY].get("confidence")}

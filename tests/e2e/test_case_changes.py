@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -110,6 +111,14 @@ def test_a_follow_up_naming_nothing_of_the_domain_needs_the_conversation(running
     # After a POS question it is the follow-up it seems to be.
     bot.say("e2e-follow-up", "我是欠款被停的")
     assert "审核一般需要 3-7 个工作日" in texts(bot.say("e2e-follow-up", "要多长时间"))
+    # On the FAQ page, which is about POS anyway, the search finds the review time.
+    request = urllib.request.Request(
+        f"{bot.url}/faq/search",
+        data=json.dumps({"q": "要多长时间"}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.load(answer)["anchor"] == "review-time"
 
 
 def test_urging_apologises_and_abuse_gets_a_calm_reply(running_bot):
