@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod \
-	run-prod stop-prod
+	run-prod stop-prod docs-figures
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -45,7 +45,7 @@ run: $(STAMP) db $(MODEL)
 shell: $(STAMP) db $(MODEL)
 	$(BIN)/posbot serve --shell --model $(MODEL)
 
-# Production profile (README, "Production profile"): POSBOT_DB_URL, POSBOT_TRACKER_URL and
+# Production profile (docs/production.md): POSBOT_DB_URL, POSBOT_TRACKER_URL and
 # POSBOT_REDIS_URL from the environment; ports PROD_PORT (nginx) to PROD_PORT+12.
 PROD_PORT ?= 8080
 run-prod: $(STAMP) $(MODEL)
@@ -88,20 +88,30 @@ PUBLIC_OOS ?= $(wildcard ../shared/benchmarks/smp2017/train.yml ../shared/benchm
 # Public phrasing set (issue 10): real merchant questions and real look-alikes, never trained on;
 # the same trained models parse it (in-domain accuracy, look-alike false-accept).
 PHRASING ?= $(wildcard tests/nlu/public/test_public_nlu.yml)
+# The figures in docs/ (docs/evaluation.md) are then rewritten from the report, but only for the
+# project's own split (the default NLU_TRAIN, NLU_TEST and EVAL_OUT), never for another corpus.
+DOCS_EVAL := $(and $(filter data/nlu,$(NLU_TRAIN)),$(filter tests/nlu/test_nlu.yml,$(NLU_TEST)),$(filter reports/eval,$(EVAL_OUT)))
 eval: $(STAMP)
 	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT) \
 		--public-oos $(PUBLIC_OOS) $(if $(PHRASING),--phrasing $(PHRASING))
+	$(if $(DOCS_EVAL),$(BIN)/python -m bot.quality.docs_figures eval --eval $(EVAL_OUT)/summary.md)
+
+# Rewrites every figures block in README.md and docs/ from the reports that exist
+# (reports/eval, reports/bench, load/results).
+docs-figures: $(STAMP)
+	$(BIN)/python -m bot.quality.docs_figures
 
 # Speed, memory and scale (not part of `test`); writes reports/bench/.
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m bot.quality.bench --out reports/bench
 
 # Load test (not part of `test`): locust headless on 127.0.0.1, bounded in users, time and
-# requests; writes load/results/default.md (committed). Starts and stops its own servers
-# (ports 5500/5501, SQLite store in var/load/).
+# requests; writes load/results/default.md (committed) and the table in docs/benchmarks.md.
+# Starts and stops its own servers (ports 5500/5501, SQLite store in var/load/).
 LOAD_ARGS ?= --users 50 --spawn-rate 5 --run-time 60 --max-requests 3000
 load: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.run default $(LOAD_ARGS) --out load/results/default.md
+	$(BIN)/python -m bot.quality.docs_figures load
 
 # The same against the production profile: starts `posbot prod start` (nginx on 127.0.0.1:5510)
 # with its own PostgreSQL database posbot_load (recreated) and Redis db 9; writes
@@ -112,3 +122,4 @@ PROD_DB_URL ?= postgresql://postgres@127.0.0.1:5432/test
 load-prod: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.run prod $(LOAD_ARGS) --out load/results/prod.md \
 		$(if $(PROD_URL),--url $(PROD_URL) --case-db-url $(PROD_DB_URL) --tracker-db-url $(PROD_DB_URL))
+	$(BIN)/python -m bot.quality.docs_figures load

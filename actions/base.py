@@ -8,6 +8,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from bot.clock import Clock, china_now
+from bot.nlu.evidence import on_topic_intent
 from bot.services.applications import ApplicationService
 from bot.services.base import CaseStore, StoreUnavailable
 from bot.services.case_changes import CaseChangeService
@@ -88,6 +89,14 @@ def response_text(domain: DomainDict, name: str, default: str = "") -> str:
 def latest_intent(tracker: Tracker) -> str | None:
     """The intent of the latest user message."""
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def intent_in_form(tracker: Tracker) -> str | None:
+    """The latest intent as a form reads it: a set-aside guess counts (bot.nlu.evidence).
+
+    A form is on topic, so "要多长时间" in the middle of one is the question it seems to be.
+    """
+    return on_topic_intent(tracker.latest_message).get("name")
 
 
 def latest_entity(tracker: Tracker, entity: str) -> str | None:

@@ -22,6 +22,12 @@ CASE_CHANGE_STEP: Final = "case_change_step"
 CASE_CHANGE_CASE_ID: Final = "case_change_case_id"
 
 NLU_FALLBACK: Final = "nlu_fallback"
+# Small talk: says nothing about the topic of the conversation.
+SOCIAL_INTENTS: Final = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
+# Messages that leave the POS topic (or never were on it).
+OFF_TOPIC_INTENTS: Final = frozenset(
+    {NLU_FALLBACK, "out_of_scope", "other_language", "insult", "share_secret"}
+)
 CHECK_CASE_STATUS: Final = "check_case_status"
 URGE_PROGRESS: Final = "urge_progress"
 REPORT_REJECTED: Final = "report_rejected"

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.base import DomainDict, StoreBacked, StoreUnavailable, latest_intent
+from actions.base import DomainDict, StoreBacked, StoreUnavailable, intent_in_form
 from actions.constants import (
     CASE_ID,
     FAQ_RESPONSES,
@@ -76,7 +76,7 @@ class GuardedFormValidation(StoreBacked, FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Events:
         """Validates the latest answer (see class docstring)."""
-        intent = latest_intent(tracker)
+        intent = intent_in_form(tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
         requested_value = tracker.get_slot(requested) if requested else None
         if intent in self.exit_intents:

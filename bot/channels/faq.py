@@ -13,6 +13,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.pages import agent_of, domain_text, html_page, json_body, static_file
 from bot.faq import FAQ_TOPICS, TOPIC_BY_INTENT, FaqTopic
+from bot.nlu.evidence import on_topic_intent
 
 MAX_QUESTION_CHARS: Final = 500
 MIN_CONFIDENCE: Final = 0.35
@@ -103,7 +104,8 @@ class FaqInput(InputChannel):
             if agent is None or not agent.is_ready():
                 return response.json({"error": "model loading"}, status=503)
             parsed = await agent.parse_message(question.strip())
-            intent = parsed.get("intent") or {}
+            # The FAQ page is about POS: "要多长时间" there is the review time.
+            intent = on_topic_intent(parsed)
             topic = TOPIC_BY_INTENT.get(intent.get("name") or "")
             if topic is None or (intent.get("confidence") or 0) < MIN_CONFIDENCE:
                 return response.json({"anchor": None})

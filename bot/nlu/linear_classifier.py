@@ -3,7 +3,7 @@
 Short Chinese support questions are decided by a few words and their characters. A linear model
 over sublinear TF-IDF features of jieba words and of character 1-4-grams across the whole message
 (so "审核没通过" keeps "没通" and "核没" even where jieba splits differently) measured better than
-DIET at this data size (README, "Tests and benchmarks"): more accurate on our held-out set and on
+DIET at this data size (docs/evaluation.md): more accurate on our held-out set and on
 SMP2017, far fewer out-of-scope false accepts, seconds instead of minutes to train and under two
 milliseconds to classify.
 

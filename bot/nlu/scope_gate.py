@@ -11,6 +11,16 @@ share; punctuation, numbers and identifiers too. Words of the domain dictionary 
 - share ≥ ``fallback_share``: the message is ``nlu_fallback`` (the bot asks "您是想问…吗？"
   with the classifier's two best intents, so a merchant who used new words still gets there).
 
+Familiar is not the same as of the domain: "怎么操作", "要多长时间" or "办护照需要什么材料" use
+only words our examples use too, yet none that says "POS". A second rule asks for evidence: a
+guess below ``evidence_confidence`` in a message without an entity and without a *domain word*
+becomes ``nlu_fallback``, marked with the guess (:mod:`bot.nlu.evidence`), so that the dialogue,
+which sees the conversation, can keep the guess for a follow-up ("要多长时间" after a status).
+Domain words: the words of the domain dictionary, and the words in-domain examples use at
+least ``evidence_ratio`` times as often as out-of-scope examples (document frequency, add-one
+for the out-of-scope count, at least ``evidence_min_count`` in-domain examples). Intents in
+``evidence_free_intents`` (asking for a person) need no domain word.
+
 Social intents (greetings, thanks, yes/no), ``out_of_scope`` itself and a detected secret are
 never touched. A model trained without ``out_of_scope`` examples has no notion of scope (e.g. a
 closed-set benchmark): the gate then does nothing.
@@ -22,6 +32,7 @@ import json
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -33,10 +44,18 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.evidence import LOW_EVIDENCE_KEY, low_evidence_mark
 from bot.nlu.id_placeholders import placeholder_for
 
 logger = logging.getLogger(__name__)
@@ -102,6 +121,10 @@ class ScopeGate(GraphComponent, IntentClassifier):
             "out_of_scope_intent": "out_of_scope",
             "open_intents": [],
             "dictionary_path": None,
+            "evidence_confidence": 0.0,
+            "evidence_ratio": 3.0,
+            "evidence_min_count": 2,
+            "evidence_free_intents": [],
         }
 
     def __init__(
@@ -111,6 +134,7 @@ class ScopeGate(GraphComponent, IntentClassifier):
         resource: Resource,
         known: set[str] | None = None,
         common: set[str] | None = None,
+        domain: set[str] | None = None,
     ) -> None:
         """Creates the gate with what it learned (nothing known: the gate is off)."""
         self._config = config
@@ -118,7 +142,9 @@ class ScopeGate(GraphComponent, IntentClassifier):
         self._resource = resource
         self.known = known or set()
         self.common = common or set()
+        self.domain = domain or set()
         self.untouched = {config["out_of_scope_intent"], NLU_FALLBACK, *config["open_intents"]}
+        self.evidence_free = self.untouched | set(config["evidence_free_intents"])
 
     @classmethod
     def create(
@@ -131,6 +157,8 @@ class ScopeGate(GraphComponent, IntentClassifier):
         """Creates an untrained gate."""
         if not 0 < config["fallback_share"] <= config["out_of_scope_share"] <= 1:
             raise ValueError("ScopeGate: need 0 < fallback_share <= out_of_scope_share <= 1")
+        if not 0 <= config["evidence_confidence"] <= 1 or config["evidence_ratio"] <= 0:
+            raise ValueError("ScopeGate: need 0 <= evidence_confidence <= 1, evidence_ratio > 0")
         return cls(config, model_storage, resource)
 
     @classmethod
@@ -145,7 +173,14 @@ class ScopeGate(GraphComponent, IntentClassifier):
         """Loads the known and common words learned in training."""
         with model_storage.read_from(resource) as directory:
             state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, set(state["known"]), set(state["common"]))
+        return cls(
+            config,
+            model_storage,
+            resource,
+            set(state["known"]),
+            set(state["common"]),
+            set(state.get("domain", [])),
+        )
 
     def train(self, training_data: TrainingData) -> Resource:
         """Learns the words of the in-domain examples (none without out-of-scope examples)."""
@@ -153,22 +188,50 @@ class ScopeGate(GraphComponent, IntentClassifier):
         examples = training_data.intent_examples
         known: set[str] = set()
         common: set[str] = set()
+        domain: set[str] = set()
         if any(example.get(INTENT) == out_of_scope for example in examples):
             common = common_chinese_words(self._config["common_word_frequency"])
+            in_domain: Counter[str] = Counter()
+            elsewhere: Counter[str] = Counter()
+            in_domain_examples = out_of_scope_examples = 0
             for example in examples:
-                if example.get(INTENT) != out_of_scope:
-                    known.update(topic_words(example.get(TOKENS_NAMES[TEXT]) or [], common))
+                words = topic_words(example.get(TOKENS_NAMES[TEXT]) or [], common)
+                intent = example.get(INTENT)
+                if intent == out_of_scope:
+                    elsewhere.update(set(words))
+                    out_of_scope_examples += 1
+                    continue
+                known.update(words)
+                if intent not in self.untouched:
+                    in_domain.update(set(words))
+                    in_domain_examples += 1
+            dictionary: set[str] = set()
             if self._config["dictionary_path"]:
-                known |= read_dictionary_words(Path(self._config["dictionary_path"]))
+                dictionary = read_dictionary_words(Path(self._config["dictionary_path"]))
+            known |= dictionary
+            domain = dictionary | self._characteristic_words(
+                in_domain, in_domain_examples, elsewhere, out_of_scope_examples
+            )
         else:
             logger.info("ScopeGate: no '%s' examples in the training data; off", out_of_scope)
-        self.known, self.common = known, common
-        state = {"known": sorted(known), "common": sorted(common)}
+        self.known, self.common, self.domain = known, common, domain
+        state = {"known": sorted(known), "common": sorted(common), "domain": sorted(domain)}
         with self._model_storage.write_to(self._resource) as directory:
             (directory / STATE_FILE).write_text(
                 json.dumps(state, ensure_ascii=False), encoding="utf-8"
             )
         return self._resource
+
+    def _characteristic_words(
+        self, in_domain: Counter[str], n_in: int, elsewhere: Counter[str], n_out: int
+    ) -> set[str]:
+        """Words in-domain examples use ``evidence_ratio`` times as often as out-of-scope ones."""
+        ratio, min_count = self._config["evidence_ratio"], self._config["evidence_min_count"]
+        return {
+            word
+            for word, count in in_domain.items()
+            if count >= min_count and count / n_in >= ratio * (elsewhere[word] + 1) / n_out
+        }
 
     def unfamiliar_share(self, message: Message) -> float:
         """Share of the message's topic words that no in-domain example uses."""
@@ -177,8 +240,18 @@ class ScopeGate(GraphComponent, IntentClassifier):
             return 0.0
         return sum(word not in self.known for word in words) / len(words)
 
+    def lacks_evidence(self, message: Message) -> bool:
+        """A low-confidence guess in a message with no entity and no domain word."""
+        intent = message.get(INTENT) or {}
+        if intent.get(INTENT_NAME_KEY) in self.evidence_free or message.get(ENTITIES):
+            return False
+        if (intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self._config["evidence_confidence"]:
+            return False
+        words = topic_words(message.get(TOKENS_NAMES[TEXT]) or [], self.common)
+        return not any(word in self.domain for word in words)
+
     def process(self, messages: list[Message]) -> list[Message]:
-        """Re-labels POS-intent predictions whose topic words are mostly unfamiliar."""
+        """Re-labels POS-intent predictions made of unfamiliar words or without evidence."""
         if not self.known:
             return messages
         for message in messages:
@@ -190,6 +263,11 @@ class ScopeGate(GraphComponent, IntentClassifier):
                 self._relabel(message, self._config["out_of_scope_intent"], share)
             elif share >= self._config["fallback_share"]:
                 self._relabel(message, NLU_FALLBACK, share)
+            elif self.domain and self.lacks_evidence(message):
+                confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+                mark = low_evidence_mark(intent[INTENT_NAME_KEY], confidence)
+                self._relabel(message, NLU_FALLBACK, self._config["evidence_confidence"])
+                message.set(LOW_EVIDENCE_KEY, mark, add_to_output=True)
         return messages
 
     @staticmethod

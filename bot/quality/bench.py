@@ -442,8 +442,8 @@ FINDINGS: Final = """\
    `Event` (7 % of a turn): now a table (`bot/speedups.py`).
 5. **Intent classifier (the largest cost left after 1-4):** DIET inference with TensorFlow's
    per-call overhead was ~25 % of a turn and 7 s of the cold start (building and loading its
-   weights). The calibrated linear SVM classifier that replaced it for quality reasons (README,
-   "Tests and benchmarks") parses in 1.5 ms p50, end to end through Rasa's graph. Its first
+   weights). The calibrated linear SVM classifier that replaced it for quality reasons
+   (docs/evaluation.md) parses in 1.5 ms p50, end to end through Rasa's graph. Its first
    version multiplied each sparse message row by a transposed, non-contiguous view of the
    weights, so scipy copied the 53 000 x 26 weight matrix of each of the five folds per message
    (7 ms); the weights are now stacked once into one contiguous matrix and all calibration folds

@@ -1,6 +1,6 @@
 """Identity rule: merchant id (or case id) plus the last four digits of the registered phone.
 
-Guessing is limited per client and per merchant (README, "Identity"):
+Guessing is limited per client and per merchant (docs/personal-data.md, "Identity"):
 
 * **Client** (the conversation's sender id: a REST/widget session, a WeChat OpenID, a copilot
   call): ``MAX_VERIFY_FAILURES`` wrong answers within ``LOCKOUT_WINDOW`` end its attempts (the

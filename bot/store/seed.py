@@ -1,4 +1,4 @@
-"""Demo data: one merchant per situation the bot handles (listed in the README).
+"""Demo data: one merchant per situation the bot handles (docs/operators.md, "Demo merchants").
 
 Dates are relative to today so that "on time" and "overdue" stay true whenever the demo runs.
 The rows go through the CSV importer, so the demo data obeys the same contract as real exports.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -100,6 +101,24 @@ def test_a_stated_reason_gives_its_documents_without_verification(running_bot):
     assert "商户号" not in reply
     assert "欠款清单" in texts(bot.say(sender, "那要什么材料"))
     assert "不需要填写或提供任何密码" in texts(bot.say(sender, "申请要填密码吗"))
+
+
+def test_a_follow_up_naming_nothing_of_the_domain_needs_the_conversation(running_bot):
+    bot, _ = running_bot
+    # Alone, "要多长时间" could be about anything: the bot asks back.
+    alone = texts(bot.say("e2e-alone", "要多长时间"))
+    assert "您是想问“审核要多久”" in alone and "3-7 个工作日" not in alone
+    # After a POS question it is the follow-up it seems to be.
+    bot.say("e2e-follow-up", "我是欠款被停的")
+    assert "审核一般需要 3-7 个工作日" in texts(bot.say("e2e-follow-up", "要多长时间"))
+    # On the FAQ page, which is about POS anyway, the search finds the review time.
+    request = urllib.request.Request(
+        f"{bot.url}/faq/search",
+        data=json.dumps({"q": "要多长时间"}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.load(answer)["anchor"] == "review-time"
 
 
 def test_urging_apologises_and_abuse_gets_a_calm_reply(running_bot):

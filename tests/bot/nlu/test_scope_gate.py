@@ -7,6 +7,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.evidence import LOW_EVIDENCE_KEY
 from bot.nlu.scope_gate import ScopeGate
 from tests.bot.nlu.messages import tokenized
 
@@ -121,3 +122,75 @@ def test_thresholds_must_be_ordered(storage):
             Resource("gate"),
             ExecutionContext(None, "gate"),
         )
+
+
+# Evidence: a low-confidence guess needs a domain word. Twelve out-of-scope examples, so that a
+# word of two in-domain examples and none out of scope is characteristic (2/7 >= 3 * 1/12).
+EVIDENCE_TRAINING = [
+    *[example for example in TRAINING if example[1] != "out_of_scope"],
+    ("解除 停用 要 多长 时间", "ask_review_time"),
+    ("人工 客服", "request_human"),
+    *[
+        (words, "out_of_scope")
+        for words in (
+            "今天 天气 怎么样", "讲 个 笑话", "快递 要 多久", "播放 音乐", "打开 空调",
+            "订 机票", "导航 回家", "明天 下雨 吗", "设 个 闹钟", "唱 首 歌", "查 公交",
+            "翻译 一下",
+        )
+    ],
+]  # fmt: skip
+EVIDENCE = {"evidence_confidence": 0.6, "evidence_free_intents": ["request_human"]}
+
+
+def test_domain_words_are_the_dictionary_and_the_characteristic_words(storage, tmp_path):
+    dictionary = tmp_path / "userdict.txt"
+    dictionary.write_text("电签 2000 n\n", encoding="utf-8")
+    gate = trained(storage, EVIDENCE_TRAINING, dictionary_path=str(dictionary), **EVIDENCE)
+    # pos机, 停用, 审核: two in-domain examples or more, none out of scope; 多久 is also out of
+    # scope (快递 要 多久); 多长 and 时间 only once.
+    assert {"电签", "pos机", "停用", "审核"} <= gate.domain
+    assert not {"多久", "多长", "时间", "天气"} & gate.domain
+
+
+def test_a_guess_without_a_domain_word_asks_back_and_keeps_the_guess(storage):
+    gate = trained(storage, EVIDENCE_TRAINING, **EVIDENCE)
+    message = predicted("要 多长 时间", "ask_review_time", 0.52)
+    gate.process([message])
+    assert message.get("intent") == {"name": "nlu_fallback", "confidence": 0.6}
+    assert message.get("intent_ranking")[1] == {"name": "ask_review_time", "confidence": 0.52}
+    assert message.get(LOW_EVIDENCE_KEY) == {
+        "reason": "no_domain_word",
+        "intent": "ask_review_time",
+        "confidence": 0.52,
+    }
+    assert LOW_EVIDENCE_KEY in message.as_dict(only_output_properties=True)
+
+
+@pytest.mark.parametrize(
+    ("words", "intent", "confidence", "entities"),
+    [
+        ("审核 要 多长 时间", "ask_review_time", 0.52, []),  # a domain word
+        ("要 多长 时间", "ask_review_time", 0.61, []),  # confident enough
+        ("人工 人工", "request_human", 0.4, []),  # asking for a person needs no domain word
+        ("多长 时间", "inform", 0.4, [{"entity": "terminal_id", "value": "60013452"}]),
+    ],
+)
+def test_evidence_or_confidence_keeps_the_guess(storage, words, intent, confidence, entities):
+    gate = trained(storage, EVIDENCE_TRAINING, **EVIDENCE)
+    message = predicted(words, intent, confidence)
+    message.set("entities", entities)
+    gate.process([message])
+    assert message.get("intent") == {"name": intent, "confidence": confidence}
+    assert message.get(LOW_EVIDENCE_KEY) is None
+
+
+def test_evidence_rule_is_off_by_default_and_loaded_like_trained(storage):
+    gate = trained(storage, EVIDENCE_TRAINING)
+    message = predicted("要 多长 时间", "ask_review_time", 0.52)
+    gate.process([message])
+    assert message.get("intent")["name"] == "ask_review_time"
+    config = {**CONFIG, **EVIDENCE}
+    loaded = ScopeGate.load(config, storage, Resource("gate"), ExecutionContext(None, "gate"))
+    assert loaded.domain == gate.domain
+    loaded.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
