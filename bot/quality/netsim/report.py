@@ -11,6 +11,8 @@ REDIS_RELAY: Final = "redis"
 ROUND_TRIP_TARGET: Final = 6.0
 TOP_STATEMENTS: Final = 12
 QUERY_WIDTH: Final = 110
+# The benchmark's own commands, not the bot's.
+OWN_REDIS_COMMANDS: Final = frozenset({"config|resetstat", "info", "config", "ping"})
 
 Counters = Mapping[str, Mapping[str, int]]
 
@@ -50,6 +52,7 @@ class RttResult:
     relays: dict[str, dict[str, int]]  # counter deltas over the measured load
     statements: list[tuple[int, str]] = field(default_factory=list)  # pg_stat_statements calls
     redis_commands: dict[str, int] = field(default_factory=dict)  # INFO commandstats calls
+    relay_cpu_seconds: float = 0.0  # CPU time of every relay process over the measured load
 
     def round_trips(self, relay: str) -> float:
         """Request/response exchanges per turn through ``relay``."""
@@ -58,6 +61,11 @@ class RttResult:
     def connections(self, relay: str) -> float:
         """New TCP connections per turn through ``relay`` (each one more round trip)."""
         return per_turn(self.relays.get(relay, {}).get("connections", 0), self.turns)
+
+    @property
+    def all_round_trips(self) -> float:
+        """Round trips per turn on every link, connection handshakes included."""
+        return sum(self.round_trips(relay) + self.connections(relay) for relay in self.relays)
 
     @property
     def store_round_trips(self) -> float:
@@ -123,11 +131,15 @@ def _growth(results: Sequence[RttResult]) -> list[str]:
     p95 = slope(rtts, [r.p95_ms for r in results])
     if p50 is None or p95 is None:
         return []
+    counted = results[0].all_round_trips
+    cpu = per_turn(results[0].relay_cpu_seconds * 1000, results[0].turns)
     return [
         f"Growth: p50 rises {p50:.1f} ms and p95 {p95:.1f} ms per ms of round-trip time "
-        "(least squares over the rows), i.e. a turn waits for about "
-        f"{p50:.0f} network round trips in sequence, on every hop (client-nginx, nginx-Rasa, "
-        "Rasa-action servers via nginx, Rasa and action servers to the stores)."
+        f"(least squares over the rows): a turn waits for about {p50:.0f} network round trips "
+        f"in sequence. The relays counted {counted:.1f} round trips per turn on all links "
+        "together, handshakes of new connections included (client-nginx, nginx-Rasa, "
+        "Rasa-nginx-action servers, Rasa and action servers to PostgreSQL and Redis). The "
+        f"relays themselves used {cpu:.2f} ms of CPU per turn (RTT {results[0].rtt_ms:g} ms row)."
     ]
 
 
@@ -136,8 +148,8 @@ def _hops(results: Sequence[RttResult]) -> list[str]:
     if first is None:
         return []
     lines = [
-        f"Round trips per turn on every link (RTT {first.rtt_ms:g} ms row; new connections in "
-        "brackets, each one more round trip for its handshake):",
+        f"Round trips per turn on every link (RTT {first.rtt_ms:g} ms row; each new connection "
+        "is one more round trip, its handshake):",
         "",
         "| link (server side) | round trips/turn | new connections/turn |",
         "|---|---|---|",
@@ -164,7 +176,8 @@ def _sources(results: Sequence[RttResult]) -> list[str]:
     for calls, query in first.statements[:TOP_STATEMENTS]:
         lines.append(f"| `{_query(query)}` | {per_turn(calls, first.turns):.2f} |")
     lines += ["", "| Redis command | calls/turn |", "|---|---|"]
-    for command, calls in sorted(first.redis_commands.items(), key=lambda item: -item[1]):
+    commands = {k: v for k, v in first.redis_commands.items() if k not in OWN_REDIS_COMMANDS}
+    for command, calls in sorted(commands.items(), key=lambda item: -item[1]):
         lines.append(f"| {command} | {per_turn(calls, first.turns):.2f} |")
     return lines
 

@@ -118,8 +118,10 @@ def measure(tiers: Tiers, topology: Topology, args: argparse.Namespace, netem: b
     tiers.psql(DATABASE, "SELECT pg_stat_statements_reset()")
     tiers.redis("CONFIG", "RESETSTAT")
     before = tiers.relay_snapshot(one_way, seq + 1)
+    cpu_before = tiers.relay_cpu_seconds()
     journal = _load(tiers, topology, args, f"netsim-{tag}", args.conversations)
     after = tiers.relay_snapshot(one_way, seq + 2)
+    cpu = tiers.relay_cpu_seconds() - cpu_before
     stats = run_stats(read_journal(journal), len(CONVERSATION))
     result = RttResult(
         rtt_ms=rtt,
@@ -131,6 +133,7 @@ def measure(tiers: Tiers, topology: Topology, args: argparse.Namespace, netem: b
         relays=counter_delta(before, after),
         statements=parse_statements(tiers.psql(DATABASE, STATEMENTS_SQL)),
         redis_commands=parse_commandstats(tiers.redis("INFO", "commandstats")),
+        relay_cpu_seconds=cpu,
     )
     problems = "; ".join(f"{count}× {text}" for text, count in stats.problems)
     print(

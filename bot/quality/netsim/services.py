@@ -282,6 +282,15 @@ class Tiers:
                 time.sleep(0.05)
         return counters
 
+    def relay_cpu_seconds(self) -> float:
+        """User and system CPU time the relay processes used so far."""
+        ticks = 0
+        for process in self.processes:
+            if process.name.startswith("relay-") and process.popen.poll() is None:
+                fields = Path(f"/proc/{process.popen.pid}/stat").read_text().rsplit(")", 1)[1]
+                ticks += sum(int(value) for value in fields.split()[11:13])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     # stopping ----------------------------------------------------------------------------
 
     def stop(self) -> None:

@@ -216,7 +216,8 @@ def _result(rtt: float, p50: float) -> RttResult:
                 "redis": {"round_trips": 300, "connections": 0},
                 "nginx": {"round_trips": 100, "connections": 100}},
         statements=[(200, "SELECT events.id FROM events WHERE sender_id = $1"), (100, "BEGIN")],
-        redis_commands={"evalsha": 200, "set": 100},
+        redis_commands={"evalsha": 200, "set": 100, "config|resetstat": 1},
+        relay_cpu_seconds=0.05,
     )  # fmt: skip
 
 
@@ -237,6 +238,9 @@ def test_report_has_the_table_growth_and_sources():
     assert "| nginx | 1.00 | 1.00 |" in text
     assert "| `SELECT events.id FROM events WHERE sender_id = $1` | 2.00 |" in text
     assert "| evalsha | 2.00 |" in text
+    assert "resetstat" not in text  # the benchmark's own command
+    assert "counted 10.1 round trips per turn on all links" in text
+    assert "used 0.50 ms of CPU per turn" in text
 
 
 def test_skip_report_says_why():
