@@ -63,8 +63,8 @@ class Counters:
 class Exchange:
     """Round-trip state of one connection: a reply after client data is one round trip."""
 
-    def __init__(self, counters: Counters, lock: threading.Lock) -> None:
-        self._counters = counters
+    def __init__(self, counters: Sequence[Counters], lock: threading.Lock) -> None:
+        self._counters = counters  # the listener's and its client host's
         self._lock = lock
         self._waiting = False
 
@@ -72,14 +72,16 @@ class Exchange:
         """Client data read (a request, or part of one)."""
         self._waiting = True
         with self._lock:
-            self._counters.bytes_up += size
+            for counters in self._counters:
+                counters.bytes_up += size
 
     def server_sent(self, size: int) -> None:
         """Server data read: the first after client data ends a round trip."""
         with self._lock:
-            self._counters.bytes_down += size
-            if self._waiting:
-                self._counters.round_trips += 1
+            for counters in self._counters:
+                counters.bytes_down += size
+                if self._waiting:
+                    counters.round_trips += 1
         self._waiting = False
 
 
@@ -91,6 +93,7 @@ class Relay:
         self.listen = listen
         self.target = target
         self.counters = Counters()
+        self.clients: dict[str, Counters] = {}  # by client address
         self.lock = threading.Lock()
         self.one_way = 0.0  # seconds; read by every connection at each chunk
 
@@ -101,13 +104,17 @@ class Relay:
     def serve(self, server: socket.socket) -> None:
         """Accepts forever (daemon thread)."""
         while True:
-            client, _ = server.accept()
+            client, peer = server.accept()
             accepted_at = time.monotonic()
             with self.lock:
-                self.counters.connections += 1
-            threading.Thread(target=self._connect, args=(client, accepted_at), daemon=True).start()
+                per_client = self.clients.setdefault(peer[0], Counters())
+                for counters in (self.counters, per_client):
+                    counters.connections += 1
+            threading.Thread(
+                target=self._connect, args=(client, accepted_at, per_client), daemon=True
+            ).start()
 
-    def _connect(self, client: socket.socket, accepted_at: float) -> None:
+    def _connect(self, client: socket.socket, accepted_at: float, per_client: Counters) -> None:
         try:
             upstream = socket.create_connection(self.target, timeout=10)
         except OSError:
@@ -116,7 +123,7 @@ class Relay:
         upstream.settimeout(None)
         for sock in (client, upstream):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        exchange = Exchange(self.counters, self.lock)
+        exchange = Exchange((self.counters, per_client), self.lock)
         done = threading.Barrier(4, action=lambda: _close(client, upstream))
         up: queue.SimpleQueue = queue.SimpleQueue()
         down: queue.SimpleQueue = queue.SimpleQueue()
@@ -207,11 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         control = json.loads(args.control.read_text(encoding="utf-8"))
         for relay in relays:
             relay.one_way = float(control["one_way_ms"]) / 1000
-        stats = {}
+        stats, clients = {}, {}
         for relay in relays:
             with relay.lock:
                 stats[relay.name] = asdict(relay.counters)
-        write_json(args.stats, {"seq": control["seq"], "relays": stats})
+                clients[relay.name] = {ip: asdict(c) for ip, c in relay.clients.items()}
+        write_json(args.stats, {"seq": control["seq"], "relays": stats, "clients": clients})
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -53,6 +53,9 @@ class RttResult:
     statements: list[tuple[int, str]] = field(default_factory=list)  # pg_stat_statements calls
     redis_commands: dict[str, int] = field(default_factory=dict)  # INFO commandstats calls
     relay_cpu_seconds: float = 0.0  # CPU time of every relay process over the measured load
+    clients: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # relay, host
+    alone_p50_ms: float | None = None  # one sender: latency without queueing
+    alone_p95_ms: float | None = None
 
     def round_trips(self, relay: str) -> float:
         """Request/response exchanges per turn through ``relay``."""
@@ -107,20 +110,26 @@ def render(info: RunInfo, results: Sequence[RttResult]) -> str:
         f"of the load test's {info.turns_per_conversation} turns (`load/scenario.py`, replies "
         "checked). Latency: " + info.delay + ".",
         "",
-        "| RTT ms | p50 ms | p95 ms | turns/s | errors | DB round trips/turn | "
+        "| RTT ms | 1 sender p50 ms | 1 sender p95 ms | "
+        f"{info.senders} senders p50 ms | p95 ms | turns/s | errors | DB round trips/turn | "
         "Redis round trips/turn | DB+Redis/turn (target ≤ 6) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         db = r.round_trips(DB_RELAY) + r.connections(DB_RELAY)
         redis = r.round_trips(REDIS_RELAY) + r.connections(REDIS_RELAY)
         met = "yes" if r.store_round_trips <= ROUND_TRIP_TARGET else "NO"
         lines.append(
-            f"| {r.rtt_ms:g} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.turns_per_second:.1f} | "
-            f"{r.errors} | {db:.2f} | {redis:.2f} | {r.store_round_trips:.2f} ({met}) |"
+            f"| {r.rtt_ms:g} | {_ms(r.alone_p50_ms)} | {_ms(r.alone_p95_ms)} | {r.p50_ms:.1f} | "
+            f"{r.p95_ms:.1f} | {r.turns_per_second:.1f} | {r.errors} | {db:.2f} | {redis:.2f} | "
+            f"{r.store_round_trips:.2f} ({met}) |"
         )
     lines += ["", *_growth(results), "", *_hops(results), "", *_sources(results)]
     return "\n".join(lines) + "\n"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def _growth(results: Sequence[RttResult]) -> list[str]:
@@ -131,12 +140,20 @@ def _growth(results: Sequence[RttResult]) -> list[str]:
     p95 = slope(rtts, [r.p95_ms for r in results])
     if p50 is None or p95 is None:
         return []
+    alone = [r.alone_p50_ms for r in results]
+    alone_slope = None if None in alone else slope(rtts, alone)  # type: ignore[arg-type]
+    alone_text = (
+        ""
+        if alone_slope is None
+        else f"With one sender (no queueing) p50 rises {alone_slope:.1f} ms per ms: a turn "
+        f"waits for about {alone_slope:.0f} network round trips in sequence. "
+    )
     counted = results[0].all_round_trips
     cpu = per_turn(results[0].relay_cpu_seconds * 1000, results[0].turns)
     return [
-        f"Growth: p50 rises {p50:.1f} ms and p95 {p95:.1f} ms per ms of round-trip time "
-        f"(least squares over the rows): a turn waits for about {p50:.0f} network round trips "
-        f"in sequence. The relays counted {counted:.1f} round trips per turn on all links "
+        f"Growth (least squares over the rows): {alone_text}Under the back-to-back load, p50 "
+        f"rises {p50:.1f} ms and p95 {p95:.1f} ms per ms of round-trip time. "
+        f"The relays counted {counted:.1f} round trips per turn on all links "
         "together, handshakes of new connections included (client-nginx, nginx-Rasa, "
         "Rasa-nginx-action servers, Rasa and action servers to PostgreSQL and Redis). The "
         f"relays themselves used {cpu:.2f} ms of CPU per turn (RTT {results[0].rtt_ms:g} ms row)."
@@ -166,6 +183,18 @@ def _sources(results: Sequence[RttResult]) -> list[str]:
     if first is None:
         return []
     lines = [
+        "Store round trips per turn by client host (handshakes of new connections included):",
+        "",
+        "| store | client | round trips/turn |",
+        "|---|---|---|",
+    ]
+    for relay in (DB_RELAY, REDIS_RELAY):
+        for host, counts in sorted(first.clients.get(relay, {}).items()):
+            trips = counts.get("round_trips", 0) + counts.get("connections", 0)
+            if trips:
+                lines.append(f"| {relay} | {host} | {per_turn(trips, first.turns):.2f} |")
+    lines += [
+        "",
         f"Where the store round trips come from (RTT {first.rtt_ms:g} ms row, calls per turn; "
         "`pg_stat_statements` counts statements, Redis `INFO commandstats` commands — a "
         "pipeline or a script is one round trip for several):",

@@ -85,20 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--conversations", type=int, default=10, help="per sender, measured")
     parser.add_argument("--warmup", type=int, default=1, help="conversations per sender first")
+    parser.add_argument(
+        "--alone", type=int, default=5, help="conversations of one sender (latency unloaded)"
+    )
     parser.add_argument("--model", type=Path, default=Path("models/posbot.tar.gz"))
     parser.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT)
     parser.add_argument("--keep", action="store_true", help="keep the logs' folder")
     return parser
 
 
-def _load(tiers: Tiers, topology: Topology, args: argparse.Namespace, run_id: str,
+def _load(tiers: Tiers, topology: Topology, run_id: str, senders: int,
           conversations: int) -> Path:  # fmt: skip
     journal = tiers.workdir / f"{run_id}.jsonl"
     url = f"http://{topology.host(NGINX).address}:{tiers.settings.public_port}"
     tiers.run_in(
         LOADGEN,
         [sys.executable, "-m", "bot.quality.netsim.driver", "--url", url, "--senders",
-         str(args.senders), "--conversations", str(conversations), "--run-id", run_id,
+         str(senders), "--conversations", str(conversations), "--run-id", run_id,
          "--journal", str(journal)],
         cwd=Path.cwd(), timeout=LOAD_TIMEOUT_SECONDS,
     )  # fmt: skip
@@ -114,15 +117,21 @@ def measure(tiers: Tiers, topology: Topology, args: argparse.Namespace, netem: b
     tag = f"r{round(rtt * 10):02d}"
     tiers.relay_snapshot(one_way, seq)
     if args.warmup:
-        _load(tiers, topology, args, f"netsim-{tag}-warm", args.warmup)
+        _load(tiers, topology, f"netsim-{tag}-warm", args.senders, args.warmup)
     tiers.psql(DATABASE, "SELECT pg_stat_statements_reset()")
     tiers.redis("CONFIG", "RESETSTAT")
     before = tiers.relay_snapshot(one_way, seq + 1)
     cpu_before = tiers.relay_cpu_seconds()
-    journal = _load(tiers, topology, args, f"netsim-{tag}", args.conversations)
+    journal = _load(tiers, topology, f"netsim-{tag}", args.senders, args.conversations)
     after = tiers.relay_snapshot(one_way, seq + 2)
     cpu = tiers.relay_cpu_seconds() - cpu_before
     stats = run_stats(read_journal(journal), len(CONVERSATION))
+    statements = parse_statements(tiers.psql(DATABASE, STATEMENTS_SQL))
+    commands = parse_commandstats(tiers.redis("INFO", "commandstats"))
+    alone = None
+    if args.alone:
+        alone_journal = _load(tiers, topology, f"netsim-{tag}-alone", 1, args.alone)
+        alone = run_stats(read_journal(alone_journal), len(CONVERSATION)).total
     result = RttResult(
         rtt_ms=rtt,
         turns=stats.total.requests,
@@ -130,14 +139,21 @@ def measure(tiers: Tiers, topology: Topology, args: argparse.Namespace, netem: b
         p50_ms=stats.total.p50_ms,
         p95_ms=stats.total.p95_ms,
         turns_per_second=stats.turns_per_second,
-        relays=counter_delta(before, after),
-        statements=parse_statements(tiers.psql(DATABASE, STATEMENTS_SQL)),
-        redis_commands=parse_commandstats(tiers.redis("INFO", "commandstats")),
+        relays=counter_delta(before.relays, after.relays),
+        statements=statements,
+        redis_commands=commands,
         relay_cpu_seconds=cpu,
+        clients={
+            relay: counter_delta(before.clients.get(relay, {}), by_host)
+            for relay, by_host in after.clients.items()
+        },
+        alone_p50_ms=alone.p50_ms if alone else None,
+        alone_p95_ms=alone.p95_ms if alone else None,
     )
     problems = "; ".join(f"{count}× {text}" for text, count in stats.problems)
     print(
-        f"RTT {rtt:g} ms: {result.turns} turns, p50 {result.p50_ms:.1f} ms, p95 "
+        f"RTT {rtt:g} ms: one sender p50 {alone.p50_ms if alone else 0:.1f} ms; "
+        f"{result.turns} turns, p50 {result.p50_ms:.1f} ms, p95 "
         f"{result.p95_ms:.1f} ms, {result.turns_per_second:.1f} turns/s, {result.errors} errors"
         f"{' (' + problems + ')' if problems else ''}; DB+Redis round trips/turn "
         f"{result.store_round_trips:.2f}",

@@ -113,6 +113,14 @@ def write_configs(topology: Topology, settings: ProdSettings, secret: str) -> No
     settings.nginx_conf.write_text(readdress_nginx(text, upstreams), encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class RelaySnapshot:
+    """The relays' counters at one moment: per relay, and per relay and client host."""
+
+    relays: dict[str, dict[str, int]]
+    clients: dict[str, dict[str, dict[str, int]]]
+
+
 @dataclass
 class Process:
     """One process this run started, inside a namespace."""
@@ -260,13 +268,16 @@ class Tiers:
         """The relays' delay; they read it on SIGHUP."""
         self.control.write_text(json.dumps({"one_way_ms": one_way_ms, "seq": seq}))
 
-    def relay_snapshot(self, one_way_ms: float, seq: int) -> dict[str, dict[str, int]]:
-        """Sets the relays' delay and returns every relay's counters (after the change)."""
+    def relay_snapshot(self, one_way_ms: float, seq: int) -> RelaySnapshot:
+        """Sets the relays' delay and returns every relay's counters (after the change):
+        totals, and per relay by client host."""
         self.write_control(one_way_ms, seq)
         relays = [p for p in self.processes if p.name.startswith("relay-")]
         for process in relays:
             process.popen.send_signal(signal.SIGHUP)
         counters: dict[str, dict[str, int]] = {}
+        clients: dict[str, dict[str, dict[str, int]]] = {}
+        hosts = {host.address: host.name for host in self.topology.hosts}
         deadline = time.monotonic() + 30
         for host, path in self.stats_files.items():
             while True:
@@ -276,11 +287,13 @@ class Tiers:
                     payload = {}
                 if payload.get("seq") == seq:
                     counters.update(payload["relays"])
+                    for relay, by_address in payload["clients"].items():
+                        clients[relay] = {hosts.get(a, a): c for a, c in by_address.items()}
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the relay of {host} did not answer")
                 time.sleep(0.05)
-        return counters
+        return RelaySnapshot(counters, clients)
 
     def relay_cpu_seconds(self) -> float:
         """User and system CPU time the relay processes used so far."""

@@ -148,7 +148,7 @@ def test_due_at_adds_half_the_round_trip_and_the_handshake_to_the_first_chunk():
 
 def test_exchange_counts_a_reply_after_client_data_once():
     counters, lock = Counters(), threading.Lock()
-    exchange = Exchange(counters, lock)
+    exchange = Exchange((counters,), lock)
     exchange.client_sent(10)
     exchange.client_sent(5)  # the rest of the same request
     exchange.server_sent(3)
@@ -193,6 +193,7 @@ def test_relay_forwards_counts_and_delays():
     # handshake (2 one-way trips) + 3 exchanges of 2 one-way trips each
     assert elapsed >= 8 * 0.02
     assert relay.counters == Counters(connections=1, round_trips=3, bytes_up=6, bytes_down=6)
+    assert relay.clients == {"127.0.0.1": relay.counters}
 
 
 def test_counter_delta_and_per_turn():
@@ -218,6 +219,11 @@ def _result(rtt: float, p50: float) -> RttResult:
         statements=[(200, "SELECT events.id FROM events WHERE sender_id = $1"), (100, "BEGIN")],
         redis_commands={"evalsha": 200, "set": 100, "config|resetstat": 1},
         relay_cpu_seconds=0.05,
+        clients={"pg": {"rasa1": {"round_trips": 300, "connections": 5},
+                        "act1": {"round_trips": 200, "connections": 5}},
+                 "redis": {"rasa1": {"round_trips": 300, "connections": 0},
+                           "lg": {"round_trips": 0, "connections": 0}}},
+        alone_p50_ms=p50 / 2, alone_p95_ms=p50,
     )  # fmt: skip
 
 
@@ -233,8 +239,12 @@ def test_report_has_the_table_growth_and_sources():
                    turns_per_conversation=6, load_average="1.0 / 2.0",
                    command="python -m bot.quality.netsim")  # fmt: skip
     text = render(info, [_result(0, 20), _result(0.5, 25), _result(2, 40)])
-    assert "| 0.5 | 25.0 | 50.0 | 50.0 | 0 | 5.10 | 3.00 | 8.10 (NO) |" in text
+    assert "| 0.5 | 12.5 | 25.0 | 25.0 | 50.0 | 50.0 | 0 | 5.10 | 3.00 | 8.10 (NO) |" in text
+    assert "With one sender (no queueing) p50 rises 5.0 ms per ms" in text
     assert "p50 rises 10.0 ms and p95 20.0 ms per ms" in text
+    assert "| pg | act1 | 2.05 |" in text
+    assert "| redis | rasa1 | 3.00 |" in text
+    assert "| redis | lg |" not in text
     assert "| nginx | 1.00 | 1.00 |" in text
     assert "| `SELECT events.id FROM events WHERE sender_id = $1` | 2.00 |" in text
     assert "| evalsha | 2.00 |" in text
