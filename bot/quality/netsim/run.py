@@ -222,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results, delay = simulate(args, workdir)
         failed = False
     except (KeyboardInterrupt, _Stopped):
+        failed = False  # nothing to look into: the folder goes too
         print("bench-net: interrupted; everything it started is stopped", file=sys.stderr)
         return 1
     except Exception as error:
