@@ -14,7 +14,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod \
-	run-prod stop-prod docs-figures
+	run-prod stop-prod docs-figures bench-net
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -104,6 +104,13 @@ docs-figures: $(STAMP)
 # Speed, memory and scale (not part of `test`); writes reports/bench/.
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m bot.quality.bench --out reports/bench
+
+# The production profile's tiers as separate hosts (network namespaces, veth links, a bridge)
+# at 0, 0.5 and 2 ms round trip: turn latency and DB/Redis round trips per turn. Needs root;
+# writes why it is skipped where namespaces are not allowed. Not part of `test`.
+NETSIM_ARGS ?=
+bench-net: $(STAMP) $(MODEL)
+	$(BIN)/python -m bot.quality.netsim --out reports/bench/netsim.md $(NETSIM_ARGS)
 
 # Load test (not part of `test`): locust headless on 127.0.0.1, bounded in users, time and
 # requests; writes load/results/default.md (committed) and the table in docs/benchmarks.md.
