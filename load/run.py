@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from bot.cli.serve import bot_environment
+from bot.runtime import bot_environment
 from bot.store.database import CaseStore
 from load.events import UserEvent, check_events
 from load.journal import Request, read_journal
@@ -92,7 +92,7 @@ def locust_command(url: str, bounds: Bounds, journal: Path, run_id: str, csv: Pa
 
 def run_locust(command: list[str], log: Path, timeout: float) -> int:
     """Runs locust in its own process (gevent patches everything it imports)."""
-    env = {**bot_environment(), "PYTHONPATH": str(ROOT)}
+    env = bot_environment({"PYTHONPATH": str(ROOT)})
     with log.open("w", encoding="utf-8") as output:
         return subprocess.run(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout
