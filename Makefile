@@ -13,7 +13,8 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod \
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench bench-detail load \
+	load-prod \
 	run-prod stop-prod
 
 help:
@@ -88,9 +89,19 @@ eval: $(STAMP)
 	$(BIN)/python -m bot.quality.evaluate --train $(NLU_TRAIN) --test $(NLU_TEST) --out $(EVAL_OUT) \
 		--public-oos $(PUBLIC_OOS) $(if $(PHRASING),--phrasing $(PHRASING))
 
-# Speed, memory and scale (not part of `test`); writes reports/bench/.
+# Both profiles under the same load script, side by side, and the cost of a turn as one
+# conversation grows (not part of `test`; a few minutes). The single process of `make run`
+# and the production profile (nginx on 127.0.0.1:5470, its own PostgreSQL database
+# posbot_bench, recreated and dropped, Redis db 11; skipped with the reason when PostgreSQL,
+# Redis or nginx is unavailable). Writes reports/bench/summary.md, chart.svg, bench.json.
+BENCH_ARGS ?=
 bench: $(STAMP) $(MODEL)
-	$(BIN)/python -m bot.quality.bench --out reports/bench
+	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
+
+# In-process detail (not part of `test`; ~10 min): NLU parse, one Rasa process at 1/10/50
+# concurrent, memory, case look-up up to 10^6 rows, training, a py-spy profile.
+bench-detail: $(STAMP) $(MODEL)
+	$(BIN)/python -m bot.quality.bench --out reports/bench/detail
 
 # Load test (not part of `test`): locust headless on 127.0.0.1, bounded in users, time and
 # requests; writes load/results/default.md (committed). Starts and stops its own servers

@@ -1,7 +1,8 @@
 """The bots the load test starts: the single-process default and the production profile.
 
-Each is a context manager yielding the loopback URL to load; it stops what it started (by
-process id) on the way out. Case stores are fresh: demo data plus the load merchants.
+Each is a context manager yielding the running bot (its ``url`` is the loopback URL to load);
+it stops what it started (by process id) on the way out. Case stores are fresh: demo data plus
+the load merchants.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ DB_URL_ENV: Final = "POSBOT_DB_URL"
 TRACKER_URL_ENV: Final = "POSBOT_TRACKER_URL"
 REDIS_URL_ENV: Final = "POSBOT_REDIS_URL"
 RATE_LIMIT_ENV: Final = "POSBOT_RATE_LIMIT"
+# Databases this code may drop and recreate: the load test's and make bench's.
+OWN_DATABASE_PREFIXES: Final = ("posbot_load", "posbot_bench")
 
 
 def prepare_store(url: str, merchants: int) -> None:
@@ -52,17 +55,32 @@ def fresh_sqlite(path: Path, merchants: int) -> str:
     return url
 
 
-def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
-    """Drops and creates ``database`` (the load test's own) on the server; its URL."""
-    if not database.isidentifier() or not database.startswith("posbot_load"):
+def _admin(admin_url: str, database: str, *statements: str) -> None:
+    """Runs ``statements`` (with ``{database}``) on the server, for a load or bench database."""
+    if not database.isidentifier() or not database.startswith(OWN_DATABASE_PREFIXES):
         raise ValueError(f"refusing to recreate database {database!r}: not a load database")
     engine = sa.create_engine(admin_url, future=True, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            for statement in statements:
+                connection.execute(sa.text(statement.format(database=database)))
     finally:
         engine.dispose()
+
+
+def drop_postgres(admin_url: str, database: str) -> None:
+    """Drops ``database`` (the load test's or the bench's own) if it exists."""
+    _admin(admin_url, database, 'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
+    """Drops and creates ``database`` (the load test's own) on the server; its URL."""
+    _admin(
+        admin_url,
+        database,
+        'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+        'CREATE DATABASE "{database}"',
+    )
     url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
     prepare_store(url, merchants)
     return url
@@ -71,7 +89,7 @@ def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
 @contextlib.contextmanager
 def default_profile(
     workdir: Path, case_db_url: str, port: int, actions_port: int, token: str
-) -> Iterator[str]:
+) -> Iterator[runtime.RunningBot]:
     """What ``posbot serve`` starts (one Rasa server, one action server, SQLite trackers in
     ``workdir``), with Rasa's HTTP API behind ``token`` so that the trackers can be read back."""
     env = {
@@ -84,11 +102,13 @@ def default_profile(
         MODEL, env=env, port=port, actions_port=actions_port, workdir=workdir, cwd=ROOT,
         rasa_args=["--enable-api", "--auth-token", token], stop_seconds=STOP_SECONDS,
     ) as bot:  # fmt: skip
-        yield bot.url
+        yield bot
 
 
 @contextlib.contextmanager
-def prod_profile(workdir: Path, db_url: str, redis_url: str, base_port: int) -> Iterator[str]:
+def prod_profile(
+    workdir: Path, db_url: str, redis_url: str, base_port: int
+) -> Iterator[runtime.RunningBot]:
     """``posbot prod start`` (nginx, 2 Rasa + 2 action servers, PostgreSQL, Redis)."""
     env = {
         DB_URL_ENV: db_url,
@@ -99,4 +119,4 @@ def prod_profile(workdir: Path, db_url: str, redis_url: str, base_port: int) -> 
     with runtime.running_prod(
         workdir / "state", base_port, model=MODEL, env=env, cwd=ROOT, stop_seconds=STOP_SECONDS
     ) as bot:
-        yield bot.url
+        yield bot
