@@ -1,7 +1,9 @@
-"""`make bench`: speed, memory and scale figures (a benchmark, not a test).
+"""`make bench-detail`: in-process speed, memory and scale figures (a benchmark, not a test).
 
-Writes reports/bench/summary.md, bench.json and latency.png. Bounded: a fixed number of
-parses, conversations and rows; every server it starts is on 127.0.0.1 and stopped at the end.
+Writes summary.md, bench.json and latency.png to ``--out`` (``make bench-detail``:
+reports/bench/detail; ``make bench`` itself compares the two profiles, see ``load.bench``).
+Bounded: a fixed number of parses, conversations and rows; every server it starts is on
+127.0.0.1 and stopped at the end.
 """
 
 from __future__ import annotations
@@ -529,7 +531,7 @@ def _plot(results: dict[str, Any], out: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line of ``make bench``."""
+    """Command line of ``make bench-detail``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="reports/bench")
     parser.add_argument("--sizes", default="1000,100000,1000000")

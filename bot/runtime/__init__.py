@@ -61,7 +61,12 @@ from bot.runtime.commands import (
     rasa_server_command,
     rasa_shell_command,
 )
-from bot.runtime.endpoints import DEFAULT_ACTIONS_PORT, endpoints_for, write_endpoints
+from bot.runtime.endpoints import (
+    DEFAULT_ACTIONS_PORT,
+    default_sections,
+    endpoints_for,
+    write_endpoints,
+)
 from bot.runtime.environment import bot_environment
 from bot.runtime.launch import (
     ACTIONS_READY_SECONDS,
@@ -117,6 +122,7 @@ __all__ = [
     "actions_spec",
     "bot_environment",
     "code_table_problem",
+    "default_sections",
     "die_with_parent",
     "endpoints_for",
     "free_port",

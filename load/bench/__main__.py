@@ -48,6 +48,10 @@ PG_ADMIN_URL: Final = os.environ.get(
 DATABASE: Final = "posbot_bench"
 REDIS_URL: Final = "redis://127.0.0.1:6379/11"
 WEBHOOK: Final = "/webhooks/rest/webhook"
+TRACKERS_TEXT: Final = {
+    profiles.SQLITE: "SQLite tracker store of endpoints.yml",
+    profiles.MEMORY: "in-memory tracker store (not make run's SQLite file)",
+}
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 
@@ -62,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=REPEATS, help="conversations per sender")
     parser.add_argument("--curve-turns", type=int, default=CURVE_TURNS)
     parser.add_argument("--skip-prod", action="store_true", help="only the single process")
+    parser.add_argument(
+        "--single-trackers",
+        choices=(profiles.SQLITE, profiles.MEMORY),
+        default=profiles.SQLITE,
+        help="tracker store of the single process: make run's SQLite file, or in memory",
+    )
     parser.add_argument("--prod-base-port", type=int, default=PROD_BASE_PORT)
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
     parser.add_argument("--database", default=DATABASE, help="recreated, dropped afterwards")
@@ -129,9 +139,9 @@ def _profiles(
     single_dir, prod_dir = WORK_DIR / SINGLE, WORK_DIR / PROD
     return [
         (SINGLE, profiles.SINGLE_TITLE,
-         "one Rasa server and one action server (`posbot serve`), SQLite tracker store of "
-         "endpoints.yml, SQLite case store",
-         lambda: profiles.single(single_dir, merchants)),
+         "one Rasa server and one action server (`posbot serve`), "
+         + (TRACKERS_TEXT[args.single_trackers]) + ", SQLite case store",
+         lambda: profiles.single(single_dir, merchants, args.single_trackers)),
         (PROD, profiles.PROD_TITLE,
          f"nginx, 2 Rasa servers, 2 action servers, PostgreSQL case and tracker stores "
          f"(database {args.database}), Redis lock store ({args.redis_url})",

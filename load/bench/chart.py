@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 from load.bench.figures import CHECKPOINTS, PROD, SINGLE, rolling_median
 
 COLOURS: Final = {SINGLE: "#1f77b4", PROD: "#d62728"}
-WIDTH: Final = 980
+WIDTH: Final = 1020
 HEIGHT: Final = 380
 PANEL: Final = (60, 40, 400, 280)  # left, top, width, height of the first panel
 GAP: Final = 120

@@ -30,6 +30,9 @@ from load.servers import (
 
 SINGLE_TITLE: Final = "single process (make run)"
 PROD_TITLE: Final = "production profile (posbot prod start)"
+SQLITE: Final = "sqlite"
+MEMORY: Final = "memory"
+TRACKER_STORE: Final = "tracker_store"
 
 
 class Unavailable(RuntimeError):
@@ -61,16 +64,20 @@ def _backends(admin_url: str, database: str) -> set[int]:
 
 
 @contextlib.contextmanager
-def single(workdir: Path, merchants: int) -> Iterator[Started]:
+def single(workdir: Path, merchants: int, trackers: str = SQLITE) -> Iterator[Started]:
     """What ``make run`` starts: one Rasa server and one action server, the SQLite tracker
-    store of ``endpoints.yml``, a fresh SQLite case store (free ports, rate limit off)."""
+    store of ``endpoints.yml`` (``trackers="memory"``: Rasa's in-memory store instead), a
+    fresh SQLite case store (free ports, rate limit off)."""
     case_db = fresh_sqlite((workdir / "cases.db").resolve(), merchants)
     env = {
         DB_URL_ENV: case_db,
         TRACKER_URL_ENV: f"sqlite:///{(workdir / 'tracker.db').resolve()}",
         RATE_LIMIT_ENV: "off",  # one load generator on 127.0.0.1 stands for many merchants
     }
-    with runtime.running_bot(MODEL, env=env, workdir=workdir, cwd=ROOT) as bot:
+    sections = runtime.default_sections()
+    if trackers == MEMORY:
+        sections.pop(TRACKER_STORE, None)
+    with runtime.running_bot(MODEL, env=env, workdir=workdir, cwd=ROOT, endpoints=sections) as bot:
         yield Started(bot.url, lambda: descendants(bot.pids.values()))
 
 
