@@ -13,6 +13,7 @@ from bot.operator_facts import OperatorFileError, load_operator_facts, unset_war
 
 DEFAULT_ACTIONS_PORT = runtime.DEFAULT_ACTIONS_PORT
 ACTIONS_READY_SECONDS = 60
+RASA_READY_SECONDS = 180
 POLL_SECONDS = 0.5
 STOP_SECONDS = 15
 
@@ -62,6 +63,7 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             return _shell(model, actions_port, env, wrap)
         with runtime.running_bot(
             model, env=env, port=port, actions_port=actions_port, wrap=wrap,
+            actions_ready_seconds=ACTIONS_READY_SECONDS, rasa_ready_seconds=RASA_READY_SECONDS,
             stop_seconds=STOP_SECONDS,
         ) as bot:  # fmt: skip
             print(

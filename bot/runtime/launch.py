@@ -126,6 +126,7 @@ def running_bot(
     actions_args: Sequence[str] = (),
     cwd: Path | None = None,
     wrap: Wrapper | None = None,
+    actions_ready_seconds: float = ACTIONS_READY_SECONDS,
     rasa_ready_seconds: float = RASA_READY_SECONDS,
     stop_seconds: float = STOP_SECONDS,
 ) -> Iterator[RunningBot]:
@@ -146,6 +147,8 @@ def running_bot(
         cwd: the working directory of both processes (default: ours).
         wrap: the per-tier command hook (:data:`bot.runtime.Wrapper`), applied to each
             process's spec before it starts.
+        actions_ready_seconds, rasa_ready_seconds: how long each may take to answer.
+        stop_seconds: SIGTERM to SIGKILL on the way out.
 
     Raises:
         BotStartError: a server exited or did not answer in time.
@@ -159,7 +162,7 @@ def running_bot(
         target = workdir / ENDPOINTS_NAME if workdir is not None else None
         endpoints_file = endpoints_for(actions_port, env, sections=endpoints, target=target)
     groups = [
-        [actions_spec(actions_port, env, actions_args, cwd)],
+        [actions_spec(actions_port, env, actions_args, cwd, actions_ready_seconds)],
         [rasa_spec(model, port, endpoints_file, env, rasa_args, cwd, rasa_ready_seconds)],
     ]
     with running_processes(groups, workdir, wrap, stop_seconds) as started:
