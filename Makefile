@@ -13,8 +13,8 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench load load-prod \
-	run-prod stop-prod docs-figures bench-net
+.PHONY: help run shell test lint validate test-unit test-stories db clean eval bench bench-detail load \
+	load-prod run-prod stop-prod docs-figures bench-net
 
 help:
 	@echo "make run    set up, train if needed, start the bot (REST :5005, actions :5055)"
@@ -101,9 +101,19 @@ eval: $(STAMP)
 docs-figures: $(STAMP)
 	$(BIN)/python -m bot.quality.docs_figures
 
-# Speed, memory and scale (not part of `test`); writes reports/bench/.
+# Both profiles under the same load script, side by side, and the cost of a turn as one
+# conversation grows (not part of `test`; a few minutes). The single process of `make run`
+# and the production profile (nginx on 127.0.0.1:5470, its own PostgreSQL database
+# posbot_bench, recreated and dropped, Redis db 11; skipped with the reason when PostgreSQL,
+# Redis or nginx is unavailable). Writes reports/bench/summary.md, chart.svg, bench.json.
+BENCH_ARGS ?=
 bench: $(STAMP) $(MODEL)
-	$(BIN)/python -m bot.quality.bench --out reports/bench
+	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
+
+# In-process detail (not part of `test`; ~10 min): NLU parse, one Rasa process at 1/10/50
+# concurrent, memory, case look-up up to 10^6 rows, training, a py-spy profile.
+bench-detail: $(STAMP) $(MODEL)
+	$(BIN)/python -m bot.quality.bench --out reports/bench/detail
 
 # The production profile's tiers as separate hosts (network namespaces, veth links, a bridge)
 # at 0, 0.5 and 2 ms round trip: turn latency and DB/Redis round trips per turn. Needs root;

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import re
 import sys
@@ -207,6 +208,23 @@ def _reply_seconds(text: str) -> float:
     if not 0 < seconds < WECHAT_CALLBACK_SECONDS:
         raise ValueError(f"must be between 0 and {WECHAT_CALLBACK_SECONDS:.0f} seconds")
     return seconds
+
+
+def _tier_prefixes(text: str) -> dict[str, str | list[str]]:
+    try:
+        prefixes = json.loads(text)
+    except ValueError:
+        prefixes = None
+    valid = isinstance(prefixes, dict) and all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(a, str) for a in v))
+        for v in prefixes.values()
+    )
+    if not valid:
+        raise ValueError(
+            "expected a JSON object of process name or tier to command prefix, e.g. "
+            '{"rasa": "ip netns exec ns-rasa"}'
+        )
+    return dict(prefixes)
 
 
 # --- the settings -------------------------------------------------------------------------------
@@ -424,6 +442,16 @@ TEST_SECURITY_REDIS_URL: Final = Setting(
     "`redis://127.0.0.1:6379/13`",
     group=TESTS,
 )
+TIER_PREFIXES: Final[Setting[dict[str, str | list[str]] | None]] = Setting(
+    "POSBOT_TIER_PREFIXES",
+    None,
+    "command prefix per process name (`rasa-2`) or tier (`rasa`, `actions`, `nginx`) for every "
+    "process the runtime starts, as a JSON object: how `make bench-net` puts tiers in network "
+    "namespaces",
+    _tier_prefixes,
+    "(none: commands run as they are)",
+    group=TESTS,
+)
 
 #: Field of :class:`Settings` -> its variable, in documentation order within each group.
 SETTINGS: Final[Mapping[str, Setting[Any]]] = {
@@ -453,6 +481,7 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "test_redis_url": TEST_REDIS_URL,
     "test_shared_redis_url": TEST_SHARED_REDIS_URL,
     "test_security_redis_url": TEST_SECURITY_REDIS_URL,
+    "tier_prefixes": TIER_PREFIXES,
 }
 
 
@@ -486,6 +515,7 @@ class Settings:
     test_redis_url: str
     test_shared_redis_url: str
     test_security_redis_url: str
+    tier_prefixes: dict[str, str | list[str]] | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from bot.cli.serve import bot_environment
+from bot.runtime import bot_environment
 from bot.store.database import CaseStore
 from load.events import UserEvent, check_events
 from load.journal import Request, read_journal
@@ -92,7 +92,7 @@ def locust_command(url: str, bounds: Bounds, journal: Path, run_id: str, csv: Pa
 
 def run_locust(command: list[str], log: Path, timeout: float) -> int:
     """Runs locust in its own process (gevent patches everything it imports)."""
-    env = {**bot_environment(), "PYTHONPATH": str(ROOT)}
+    env = bot_environment({"PYTHONPATH": str(ROOT)})
     with log.open("w", encoding="utf-8") as output:
         return subprocess.run(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=timeout
@@ -175,8 +175,8 @@ def _target(args: argparse.Namespace, workdir: Path, users: int, token: str) -> 
     if args.profile == "default":
         case_db = fresh_sqlite((workdir / "cases.db").resolve(), users)
         port = args.port or DEFAULT_PORT
-        with default_profile(workdir, case_db, port, args.actions_port, token) as url:
-            yield url
+        with default_profile(workdir, case_db, port, args.actions_port, token) as bot:
+            yield bot.url
     elif args.url:
         if args.case_db_url:
             store = CaseStore(args.case_db_url)
@@ -187,8 +187,8 @@ def _target(args: argparse.Namespace, workdir: Path, users: int, token: str) -> 
         args.tracker_db_url = fresh_postgres(PG_ADMIN_URL, LOAD_DATABASE, users)
         with prod_profile(
             workdir, args.tracker_db_url, REDIS_URL, args.port or PROD_BASE_PORT
-        ) as url:
-            yield url
+        ) as bot:
+            yield bot.url
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,28 +1,21 @@
 """The bots the load test starts: the single-process default and the production profile.
 
-Each is a context manager yielding the loopback URL to load; it stops what it started (by
-process id) on the way out. Case stores are fresh: demo data plus the load merchants.
+Each is a context manager yielding the running bot (its ``url`` is the loopback URL to load);
+it stops what it started (by process id) on the way out. Case stores are fresh: demo data plus
+the load merchants.
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bot.cli.serve import (
-    action_server_command,
-    bot_environment,
-    endpoints_for,
-    rasa_server_command,
-    wait_until_ready,
-)
+from bot import runtime
 from bot.clock import china_now
 from bot.settings import DB_URL, RATE_LIMIT, REDIS_URL, TRACKER_URL
 from bot.store.database import CaseStore
@@ -31,24 +24,13 @@ from load.seed import seed_load_merchants
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 MODEL: Final = "models/posbot.tar.gz"
-READY_SECONDS: Final = 240
 STOP_SECONDS: Final = 60
 DB_URL_ENV: Final = DB_URL.env
 TRACKER_URL_ENV: Final = TRACKER_URL.env
 REDIS_URL_ENV: Final = REDIS_URL.env
 RATE_LIMIT_ENV: Final = RATE_LIMIT.env
-
-
-def _stop(processes: Sequence[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+# Databases this code may drop and recreate: the load test's and make bench's.
+OWN_DATABASE_PREFIXES: Final = ("posbot_load", "posbot_bench")
 
 
 def prepare_store(url: str, merchants: int) -> None:
@@ -74,17 +56,32 @@ def fresh_sqlite(path: Path, merchants: int) -> str:
     return url
 
 
-def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
-    """Drops and creates ``database`` (the load test's own) on the server; its URL."""
-    if not database.isidentifier() or not database.startswith("posbot_load"):
+def _admin(admin_url: str, database: str, *statements: str) -> None:
+    """Runs ``statements`` (with ``{database}``) on the server, for a load or bench database."""
+    if not database.isidentifier() or not database.startswith(OWN_DATABASE_PREFIXES):
         raise ValueError(f"refusing to recreate database {database!r}: not a load database")
     engine = sa.create_engine(admin_url, future=True, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            for statement in statements:
+                connection.execute(sa.text(statement.format(database=database)))
     finally:
         engine.dispose()
+
+
+def drop_postgres(admin_url: str, database: str) -> None:
+    """Drops ``database`` (the load test's or the bench's own) if it exists."""
+    _admin(admin_url, database, 'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
+    """Drops and creates ``database`` (the load test's own) on the server; its URL."""
+    _admin(
+        admin_url,
+        database,
+        'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+        'CREATE DATABASE "{database}"',
+    )
     url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
     prepare_store(url, merchants)
     return url
@@ -93,65 +90,34 @@ def fresh_postgres(admin_url: str, database: str, merchants: int) -> str:
 @contextlib.contextmanager
 def default_profile(
     workdir: Path, case_db_url: str, port: int, actions_port: int, token: str
-) -> Iterator[str]:
+) -> Iterator[runtime.RunningBot]:
     """What ``posbot serve`` starts (one Rasa server, one action server, SQLite trackers in
     ``workdir``), with Rasa's HTTP API behind ``token`` so that the trackers can be read back."""
     env = {
-        **bot_environment(),
         DB_URL_ENV: case_db_url,
         TRACKER_URL_ENV: f"sqlite:///{workdir / 'tracker.db'}",
         # One load generator on 127.0.0.1 stands for many merchants.
         RATE_LIMIT_ENV: "off",
     }
-    logs = [(workdir / name).open("w", encoding="utf-8") for name in ("actions.log", "rasa.log")]
-    processes: list[subprocess.Popen] = []
-    try:
-        actions = subprocess.Popen(
-            action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0],
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(actions)
-        if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90):
-            raise RuntimeError(f"the action server did not start: see {logs[0].name}")
-        command = rasa_server_command(MODEL, port, endpoints_for(actions_port, env))
-        rasa = subprocess.Popen(
-            [*command, "--enable-api", "--auth-token", token], cwd=ROOT, env=env,
-            stdout=logs[1], stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(rasa)
-        url = f"http://127.0.0.1:{port}"
-        if not wait_until_ready(f"{url}/", rasa, READY_SECONDS):
-            raise RuntimeError(f"the Rasa server did not start: see {logs[1].name}")
-        yield url
-    finally:
-        _stop(processes)
-        for log in logs:
-            log.close()
+    with runtime.running_bot(
+        MODEL, env=env, port=port, actions_port=actions_port, workdir=workdir, cwd=ROOT,
+        rasa_args=["--enable-api", "--auth-token", token], stop_seconds=STOP_SECONDS,
+    ) as bot:  # fmt: skip
+        yield bot
 
 
 @contextlib.contextmanager
-def prod_profile(workdir: Path, db_url: str, redis_url: str, base_port: int) -> Iterator[str]:
+def prod_profile(
+    workdir: Path, db_url: str, redis_url: str, base_port: int
+) -> Iterator[runtime.RunningBot]:
     """``posbot prod start`` (nginx, 2 Rasa + 2 action servers, PostgreSQL, Redis)."""
     env = {
-        **bot_environment(),
         DB_URL_ENV: db_url,
         TRACKER_URL_ENV: db_url,
         REDIS_URL_ENV: redis_url,
         RATE_LIMIT_ENV: "off",
     }
-    command = [
-        sys.executable, "-m", "bot.cli.main", "prod", "start", "--base-port", str(base_port),
-        "--state-dir", str(workdir / "state"), "--model", MODEL,
-    ]  # fmt: skip
-    (workdir / "state").mkdir(parents=True, exist_ok=True)
-    with (workdir / "prod.log").open("w", encoding="utf-8") as log:
-        supervisor = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{base_port}"
-            if not wait_until_ready(f"{url}/", supervisor, READY_SECONDS):
-                raise RuntimeError(f"the production profile did not start: see {log.name}")
-            yield url
-        finally:
-            _stop([supervisor])
+    with runtime.running_prod(
+        workdir / "state", base_port, model=MODEL, env=env, cwd=ROOT, stop_seconds=STOP_SECONDS
+    ) as bot:
+        yield bot

@@ -50,10 +50,10 @@ def settings_from(args: argparse.Namespace) -> ProdSettings:
 def start(args: argparse.Namespace) -> int:
     """Starts the profile and supervises it until stopped."""
     from bot.channels.rate_limit import RateLimitConfigError
-    from bot.cli.serve import bot_environment
     from bot.prod import preflight
     from bot.prod.config_files import write_config_files
     from bot.prod.supervisor import Supervisor, children, supervisor_pid
+    from bot.runtime import bot_environment
     from bot.server_secrets import ACTIONS_SECRET_ENV
     from bot.settings import RateLimit
 
@@ -72,12 +72,17 @@ def start(args: argparse.Namespace) -> int:
     if supervisor_pid(settings) is not None:
         print(f"posbot prod: already running (pid file {settings.pid_file})")
         return EXIT_FAILED
+    try:
+        processes = children(settings)
+    except ValueError as error:  # POSBOT_TIER_PREFIXES is not a JSON object of prefixes
+        print(f"posbot prod: {error}")
+        return EXIT_FAILED
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     env = bot_environment()  # with the session and actions secrets every child shares
     write_config_files(settings, env[ACTIONS_SECRET_ENV])
     settings.pid_file.write_text(str(os.getpid()), encoding="utf-8")
-    supervisor = Supervisor(settings, children(settings))
+    supervisor = Supervisor(settings, processes)
     try:
         print("posbot prod: checking the stores", flush=True)
         preflight.migrate_case_store(settings, env)

@@ -88,7 +88,7 @@ def check_lock_store(settings: ProdSettings) -> None:
 
 def check_code_table() -> None:
     """The response code table of the action servers is valid."""
-    from bot.cli.serve import code_table_problem
+    from bot.runtime import code_table_problem
     from bot.services.response_codes import table_path
 
     problem = code_table_problem()

@@ -6,25 +6,19 @@ running even if the supervisor is killed; a child that exits on its own is resta
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
-from bot.cli.serve import (
-    action_server_command,
-    bot_environment,
-    rasa_server_command,
-    wait_until_ready,
-)
+from bot import runtime
 from bot.prod.config_files import nginx_command
 from bot.prod.settings import HOST, ProdSettings
+from bot.settings import DB_URL, RATE_LIMIT, REDIS_URL, TRACKER_URL, TRUSTED_PROXIES
 
 logger = logging.getLogger(__name__)
 
@@ -34,40 +28,41 @@ NGINX_READY_SECONDS: Final = 10
 STOP_GRACE_SECONDS: Final = 20
 POLL_SECONDS: Final = 0.5
 MAX_RESTART_DELAY_SECONDS: Final = 30.0
-_PR_SET_PDEATHSIG: Final = 1
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the supervisor goes away."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
 class Child:
-    """One supervised process and how to start it again."""
+    """One supervised process (its spec, after the per-tier hook) and how to start it again."""
 
-    name: str
-    command: list[str]
-    health_url: str
-    ready_seconds: float
-    env: dict[str, str]
+    spec: runtime.ProcessSpec
     log_path: Path
     process: subprocess.Popen | None = None
     restarts: int = 0
     next_restart: float = 0.0
     _log: TextIO | None = field(default=None, repr=False)
 
+    @property
+    def name(self) -> str:
+        """``actions-1``, ``rasa-2``, ``nginx``…"""
+        return self.spec.name
+
+    @property
+    def command(self) -> list[str]:
+        """The command line the process starts with."""
+        return list(self.spec.command)
+
+    @property
+    def health_url(self) -> str:
+        """Answers 200 when the process is ready."""
+        return self.spec.health_url or ""
+
     def start(self) -> None:
-        """Starts (or restarts) the process, appending to its log file."""
+        """Starts (or restarts) the process, appending to its log file; it gets SIGTERM when
+        the supervisor dies."""
         if self._log is None:
             self._log = self.log_path.open("a", encoding="utf-8")
-        self.process = subprocess.Popen(
-            self.command,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+        self.process = runtime.spawn(
+            self.spec, self._log, with_parent=True, stdin=subprocess.DEVNULL
         )
 
     def running(self) -> bool:
@@ -77,7 +72,7 @@ class Child:
     def wait_ready(self) -> bool:
         """Waits until the health URL answers 200."""
         assert self.process is not None
-        return wait_until_ready(self.health_url, self.process, self.ready_seconds)
+        return runtime.wait_until_ready(self.health_url, self.process, self.spec.ready_seconds)
 
     def close_log(self) -> None:
         """Closes the log file."""
@@ -86,62 +81,56 @@ class Child:
             self._log = None
 
 
-def children(settings: ProdSettings) -> list[Child]:
-    """The action servers, the Rasa servers and nginx, in start order."""
-    env = bot_environment()
-    env.update(
+def children(settings: ProdSettings, wrap: runtime.Wrapper | None = None) -> list[Child]:
+    """The action servers, the Rasa servers and nginx, in start order.
+
+    ``wrap`` is the per-tier command hook (default: ``POSBOT_TIER_PREFIXES``, see
+    :mod:`bot.runtime`).
+    """
+    env = runtime.bot_environment(
         {
-            "POSBOT_DB_URL": settings.case_db_url,
-            "POSBOT_TRACKER_URL": settings.tracker_db_url,
-            "POSBOT_REDIS_URL": settings.redis_url,
+            DB_URL.env: settings.case_db_url,
+            TRACKER_URL.env: settings.tracker_db_url,
+            REDIS_URL.env: settings.redis_url,
             # The same limit as nginx's; behind nginx the client is its X-Forwarded-For.
-            "POSBOT_RATE_LIMIT": settings.rate_limit,
-            "POSBOT_TRUSTED_PROXIES": HOST,
+            RATE_LIMIT.env: settings.rate_limit,
+            TRUSTED_PROXIES.env: HOST,
             "SANIC_HOST": HOST,
             "PYTHONUNBUFFERED": "1",
         }
     )
-    logs = settings.logs_dir
-    result = [
-        Child(
-            name=f"actions-{i + 1}",
-            # rasa-sdk behind the actions secret, on POSBOT_ACTIONS_HOST (loopback by default).
-            command=action_server_command(p),
-            health_url=f"http://{HOST}:{p}/health",
-            ready_seconds=ACTIONS_READY_SECONDS,
-            env=env,
-            log_path=logs / f"actions-{i + 1}.log",
+    if wrap is None:
+        wrap = runtime.wrapper_from_env(env)
+    specs = [
+        # rasa-sdk behind the actions secret, on POSBOT_ACTIONS_HOST (loopback by default).
+        runtime.ProcessSpec(
+            name=f"actions-{i + 1}", tier=runtime.ACTIONS,
+            command=tuple(runtime.action_server_command(p)), env=env,
+            health_url=f"http://{HOST}:{p}/health", ready_seconds=ACTIONS_READY_SECONDS,
         )
         for i, p in enumerate(settings.actions_ports)
-    ]
-
-    def rasa_command(port: int) -> list[str]:
+    ]  # fmt: skip
+    specs += [
         # The same launcher as `posbot serve` (Rasa's CLI with bot.speedups), loopback only.
-        command = rasa_server_command(str(settings.model), port, settings.endpoints_file)
-        return [*command, "--interface", HOST]
-
-    result += [
-        Child(
-            name=f"rasa-{i + 1}",
-            command=rasa_command(p),
-            health_url=f"http://{HOST}:{p}/",
-            ready_seconds=RASA_READY_SECONDS,
-            env=env,
-            log_path=logs / f"rasa-{i + 1}.log",
+        runtime.ProcessSpec(
+            name=f"rasa-{i + 1}", tier=runtime.RASA, env=env,
+            command=tuple(runtime.rasa_server_command(
+                settings.model, p, settings.endpoints_file, ["--interface", HOST]
+            )),
+            health_url=f"http://{HOST}:{p}/", ready_seconds=RASA_READY_SECONDS,
         )
         for i, p in enumerate(settings.rasa_ports)
-    ]
-    result.append(
-        Child(
-            name="nginx",
-            command=nginx_command(settings),
+    ]  # fmt: skip
+    specs.append(
+        runtime.ProcessSpec(
+            name="nginx", tier=runtime.NGINX, command=tuple(nginx_command(settings)), env=env,
             health_url=f"http://{HOST}:{settings.public_port}/nginx-health",
             ready_seconds=NGINX_READY_SECONDS,
-            env=env,
-            log_path=logs / "nginx.log",
         )
-    )
-    return result
+    )  # fmt: skip
+    return [
+        Child(runtime.wrapped(spec, wrap), settings.logs_dir / f"{spec.name}.log") for spec in specs
+    ]
 
 
 class Supervisor:

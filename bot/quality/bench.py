@@ -1,7 +1,9 @@
-"""`make bench`: speed, memory and scale figures (a benchmark, not a test).
+"""`make bench-detail`: in-process speed, memory and scale figures (a benchmark, not a test).
 
-Writes reports/bench/summary.md, bench.json and latency.png. Bounded: a fixed number of
-parses, conversations and rows; every server it starts is on 127.0.0.1 and stopped at the end.
+Writes summary.md, bench.json and latency.png to ``--out`` (``make bench-detail``:
+reports/bench/detail; ``make bench`` itself compares the two profiles, see ``load.bench``).
+Bounded: a fixed number of parses, conversations and rows; every server it starts is on
+127.0.0.1 and stopped at the end.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,15 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from bot import runtime
 from bot.channels.sessions import SESSION_HEADER
-from bot.cli.serve import (
-    action_server_command,
-    bot_environment,
-    rasa_server_command,
-    wait_until_ready,
-    write_endpoints,
-)
-from bot.server_secrets import ACTIONS_SECRET_ENV
 from bot.settings import DB_URL, TEST_PG_URL
 from bot.store.database import CaseStore
 
@@ -78,12 +72,6 @@ def bench_parse(texts: Sequence[str]) -> dict[str, float]:
         return timings
 
     return percentiles(asyncio.run(run()))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float:
@@ -209,50 +197,38 @@ def bench_server(workdir: Path, port_base: int, profile_dir: Path | None) -> dic
     store = CaseStore(f"sqlite:///{workdir / 'bench.db'}")
     store.create_schema()
     seed_demo_data(store)
-    rasa_port, actions_port = port_base, port_base + 1
-    env = {**bot_environment(), DB_URL.env: store.url}
-    endpoints = write_endpoints(workdir / "endpoints.yml", actions_port, env[ACTIONS_SECRET_ENV])
-    log = (workdir / "servers.log").open("w")
-    actions = subprocess.Popen(action_server_command(actions_port), env=env, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
-    started = time.monotonic()
-    rasa = subprocess.Popen(rasa_server_command(str(MODEL), rasa_port, endpoints), env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
     try:
-        if not wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90):
-            raise RuntimeError("action server did not start")
-        if not wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa, 180):
-            raise RuntimeError("rasa server did not start")
-        ready = time.monotonic() - started
-        if not _answer_first_message(url, time.monotonic() + 60):
-            raise RuntimeError("rasa server did not answer")
-        results: dict[str, Any] = {
-            "ready_seconds": ready,
-            "cold_start_seconds": time.monotonic() - started,
-            "rasa_rss_idle_mb": _rss_mb(rasa.pid),
-            "actions_rss_idle_mb": _rss_mb(actions.pid),
-            "turns": {},
-        }
-        for concurrency in CONCURRENCY:
-            conversations = max(10, concurrency * 2)
-            results["turns"][str(concurrency)] = asyncio.run(_load(url, concurrency, conversations))
-        results["paced_10"] = asyncio.run(
-            _load(url, 10, 20, think=PACED_THINK_SECONDS, tag="-paced")
-        )
-        results["rasa_rss_mb"] = _rss_mb(rasa.pid)
-        results["actions_rss_mb"] = _rss_mb(actions.pid)
-        if profile_dir is not None:
-            results["profile"] = _profile_under_load(url, rasa.pid, actions.pid, profile_dir)
-        return results
+        # In-memory trackers, no NLG section: the server's own cost (endpoints={}).
+        with runtime.running_bot(
+            MODEL, env={DB_URL.env: store.url}, port=port_base, actions_port=port_base + 1,
+            workdir=workdir, endpoints={}, rasa_ready_seconds=180,
+        ) as bot:  # fmt: skip
+            rasa, actions = bot.pids[runtime.RASA], bot.pids[runtime.ACTIONS]
+            started = bot.started_at(runtime.RASA)
+            ready = bot.seconds_to_ready(runtime.RASA)
+            if not _answer_first_message(bot.webhook, time.monotonic() + 60):
+                raise RuntimeError("rasa server did not answer")
+            results: dict[str, Any] = {
+                "ready_seconds": ready,
+                "cold_start_seconds": time.monotonic() - started,
+                "rasa_rss_idle_mb": _rss_mb(rasa),
+                "actions_rss_idle_mb": _rss_mb(actions),
+                "turns": {},
+            }
+            for concurrency in CONCURRENCY:
+                conversations = max(10, concurrency * 2)
+                results["turns"][str(concurrency)] = asyncio.run(
+                    _load(bot.webhook, concurrency, conversations)
+                )
+            results["paced_10"] = asyncio.run(
+                _load(bot.webhook, 10, 20, think=PACED_THINK_SECONDS, tag="-paced")
+            )
+            results["rasa_rss_mb"] = _rss_mb(rasa)
+            results["actions_rss_mb"] = _rss_mb(actions)
+            if profile_dir is not None:
+                results["profile"] = _profile_under_load(bot.webhook, rasa, actions, profile_dir)
+            return results
     finally:
-        for process in (rasa, actions):
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
         store.dispose()
 
 
@@ -278,7 +254,7 @@ def _profile_under_load(url: str, rasa_pid: int, actions_pid: int, out: Path) ->
 def bench_training(workdir: Path) -> dict[str, float]:
     """Training from scratch (empty cache) and again with nothing changed."""
     rasa = str(Path(sys.executable).with_name("rasa"))
-    env = {**bot_environment(), "HOME": str(workdir)}
+    env = runtime.bot_environment({"HOME": str(workdir)})
     cache = workdir / "cache"
     timings = {}
     for label in ("from_scratch", "nothing_changed"):
@@ -555,7 +531,7 @@ def _plot(results: dict[str, Any], out: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line of ``make bench``."""
+    """Command line of ``make bench-detail``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="reports/bench")
     parser.add_argument("--sizes", default="1000,100000,1000000")

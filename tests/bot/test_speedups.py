@@ -13,7 +13,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 from bot import speedups
-from bot.cli.serve import bot_environment
+from bot.runtime import bot_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "posbot.tar.gz"

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
+from bot import runtime
 from bot.channels.sessions import SESSION_HEADER
-from bot.cli.serve import (
-    action_server_command,
-    bot_environment,
-    rasa_server_command,
-    wait_until_ready,
-    write_endpoints,
-)
-from bot.server_secrets import ACTIONS_SECRET_ENV
 from bot.store.database import CaseStore
 from bot.store.seed import seed_demo_data
 from tests.conftest import ROOT
@@ -30,12 +21,6 @@ E2E_HOTLINE = "4008-123-456"
 E2E_SERVICE_HOURS = "每天 8:30-20:30"
 AGENT_TOKENS = f"alice:{AGENT_TOKEN},bob:bob-token-9876543210"
 E2E_RATE_LIMIT = "10000/10s"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Bot:
@@ -69,10 +54,8 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
     store = CaseStore(f"sqlite:///{workdir / 'cases.db'}")
     store.create_schema()
     seed_demo_data(store)
-    actions_port, rasa_port = _free_port(), _free_port()
-    embed_port = _free_port()
+    embed_port = runtime.free_port()
     env = {
-        **bot_environment(),
         "POSBOT_DB_URL": store.url,
         "POSBOT_AGENT_TOKENS": AGENT_TOKENS,
         # Every test talks from 127.0.0.1: a limit far above what the suite sends.
@@ -84,35 +67,13 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
         "POSBOT_PROVIDER_NAME": "测试收单",
         "POSBOT_OPERATOR_FILE": os.devnull,
     }
-    endpoints = write_endpoints(
-        workdir / "endpoints.yml",
-        actions_port,
-        env[ACTIONS_SECRET_ENV],
-        {"nlg": {"type": "bot.nlg.OperatorFactsNLG"}},
-    )
-    logs = (workdir / "actions.log").open("w"), (workdir / "rasa.log").open("w")
-    actions = subprocess.Popen(
-        action_server_command(actions_port), cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0]
-    )
-    # The same launcher as `posbot serve` and the production profile (with bot.speedups).
-    rasa = subprocess.Popen(
-        rasa_server_command(str(MODEL), rasa_port, endpoints),
-        cwd=ROOT, env=env, stdout=logs[1], stderr=logs[1],
-    )  # fmt: skip
     try:
-        assert wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90)
-        assert wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa, 180), (
-            workdir / "rasa.log"
-        ).read_text()[-3000:]
-        yield Bot(f"http://127.0.0.1:{rasa_port}", embed_port), store
+        # The same launcher as `posbot serve` and the production profile (with bot.speedups);
+        # in-memory trackers.
+        with runtime.running_bot(
+            MODEL, env=env, workdir=workdir, cwd=ROOT, rasa_ready_seconds=180,
+            endpoints={"nlg": {"type": "bot.nlg.OperatorFactsNLG"}},
+        ) as bot:  # fmt: skip
+            yield Bot(bot.url, embed_port), store
     finally:
-        for process in (rasa, actions):
-            process.terminate()
-        for process in (rasa, actions):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in logs:
-            log.close()
         store.dispose()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.serve import bot_environment
+from bot.runtime import bot_environment
 from load.journal import read_journal
 from load.merchants import load_merchants
 from load.scenario import CONVERSATION

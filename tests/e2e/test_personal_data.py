@@ -7,8 +7,6 @@ row of both databases and both processes' logs are searched.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
-from bot.cli.serve import (
-    action_server_command,
-    bot_environment,
-    rasa_server_command,
-    wait_until_ready,
-    write_endpoints,
-)
-from bot.server_secrets import ACTIONS_SECRET_ENV
+from bot import runtime
 from bot.store.database import CaseStore
 from bot.store.models import Case
 from bot.store.seed import seed_demo_data
@@ -40,20 +31,6 @@ CARD = CARD_GROUPS.replace(" ", "")
 PASSWORD = "Xq83kd27"
 CONTACT_PHONE = "13766661234"  # the application's contact phone: kept in the case only
 PLANTED = (PHONE, ID_NUMBER, ID_NUMBER.lower(), CARD, CARD_GROUPS, "0212 3456 7890", PASSWORD)
-
-
-def _free_ports(count: int) -> list[int]:
-    ports = []
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
-        if len(ports) == count:
-            return ports
-    pytest.fail(f"no {count} free ports in {PORTS}")
 
 
 @dataclass
@@ -74,45 +51,18 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     store.create_schema()
     seed_demo_data(store)
     tracker_url = f"sqlite:///{workdir / 'tracker.db'}"
-    actions_port, rasa_port = _free_ports(2)
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url, "LOG_LEVEL_LIBRARIES": "DEBUG"}
     tracker_store = {"type": "bot.store.tracker_store.RedactingSQLTrackerStore", "url": tracker_url}
-    endpoints = write_endpoints(
-        workdir / "endpoints.yml", actions_port, env[ACTIONS_SECRET_ENV],
-        {"tracker_store": tracker_store},
-    )  # fmt: skip
-    log_paths = [workdir / "actions.log", workdir / "rasa.log"]
-    logs = [path.open("w") for path in log_paths]
-    actions = subprocess.Popen(
-        [*action_server_command(actions_port), "--debug"],
-        cwd=ROOT, env=env, stdout=logs[0], stderr=logs[0],
-    )  # fmt: skip
-    rasa = subprocess.Popen(
-        [*rasa_server_command(str(MODEL), rasa_port, endpoints), "--debug"],
-        cwd=ROOT, env=env, stdout=logs[1], stderr=logs[1],
-    )  # fmt: skip
-
-    def stop() -> None:
-        for process in (rasa, actions):
-            if process.poll() is None:
-                process.terminate()
-        for process in (rasa, actions):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for log in logs:
-            log.close()
-
+    actions_port, rasa_port = runtime.free_ports(2, within=PORTS)
     try:
-        assert wait_until_ready(f"http://127.0.0.1:{actions_port}/health", actions, 90)
-        assert wait_until_ready(f"http://127.0.0.1:{rasa_port}/", rasa, 240), log_paths[
-            1
-        ].read_text()[-3000:]
-        yield Deployment(Bot(f"http://127.0.0.1:{rasa_port}"), store, tracker_url, log_paths, stop)
+        with runtime.running_bot(
+            MODEL, env={"POSBOT_DB_URL": store.url, "LOG_LEVEL_LIBRARIES": "DEBUG"},
+            workdir=workdir, cwd=ROOT, endpoints={"tracker_store": tracker_store},
+            rasa_args=["--debug"], actions_args=["--debug"], port=rasa_port,
+            actions_port=actions_port,
+        ) as bot:  # fmt: skip
+            logs = [bot.logs[runtime.ACTIONS], bot.logs[runtime.RASA]]
+            yield Deployment(Bot(bot.url), store, tracker_url, logs, bot.stop)
     finally:
-        stop()
         store.dispose()
 
 

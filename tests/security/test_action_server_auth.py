@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -21,9 +20,16 @@ import yaml
 from rasa.utils.endpoints import read_endpoint_config
 from sqlalchemy import func, select
 
-from bot.cli.serve import action_server_command, bot_environment, wait_until_ready
 from bot.prod.config_files import endpoints as prod_endpoints
 from bot.prod.settings import ProdSettings
+from bot.runtime import (
+    ACTIONS,
+    action_server_command,
+    actions_spec,
+    bot_environment,
+    free_port,
+    running_processes,
+)
 from bot.server_secrets import ACTIONS_SECRET_ENV, ensure_secret
 from bot.store.database import CaseStore
 from bot.store.models import Ticket
@@ -31,12 +37,6 @@ from bot.store.seed import seed_demo_data
 from tests.conftest import ROOT
 
 SECRET = "actions-test-secret-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def forged_call(action: str) -> bytes:
@@ -72,20 +72,14 @@ def action_server(tmp_path_factory) -> Iterator[tuple[str, int, CaseStore]]:
     store = CaseStore(f"sqlite:///{workdir / 'cases.db'}")
     store.create_schema()
     seed_demo_data(store)
-    port = _free_port()
-    env = {**bot_environment(), "POSBOT_DB_URL": store.url, ACTIONS_SECRET_ENV: SECRET}
+    port = free_port()
+    env = bot_environment({"POSBOT_DB_URL": store.url, ACTIONS_SECRET_ENV: SECRET})
     env.pop("POSBOT_ACTIONS_HOST", None)
-    with (workdir / "actions.log").open("w") as log:
-        process = subprocess.Popen(
-            action_server_command(port), cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-        try:
-            assert wait_until_ready(f"http://127.0.0.1:{port}/health", process, 90)
-            yield f"http://127.0.0.1:{port}", process.pid, store
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-            store.dispose()
+    try:
+        with running_processes([[actions_spec(port, env, cwd=ROOT)]], workdir) as started:
+            yield f"http://127.0.0.1:{port}", started.processes[ACTIONS].pid, store
+    finally:
+        store.dispose()
 
 
 def _tickets(store: CaseStore) -> int:
@@ -172,7 +166,7 @@ def test_an_unset_secret_is_generated_once_into_var_with_mode_0600(tmp_path) -> 
 def test_the_action_server_refuses_to_start_without_a_secret(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if k != ACTIONS_SECRET_ENV}
     result = subprocess.run(
-        action_server_command(_free_port()), cwd=ROOT, env=env, capture_output=True,
+        action_server_command(free_port()), cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and ACTIONS_SECRET_ENV in result.stderr

@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from bot.cli.serve import bot_environment
 from bot.quality.netsim.network import (
     build,
     missing_requirement,
@@ -46,6 +45,7 @@ from bot.quality.netsim.services import (
     write_configs,
 )
 from bot.quality.netsim.topology import LOADGEN, NGINX, Topology, netem_commands, plan
+from bot.runtime import bot_environment
 from bot.server_secrets import ACTIONS_SECRET_ENV
 from load.journal import read_journal
 from load.scenario import CONVERSATION

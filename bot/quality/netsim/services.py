@@ -279,7 +279,7 @@ class Tiers:
                 print(f"  {child.name:10} ready in {process.namespace}", flush=True)
 
     def _start_child(self, child: Child) -> Process:
-        return self.spawn(child.name, host_of(child.name), child.command, child.env)
+        return self.spawn(child.name, host_of(child.name), child.command, dict(child.spec.env))
 
     # relays' control and counters --------------------------------------------------------
 

@@ -7,7 +7,7 @@ import sys
 import jieba
 
 from bot.cli.rasa_server import keep_jieba_cache_in
-from bot.cli.serve import rasa_server_command
+from bot.runtime import rasa_server_command
 
 
 def test_posbot_serve_starts_rasa_through_the_launcher():

@@ -1,4 +1,4 @@
-"""The benchmark's own arithmetic and report (the measurements themselves run in `make bench`)."""
+"""The in-process benchmark's arithmetic and report (it measures in `make bench-detail`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,233 @@
+"""``python -m load.bench`` (``make bench``): both profiles under the same load, side by side.
+
+For each profile — the single process of ``make run`` and the production profile of
+``posbot prod start`` (PostgreSQL tracker, Redis lock store, nginx, 2 Rasa + 2 action servers)
+— it starts the bot with fresh stores, warms it up, runs the load script
+(:mod:`load.bench.script`) with 10 and then 20 senders, then one conversation of 400 turns,
+and stops it. Writes ``bench.json``, ``summary.md`` and ``chart.svg`` to ``--out``; prints the
+ratios and a text chart. The production profile is skipped, with the reason, when
+PostgreSQL, Redis or nginx is unavailable. A few minutes in all; every server is on 127.0.0.1.
+
+Exit code 1 when a turn failed or a profile did not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from bot import runtime
+from bot.settings import TEST_PG_URL
+from load.bench import chart, profiles
+from load.bench.cpu import cpu_seconds, spent
+from load.bench.figures import PROD, SINGLE, curve_points, ratios, run_figures
+from load.bench.report import render
+from load.bench.script import CONVERSATION, load
+from load.merchants import load_merchants
+from load.servers import MODEL, ROOT
+
+WORK_DIR: Final = Path("var/bench")
+SENDERS: Final = (10, 20)
+REPEATS: Final = 4
+CURVE_TURNS: Final = 400
+WARM_UP_SENDERS: Final = 4
+PROD_BASE_PORT: Final = 5470  # nginx; the profile takes base..base+12
+PG_ADMIN_URL: Final = TEST_PG_URL.read()
+DATABASE: Final = "posbot_bench"
+REDIS_URL: Final = "redis://127.0.0.1:6379/11"
+WEBHOOK: Final = "/webhooks/rest/webhook"
+TRACKERS_TEXT: Final = {
+    profiles.SQLITE: "SQLite tracker store of endpoints.yml",
+    profiles.MEMORY: "in-memory tracker store (not make run's SQLite file)",
+}
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m load.bench``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m load.bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--out", type=Path, default=Path("reports/bench"))
+    parser.add_argument("--senders", default=",".join(map(str, SENDERS)), help="e.g. 10,20")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="conversations per sender")
+    parser.add_argument("--curve-turns", type=int, default=CURVE_TURNS)
+    parser.add_argument("--skip-prod", action="store_true", help="only the single process")
+    parser.add_argument(
+        "--single-trackers",
+        choices=(profiles.SQLITE, profiles.MEMORY),
+        default=profiles.SQLITE,
+        help="tracker store of the single process: make run's SQLite file, or in memory",
+    )
+    parser.add_argument("--prod-base-port", type=int, default=PROD_BASE_PORT)
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL)
+    parser.add_argument("--database", default=DATABASE, help="recreated, dropped afterwards")
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    return parser
+
+
+def measure(
+    name: str, started: profiles.Started, senders: Sequence[int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Warm-up, the load runs and the conversation-length curve against one profile."""
+    webhook = started.url + WEBHOOK
+    merchants = load_merchants(max(senders) + 1)
+    asyncio.run(load(webhook, merchants[:WARM_UP_SENDERS], 1, f"{name}-warm"))
+    runs: dict[str, Any] = {}
+    for count in senders:
+        pids = started.pids()
+        before = cpu_seconds(pids)
+        run = asyncio.run(load(webhook, merchants[:count], args.repeats, f"{name}-{count}"))
+        after = cpu_seconds(started.pids() | pids)
+        figures = run_figures(run)
+        figures["cpu_ms_per_turn"] = spent(before, after) * 1000 / max(1, figures["turns"])
+        figures["problems"] = run.problems
+        runs[str(count)] = figures
+        print(
+            f"bench: {name}, {count} senders: {figures['turns']} turns, "
+            f"{figures['turns_per_second']:.1f}/s, p50/p95 {figures.get('p50_ms', 0):.0f}/"
+            f"{figures.get('p95_ms', 0):.0f} ms, {figures['errors']} errors, "
+            f"{figures['cpu_ms_per_turn']:.1f} CPU ms/turn",
+            flush=True,
+        )
+    repeats = -(-args.curve_turns // len(CONVERSATION))
+    curve = asyncio.run(load(webhook, merchants[-1:], repeats, f"{name}-curve"))
+    latencies = [turn.seconds * 1000 for turn in sorted(curve.turns, key=lambda t: t.number)]
+    latencies = latencies[: args.curve_turns]
+    points = curve_points(latencies)
+    print(
+        f"bench: {name}, one conversation: "
+        + ", ".join(f"turn {turn} {point['median_ms']:.1f} ms" for turn, point in points.items())
+        + (f" ({curve.errors} errors)" if curve.errors else ""),
+        flush=True,
+    )
+    return {
+        "runs": runs,
+        "curve": points,
+        "curve_errors": curve.errors,
+        "curve_problems": curve.problems,
+        "latencies_ms": latencies,
+    }
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _profiles(
+    args: argparse.Namespace, merchants: int
+) -> list[tuple[str, str, str, Callable[[], AbstractContextManager[profiles.Started]]]]:
+    single_dir, prod_dir = WORK_DIR / SINGLE, WORK_DIR / PROD
+    return [
+        (SINGLE, profiles.SINGLE_TITLE,
+         "one Rasa server and one action server (`posbot serve`), "
+         + (TRACKERS_TEXT[args.single_trackers]) + ", SQLite case store",
+         lambda: profiles.single(single_dir, merchants, args.single_trackers)),
+        (PROD, profiles.PROD_TITLE,
+         f"nginx, 2 Rasa servers, 2 action servers, PostgreSQL case and tracker stores "
+         f"(database {args.database}), Redis lock store ({args.redis_url})",
+         lambda: profiles.prod(prod_dir, args.pg_admin_url, args.database, args.redis_url,
+                               args.prod_base_port, merchants)),
+    ]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the bench and writes its reports; 1 when a turn failed or a profile did not start."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    senders = [int(s) for s in args.senders.split(",") if s]
+    os.chdir(ROOT)
+    if not Path(MODEL).exists():
+        print(f"bench: no trained model at {MODEL}; run `make bench` (it trains first)")
+        return EXIT_FAILED
+    results: dict[str, Any] = {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "cores": os.cpu_count(),
+        "command": shlex.join(["python", "-m", "load.bench", *argv]),
+        "load_before": f"{os.getloadavg()[0]:.1f}",
+        "senders": senders,
+        "repeats": args.repeats,
+        "curve_turns": args.curve_turns,
+        "profiles": {},
+        "skipped": {},
+    }
+    failed = False
+    for name, title, description, start in _profiles(args, max(senders) + 1):
+        if name == PROD and args.skip_prod:
+            results["skipped"][name] = "--skip-prod"
+            continue
+        workdir = WORK_DIR / name
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        print(f"bench: starting the {title}", flush=True)
+        try:
+            with start() as started:
+                measured = measure(name, started, senders, args)
+        except profiles.Unavailable as error:
+            print(f"bench: production profile skipped: {error}", flush=True)
+            results["skipped"][name] = str(error)
+            continue
+        except runtime.BotStartError as error:
+            print(f"bench: the {title} did not start: {error}", flush=True)
+            results["skipped"][name] = f"did not start ({str(error).splitlines()[0]})"
+            failed = True
+            continue
+        results["profiles"][name] = {"title": title, "description": description, **measured}
+        failed = failed or measured["curve_errors"] > 0
+        failed = failed or any(run["errors"] for run in measured["runs"].values())
+    results["load_after"] = f"{os.getloadavg()[0]:.1f}"
+    results["ratios"] = ratios(results["profiles"], senders)
+    write_reports(results, args.out)
+    print(chart.text_chart(results["profiles"], senders))
+    print(
+        "bench: prod/single turns/s "
+        + ", ".join(
+            f"{_text(results['ratios'].get(f'prod_over_single_{n}'))} at {n} senders"
+            for n in senders
+        )
+        + "; turn 400/turn 10 "
+        + ", ".join(
+            f"{name} {_text(results['ratios'].get(f'{name}_turn400_over_turn10'))}"
+            for name in (SINGLE, PROD)
+        )
+        + f" -> {args.out / 'summary.md'}"
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _text(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def write_reports(results: dict[str, Any], out: Path) -> None:
+    """bench.json, summary.md and chart.svg in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (out / "summary.md").write_text(render(results), encoding="utf-8")
+    caption = f"{results['date']} · {results['cores']} cores · commit {results['commit']}"
+    (out / "chart.svg").write_text(
+        chart.svg(results["profiles"], results["senders"], caption), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
