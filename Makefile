@@ -109,6 +109,7 @@ docs-figures: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
+	$(BIN)/python -m bot.quality.docs_figures bench
 
 # In-process detail (not part of `test`; ~10 min): NLU parse, one Rasa process at 1/10/50
 # concurrent, memory, case look-up up to 10^6 rows, training, a py-spy profile.
