@@ -13,6 +13,8 @@ from actions.constants import UTTER_STORE_UNAVAILABLE, VERIFIED, VERIFIED_MERCHA
 from bot.redaction import mask_pii
 from bot.services.cases import open_handoff
 
+# The action call carries the events of the last 10 user turns (bot.action_payload,
+# ACTION_HISTORY_USER_TURNS): the summary must not ask for more.
 MAX_SUMMARY_TURNS = 10
 MAX_TURN_CHARS = 200
 
