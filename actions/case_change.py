@@ -57,7 +57,7 @@ def change_kind(text: str, phone_given: bool = False) -> str:
 
 
 def newest_cancel_text(tracker: Tracker) -> str:
-    """The text of the newest cancel_application message of the conversation."""
+    """The text of the newest cancel_application message of the last 10 user turns."""
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue

@@ -323,7 +323,8 @@ class ActionCaseFollowup(CaseAction):
 
 
 def pending_case_intent(tracker: Tracker) -> str:
-    """The newest case question or change request of the conversation (status when none)."""
+    """The newest case question or change request of the last 10 user turns, the events the
+    action call carries (status when none)."""
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue

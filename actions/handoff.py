@@ -12,6 +12,8 @@ from actions.base import DomainDict, StoreBacked, StoreUnavailable
 from actions.constants import UTTER_STORE_UNAVAILABLE, VERIFIED, VERIFIED_MERCHANT_ID
 from bot.redaction import mask_pii
 
+# The action call carries the events of the last 10 user turns (bot.action_payload,
+# ACTION_HISTORY_USER_TURNS): the summary must not ask for more.
 MAX_SUMMARY_TURNS = 10
 MAX_TURN_CHARS = 200
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot import payload_guard, server_limits
+from bot import payload_guard, server_limits, tracker_speedups
+from bot.action_payload import send_recent_events
 from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
+from bot.history_window import bound_policy_history
 from bot.settings import RateLimit
 from bot.speedups import apply
 
@@ -25,12 +27,18 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 
 def main() -> None:
-    """Applies :mod:`bot.speedups`, :mod:`bot.server_limits` and :mod:`bot.payload_guard`, then
-    runs Rasa's own command line with our arguments."""
+    """Applies :mod:`bot.speedups`, :mod:`bot.tracker_speedups`, :mod:`bot.history_window`,
+    :mod:`bot.action_payload`, :mod:`bot.server_limits` and :mod:`bot.payload_guard`, then runs
+    Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
     apply()
+    # Turn cost independent of the conversation's length: the policies read the recent
+    # actions, the action server gets the recent events (each module says why it is exact).
+    tracker_speedups.apply()
+    bound_policy_history()
+    send_recent_events()
     try:
         RateLimit.from_env()
         trusted_proxies()

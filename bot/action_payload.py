@@ -1,0 +1,77 @@
+"""What the Rasa server sends the action server: the state, and only the recent events.
+
+Rasa 3.6 sends every event of the session with each custom action call
+(``tracker.current_state(EventVerbosity.ALL)``): serialised by Rasa, sent, parsed and turned into
+a tracker by the action server, on every call, so a turn of a 400-turn conversation cost many
+times a turn of a new one. Our actions read the slots, the latest message and the active loop
+(sent as before, computed from the whole conversation) and, of the events, only the last few
+user turns: the handoff summary the last ``MAX_SUMMARY_TURNS`` (10), the clarification the
+previous user message, the case question or cancel request asked before verification. The
+call therefore carries the events from the ``action_listen`` before the
+:data:`ACTION_HISTORY_USER_TURNS`-th last user message on (the whole session when shorter);
+everything else in the payload is unchanged.
+
+Installed by ``python -m bot.cli.rasa_server`` (every profile), like :mod:`bot.speedups`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+#: User turns whose events each custom action call carries (``actions/handoff.py`` summarises
+#: the last 10).
+ACTION_HISTORY_USER_TURNS: Final = 10
+_APPLIED_MARK: Final = "_posbot_recent_events"
+
+
+def recent_events(events: Sequence[Any], user_turns: int = ACTION_HISTORY_USER_TURNS) -> list[Any]:
+    """The events from the ``action_listen`` before the ``user_turns``-th last user message
+    (all of them when there are not that many), read from the end."""
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    tail: list[Any] = []
+    users = 0
+    for event in reversed(events):
+        tail.append(event)
+        if (
+            users >= user_turns
+            and isinstance(event, ActionExecuted)
+            and event.action_name == ACTION_LISTEN_NAME
+        ):
+            break
+        if isinstance(event, UserUttered):
+            users += 1
+    tail.reverse()
+    return tail
+
+
+def send_recent_events() -> None:
+    """Makes custom action calls carry :func:`recent_events` instead of every event
+    (idempotent)."""
+    import rasa
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+    if getattr(RemoteAction._action_call_format, _APPLIED_MARK, False):
+        return
+
+    def _action_call_format(
+        self: RemoteAction, tracker: DialogueStateTracker, domain: Any
+    ) -> dict[str, Any]:
+        state = tracker.current_state(EventVerbosity.NONE)
+        state["events"] = [event.as_dict() for event in recent_events(tracker.events)]
+        result = {
+            "next_action": self._name,
+            "sender_id": tracker.sender_id,
+            "tracker": state,
+            "version": rasa.__version__,
+        }
+        selective = self._is_selective_domain_enabled()
+        if not selective or domain.does_custom_action_explicitly_need_domain(self.name()):
+            result["domain"] = domain.as_dict()
+        return result
+
+    setattr(_action_call_format, _APPLIED_MARK, True)
+    RemoteAction._action_call_format = _action_call_format

@@ -1,0 +1,237 @@
+"""The recent part of a conversation, as a tracker the policies can read in bounded time.
+
+Rasa's policies turn the *whole* tracker into one state per action on every prediction
+(``tracker.past_states``: a copy of the tracker replayed event by event), although the rules
+look at a few states and memoization at ``max_history``: a turn of a 400-turn conversation
+cost 15 times a turn of a new one. :func:`recent_history` gives them a tracker that holds only
+the last actions, starting in exactly the state the full conversation was in at that point:
+
+- the window starts at an ``action_listen`` followed by a user message, with at least
+  ``min_actions`` actions after it, never inside a form (a running loop's history is
+  collapsed by Rasa, so the window reaches back to the loop's activation) and never inside a
+  span that a later rewind (``UserUtteranceReverted``, ``ActionReverted``) undoes;
+- the new tracker first sets the slots the window changes to their values at its start (read
+  backwards with rewinds skipped, as ``DialogueStateTracker.applied_events`` does forwards),
+  and the other slots to their current values.
+
+Every state of the window is then the same as the full tracker's state at that point, so
+each rule of length < ``min_actions`` matches the same way. The state before the window looks
+like a conversation start, which only a rule at least as long as the window could see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any, Final
+
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    AllSlotsReset,
+    Event,
+    LegacyForm,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+# Events are told apart by their type name: ``isinstance`` on Rasa's event classes (ABCs) costs
+# ten times more, and the slot values before the window are looked up over the whole session.
+_USER: Final = UserUttered.type_name
+_ACTION: Final = ActionExecuted.type_name
+_SLOT: Final = SlotSet.type_name
+_RESET_SLOTS: Final = AllSlotsReset.type_name
+_LOOP: Final = frozenset({ActiveLoop.type_name, LegacyForm.type_name})
+#: After these nothing earlier is applied (the history starts again).
+_HISTORY_STARTS: Final = frozenset({Restarted.type_name, SessionStarted.type_name})
+#: Events that set neither slots nor the loop, nor undo anything.
+_PASSIVE: Final = frozenset({_USER, _ACTION, "bot"})
+#: What a rewind undoes, going backwards: the event types it removes, the last one first.
+_UNDONE_BY: Final = {
+    UserUtteranceReverted.type_name: (_ACTION, _USER),  # the user message, then the listen
+    ActionReverted.type_name: (_ACTION,),
+}
+#: Actions the policies see at least (the rules compare up to 3 states, memoization 4).
+MIN_WINDOW_ACTIONS: Final = 8
+_APPLIED_MARK: Final = "_posbot_bounded_history"
+_WINDOW_ATTRIBUTE: Final = "_posbot_window_actions"
+
+
+class _Rewinds:
+    """Walking backwards: which events a later rewind has undone (a stack of type names)."""
+
+    def __init__(self) -> None:
+        self._pending: list[str] = []
+
+    def undone(self, type_name: str) -> bool:
+        """Whether the next event going backwards, of type ``type_name``, is not applied."""
+        targets = _UNDONE_BY.get(type_name)
+        if targets is not None:
+            self._pending += targets
+            return True
+        if not self._pending:
+            return False
+        if type_name == self._pending[-1]:
+            self._pending.pop()
+        return True
+
+    @property
+    def clear(self) -> bool:
+        """No rewind is pending: the events walked so far are all the applied ones."""
+        return not self._pending
+
+
+def _backwards(events: Sequence[Event], before: int) -> Iterator[tuple[int, Event]]:
+    """``(index, event)`` from index ``before - 1`` down to 0 (a deque does not slice)."""
+    return zip(
+        range(before - 1, -1, -1), islice(reversed(events), len(events) - before, None), strict=True
+    )
+
+
+def _window_start(events: Sequence[Event], min_actions: int, before: int) -> int | None:
+    """Index of the ``action_listen`` where the window starts (before index ``before``), or None
+    when the applied history since the session start is not longer than the window."""
+    rewinds = _Rewinds()
+    actions = 0
+    following = ""  # the type of the applied event after the current one
+    for index, event in _backwards(events, len(events)):
+        type_name = event.type_name
+        if rewinds.undone(type_name):
+            continue
+        if type_name in _HISTORY_STARTS:
+            return None
+        if type_name == _ACTION:
+            actions += 1
+            if (
+                index < before
+                and actions > min_actions
+                and following == _USER
+                and rewinds.clear
+                and event.action_name == ACTION_LISTEN_NAME
+            ):
+                return index
+        following = type_name
+    return None
+
+
+def _changed_in(window: Sequence[Event], slots: set[str]) -> set[str]:
+    """Which of ``slots`` the window sets (all of them when it resets the slots)."""
+    changed: set[str] = set()
+    for event in window:
+        if event.type_name == _RESET_SLOTS:
+            return set(slots)
+        if event.type_name == _SLOT and event.key in slots:
+            changed.add(event.key)
+    return changed
+
+
+def _state_before(
+    events: Sequence[Event], start: int, slots: set[str]
+) -> tuple[dict[str, Any], int | None]:
+    """The values of ``slots`` just before index ``start`` (missing: the initial value), and
+    the index of the event that activated the loop running there (None: no loop running)."""
+    values: dict[str, Any] = {}
+    slots_open = bool(slots)
+    loop_open = True
+    loop_activation: int | None = None
+    rewinds = _Rewinds()
+    for index, event in _backwards(events, start):
+        if not (slots_open or loop_open):
+            break
+        type_name = event.type_name
+        if type_name in _PASSIVE and rewinds.clear:
+            continue  # the common case first: this loop may walk the whole session
+        if rewinds.undone(type_name):
+            continue
+        if type_name in _HISTORY_STARTS:
+            break
+        if type_name == _RESET_SLOTS:
+            slots_open = False
+        elif slots_open and type_name == _SLOT:
+            if event.key in slots and event.key not in values:
+                values[event.key] = event.value
+                slots_open = len(values) < len(slots)
+        elif loop_open and type_name in _LOOP:
+            loop_open = False
+            if event.name:
+                loop_activation = index
+    return values, loop_activation
+
+
+def recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueStateTracker:
+    """A tracker with the last ``min_actions`` (or a few more) actions of ``tracker`` whose
+    states are the same as the full tracker's; ``tracker`` itself when it is not longer."""
+    events = tracker.events
+    if len(events) <= 2 * min_actions:
+        return tracker
+    # Only the slots that influence the conversation are in the states; the others are set
+    # to their current values.
+    featurized = {name for name, slot in tracker.slots.items() if slot.influence_conversation}
+    before = len(events)
+    while True:
+        start = _window_start(events, min_actions, before)
+        if start is None:
+            return tracker
+        window = list(islice(reversed(events), len(events) - start))[::-1]
+        changed = _changed_in(window, featurized)
+        values, loop_activation = _state_before(events, start, changed)
+        if loop_activation is not None:
+            before = loop_activation  # start before the running loop was activated
+            continue
+        for name, slot in tracker.slots.items():
+            if name not in changed and slot.value != slot.initial_value:
+                values[name] = slot.value
+        prefix: list[Event] = [SlotSet(name, value) for name, value in values.items()]
+        recent = DialogueStateTracker.from_events(
+            tracker.sender_id, prefix + window, tracker.slots.values()
+        )
+        # Rasa collapses the turns of a form that ran to its end: count what is left.
+        applied = recent.applied_events()
+        if sum(event.type_name == _ACTION for event in applied) > min_actions:
+            return recent
+        before = start
+
+
+def longest_history(policy: Any) -> int:
+    """The number of states a memoizing policy compares: its longest rule or ``max_history``."""
+    from rasa.core.constants import POLICY_MAX_HISTORY
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+
+    if isinstance(policy, RulePolicy):
+        keys = [*policy.lookup.get(RULES, {}), *policy.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {})]
+        return max((len(policy._rule_key_to_state(key)) for key in keys), default=0)
+    return int(policy.config.get(POLICY_MAX_HISTORY) or 0)
+
+
+def bound_policy_history(min_actions: int = MIN_WINDOW_ACTIONS) -> None:
+    """Makes RulePolicy and MemoizationPolicy (and subclasses) predict from
+    :func:`recent_history` of at least ``min_actions`` actions, and at least one more than
+    their longest rule or ``max_history`` (idempotent)."""
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    for cls in (MemoizationPolicy, RulePolicy):
+        original = cls.__dict__["predict_action_probabilities"]
+        if getattr(original, _APPLIED_MARK, False):
+            continue
+        cls.predict_action_probabilities = _bounded(original, min_actions)
+
+
+def _bounded(predict: Any, min_actions: int) -> Any:
+    def predict_action_probabilities(
+        self: Any, tracker: DialogueStateTracker, domain: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        window = self.__dict__.get(_WINDOW_ATTRIBUTE)
+        if window is None:
+            window = max(min_actions, longest_history(self) + 1)
+            self.__dict__[_WINDOW_ATTRIBUTE] = window
+        return predict(self, recent_history(tracker, window), domain, *args, **kwargs)
+
+    setattr(predict_action_probabilities, _APPLIED_MARK, True)
+    return predict_action_probabilities

@@ -1,0 +1,182 @@
+"""The policies' bounded history: the same states as the whole conversation, in bounded time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.core.policies.memoization import MemoizationPolicy
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActiveLoop,
+    AllSlotsReset,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.history_window import MIN_WINDOW_ACTIONS, bound_policy_history, recent_history
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTEN = "action_listen"
+FORM = "verify_form"
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(ROOT / "domain.yml")
+
+
+def user(intent: str, text: str = "…") -> UserUttered:
+    return UserUttered(text, {"name": intent, "confidence": 0.9})
+
+
+def faq(intent: str, answer: str) -> list[Event]:
+    return [user(intent), ActionExecuted(answer), BotUttered("…"), ActionExecuted(LISTEN)]
+
+
+def verification(interrupted: bool = False) -> list[Event]:
+    """verify_form from activation to the end (with an FAQ question inside when interrupted)."""
+    events: list[Event] = [
+        user("check_case_status"),
+        ActionExecuted(FORM),
+        ActiveLoop(FORM),
+        SlotSet("requested_slot", "merchant_id"),
+        ActionExecuted(LISTEN),
+    ]
+    if interrupted:
+        events += [
+            user("ask_fees"),
+            ActionExecutionRejected(FORM),
+            ActionExecuted("utter_fees"),
+            ActionExecuted(FORM),
+            SlotSet("requested_slot", "merchant_id"),
+            ActionExecuted(LISTEN),
+        ]
+    events += [
+        user("inform"),
+        ActionExecuted(FORM),
+        SlotSet("merchant_id", "898310058121234"),
+        SlotSet("requested_slot", "phone_last4"),
+        ActionExecuted(LISTEN),
+        user("inform"),
+        ActionExecuted(FORM),
+        SlotSet("phone_last4", "5678"),
+        SlotSet("verified", True),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        ActionExecuted("action_case_followup"),
+        ActionExecuted(LISTEN),
+    ]
+    return events
+
+
+def rewound() -> list[Event]:
+    """A message the fallback takes back (Rasa's action_default_fallback)."""
+    return [
+        user("nlu_fallback"),
+        ActionExecuted("action_default_fallback"),
+        SlotSet("confirm_pending", True),
+        UserUtteranceReverted(),
+        ActionExecuted(LISTEN),
+    ]
+
+
+def conversation(cycles: int) -> list[Event]:
+    events: list[Event] = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted(LISTEN),
+    ]
+    for cycle in range(cycles):
+        events += faq("greet", "utter_greet")
+        events += verification(interrupted=cycle % 2 == 1)
+        events += faq("ask_review_time", "action_review_time")
+        events += rewound()
+        events += faq("ask_fees", "utter_fees")
+        if cycle % 3 == 2:
+            events += [user("restart_slots"), ActionExecuted("action_x"), AllSlotsReset()]
+            events += [ActionExecuted(LISTEN)]
+        events += faq("thank", "utter_thank")
+    return events
+
+
+def tracker_of(events: list[Event], domain: Domain) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("someone", events, domain.slots)
+
+
+def test_every_recent_state_is_the_full_conversations_state(domain):
+    events = conversation(8)
+    windows = 0
+    for cut in range(len(events) + 1):
+        full = tracker_of(events[:cut], domain)
+        recent = recent_history(full, MIN_WINDOW_ACTIONS)
+        if recent is full:
+            continue
+        windows += 1
+        expected = full.past_states(domain)[-MIN_WINDOW_ACTIONS:]
+        assert recent.past_states(domain)[-MIN_WINDOW_ACTIONS:] == expected, cut
+        assert recent.current_slot_values() == full.current_slot_values()
+        assert recent.active_loop == full.active_loop
+        assert recent.latest_action_name == full.latest_action_name
+    assert windows > len(events) // 2
+
+
+def test_the_window_stays_small_however_long_the_conversation(domain):
+    short = recent_history(tracker_of(conversation(3), domain), MIN_WINDOW_ACTIONS)
+    long = recent_history(tracker_of(conversation(60), domain), MIN_WINDOW_ACTIONS)
+    assert len(long.events) < 60
+    assert len(long.events) == len(short.events)
+
+
+def test_a_running_form_is_seen_from_its_activation(domain):
+    events = conversation(2)
+    events += [user("check_case_status"), ActionExecuted(FORM), ActiveLoop(FORM)]
+    events += [SlotSet("requested_slot", "merchant_id"), ActionExecuted(LISTEN)]
+    for _ in range(6):  # questions inside the form
+        events += [user("ask_fees"), ActionExecutionRejected(FORM), ActionExecuted("utter_fees")]
+        events += [ActionExecuted(FORM), SlotSet("requested_slot", "merchant_id")]
+        events += [ActionExecuted(LISTEN)]
+    full = tracker_of(events, domain)
+    recent = recent_history(full, MIN_WINDOW_ACTIONS)
+    assert recent is not full
+    assert any(isinstance(event, ActiveLoop) and event.name == FORM for event in recent.events)
+    assert (
+        recent.past_states(domain)[-MIN_WINDOW_ACTIONS:]
+        == (full.past_states(domain)[-MIN_WINDOW_ACTIONS:])
+    )
+
+
+def test_a_short_session_is_left_as_it_is(domain):
+    events = [*conversation(10), ActionExecuted("action_session_start"), SessionStarted()]
+    events += [ActionExecuted(LISTEN), *faq("greet", "utter_greet")]
+    full = tracker_of(events, domain)
+    assert recent_history(full, MIN_WINDOW_ACTIONS) is full
+
+
+def test_policies_predict_from_the_bounded_history(domain, monkeypatch):
+    seen: list[int] = []
+
+    def predict(self, tracker, domain, rule_only_data=None, **kwargs):
+        seen.append(len(tracker.events))
+
+    monkeypatch.setattr(MemoizationPolicy, "predict_action_probabilities", predict)
+    monkeypatch.setattr(RulePolicy, "predict_action_probabilities", predict)
+    bound_policy_history()
+    bound_policy_history()  # idempotent
+    full = tracker_of(conversation(30), domain)
+    rules = object.__new__(RulePolicy)  # the prediction is replaced: no model needed
+    rules.lookup = {"rules": {'[{"prev_action": {"action_name": "action_listen"}}]': "x"}}
+    memo = object.__new__(MemoizationPolicy)
+    memo.config = {"max_history": 4}
+    rules.predict_action_probabilities(full, domain)
+    memo.predict_action_probabilities(full, domain)
+    assert len(seen) == 2
+    assert all(count < 60 for count in seen)
