@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.store.models import Base
+from bot.store.pool_ping import ping_when_idle
 
 DB_URL_ENV = "POSBOT_DB_URL"
 DEFAULT_DB_URL = "sqlite:///var/posbot.db"
@@ -72,7 +73,10 @@ def create_db_engine(url: str) -> Engine:
         # A database that does not answer at all must fail the look-up within seconds (the
         # user then hears "cannot look it up now"), well before nginx cuts the action call.
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
-    return create_engine(parsed, future=True, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(parsed, future=True, connect_args=connect_args)
+    # A dead pooled connection is replaced without a ping per look-up (one round trip each).
+    ping_when_idle(engine)
+    return engine
 
 
 class CaseStore:

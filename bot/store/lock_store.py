@@ -13,6 +13,10 @@ does every step in Redis itself, atomically, with Lua scripts:
   tickets whose liveness key expired (their process died) are dropped from the head.
 - ``release``: removes the ticket; the last one out deletes the keys.
 
+``lock`` issues the ticket and makes the first attempt in one script, so a conversation that
+nobody else holds costs one round trip to acquire and one to release (the holder's renewal
+only runs for turns longer than a third of the liveness period).
+
 Waiters refresh their own liveness key while they wait and the holder renews its key while it
 runs (up to the lock lifetime, as in Rasa), so the keys can be short-lived: a process that dies
 holding the lock blocks the conversation for ``liveness_seconds`` (10 s), not for the whole
@@ -60,36 +64,50 @@ WAITING: Final = 0
 
 # KEYS: counter, queue, request token. ARGV: liveness key prefix, lifetime ms.
 # The token makes a retried call (reply lost on a broken connection) return the same ticket.
-_ISSUE: Final = """
+_ISSUE_BODY: Final = """
 local issued = redis.call('GET', KEYS[3])
-if issued then return tonumber(issued) end
-local ticket = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], ticket, ticket)
-redis.call('SET', ARGV[1] .. ticket, '1', 'PX', ARGV[2])
-redis.call('SET', KEYS[3], ticket, 'PX', ARGV[2])
-return ticket
+local ticket
+if issued then
+  ticket = tonumber(issued)
+else
+  ticket = redis.call('INCR', KEYS[1])
+  redis.call('ZADD', KEYS[2], ticket, ticket)
+  redis.call('SET', ARGV[1] .. ticket, '1', 'PX', ARGV[2])
+  redis.call('SET', KEYS[3], ticket, 'PX', ARGV[2])
+end
+"""
+_ISSUE: Final = _ISSUE_BODY + "return ticket\n"
+
+# One attempt: 1 (acquired), 0 (waiting) or -1 (the ticket expired: its process was presumed
+# dead). Tickets at the head of the queue whose liveness key expired are dropped.
+_TRY_FUNCTION: Final = """
+local function try(queue, alive, ticket, lifetime)
+  if redis.call('EXISTS', alive .. ticket) == 0 then
+    redis.call('ZREM', queue, ticket)
+    return -1
+  end
+  while true do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if head == nil then return -1 end
+    head = tonumber(head)
+    if head == ticket then return 1 end
+    if redis.call('EXISTS', alive .. head) == 1 then
+      redis.call('PEXPIRE', alive .. ticket, lifetime)
+      return 0
+    end
+    redis.call('ZREM', queue, head)
+  end
+end
 """
 
+# Issue and first attempt in one round trip (an uncontended lock costs nothing more):
+# KEYS and ARGV as ``_ISSUE``; returns {ticket, state}.
+_ISSUE_AND_TRY: Final = (
+    _TRY_FUNCTION + _ISSUE_BODY + "return {ticket, try(KEYS[2], ARGV[1], ticket, ARGV[2])}\n"
+)
+
 # KEYS: queue. ARGV: liveness key prefix, ticket, lifetime ms.
-# Returns 1 (acquired), 0 (waiting) or -1 (the ticket expired: its process was presumed dead).
-_TRY_ACQUIRE: Final = """
-local ticket = tonumber(ARGV[2])
-if redis.call('EXISTS', ARGV[1] .. ticket) == 0 then
-  redis.call('ZREM', KEYS[1], ticket)
-  return -1
-end
-while true do
-  local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-  if head == nil then return -1 end
-  head = tonumber(head)
-  if head == ticket then return 1 end
-  if redis.call('EXISTS', ARGV[1] .. head) == 1 then
-    redis.call('PEXPIRE', ARGV[1] .. ticket, ARGV[3])
-    return 0
-  end
-  redis.call('ZREM', KEYS[1], head)
-end
-"""
+_TRY_ACQUIRE: Final = _TRY_FUNCTION + "return try(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3])\n"
 
 # KEYS: counter, queue, request token. ARGV: liveness key prefix, ticket.
 _RELEASE: Final = """
@@ -143,7 +161,7 @@ class AtomicRedisLockStore(LockStore):
         self._sync_red: Any | None = None
         self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
         self.liveness_seconds = float(kwargs.get("liveness_seconds", LIVENESS_SECONDS))
-        self._issue = self.red.register_script(_ISSUE)
+        self._issue_and_try = self.red.register_script(_ISSUE_AND_TRY)
         self._try_acquire = self.red.register_script(_TRY_ACQUIRE)
         self._release = self.red.register_script(_RELEASE)
         super().__init__()
@@ -213,18 +231,19 @@ class AtomicRedisLockStore(LockStore):
             raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
         return int(ticket)
 
-    async def _issue_with_token(
+    async def _issue_and_first_try(
         self, conversation_id: str, lock_lifetime: float
-    ) -> tuple[int, str]:
+    ) -> tuple[int, str, int]:
+        """Joins the queue and tries once, in one round trip: ticket, token and state."""
         counter, queue, alive = self._keys(conversation_id)
         token = f"{counter}:{uuid.uuid4().hex}"
         try:
-            ticket = await self._issue(
+            ticket, state = await self._issue_and_try(
                 keys=[counter, queue, token], args=[alive, _ms(lock_lifetime)]
             )
         except Exception as error:
             raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
-        return int(ticket), token
+        return int(ticket), token, int(state)
 
     async def try_acquire(self, conversation_id: str, ticket: int, lock_lifetime: float) -> int:
         """One attempt: ``ACQUIRED``, ``WAITING`` or a negative number (ticket expired)."""
@@ -259,9 +278,10 @@ class AtomicRedisLockStore(LockStore):
             LockError: Redis failed, or the ticket expired while waiting.
         """
         ttl = min(lock_lifetime, self.liveness_seconds)
-        ticket, token = await self._issue_with_token(conversation_id, ttl)
+        ticket, token, state = await self._issue_and_first_try(conversation_id, ttl)
         try:
-            await self._wait_for_turn(conversation_id, ticket, ttl, wait_time_in_seconds)
+            if state != ACQUIRED:
+                await self._wait_for_turn(conversation_id, ticket, ttl, wait_time_in_seconds, state)
             held = HeldLock(conversation_id)
             heartbeat = asyncio.create_task(self._keep_alive(held, ticket, ttl, lock_lifetime))
             try:
@@ -297,20 +317,18 @@ class AtomicRedisLockStore(LockStore):
             return
 
     async def _wait_for_turn(
-        self, conversation_id: str, ticket: int, lock_lifetime: float, max_poll: float
+        self, conversation_id: str, ticket: int, lock_lifetime: float, max_poll: float, state: int
     ) -> None:
         poll = FIRST_POLL_SECONDS
-        while True:
-            try:
-                state = await self.try_acquire(conversation_id, ticket, lock_lifetime)
-            except Exception as error:
-                raise LockError(f"Could not acquire lock: {error.__class__.__name__}") from None
-            if state == ACQUIRED:
-                return
+        while state != ACQUIRED:
             if state != WAITING:
                 raise LockError(f"Lock ticket {ticket} expired while waiting")
             await asyncio.sleep(poll)
             poll = min(poll * 2, max(max_poll, FIRST_POLL_SECONDS))
+            try:
+                state = await self.try_acquire(conversation_id, ticket, lock_lifetime)
+            except Exception as error:
+                raise LockError(f"Could not acquire lock: {error.__class__.__name__}") from None
 
     # Rasa's ticket-lock interface, kept for callers that use it directly.
     def get_lock(self, conversation_id: str) -> TicketLock | None:
