@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, NamedTuple
 
 SESSION_STARTED: Final = "session_started"
@@ -33,16 +33,21 @@ class StoredRow(NamedTuple):
 
     id: int
     type_name: str
-    data: bytes
+    data: str
 
 
 @dataclass(frozen=True)
 class SessionEntry:
-    """The stored rows of a conversation's latest session, as this process last saw them."""
+    """The stored rows of a conversation's latest session, as this process last saw them.
+
+    ``seen_in`` is the lock hold (``bot.store.lock_context``) during which this process last
+    read or wrote them, if it held the conversation's lock then.
+    """
 
     first_id: int
     last_id: int
-    data: tuple[bytes, ...]
+    data: tuple[str, ...]
+    seen_in: str | None = None
 
     @classmethod
     def from_rows(cls, rows: Sequence[StoredRow]) -> SessionEntry:
@@ -54,10 +59,20 @@ class SessionEntry:
         """Number of stored rows the entry holds."""
         return len(self.data)
 
+    @property
+    def is_empty(self) -> bool:
+        """Nothing is stored for the sender."""
+        return not self.data
+
+    def seen(self, hold_id: str | None) -> SessionEntry:
+        """This entry, seen during the lock hold ``hold_id``."""
+        return self if hold_id == self.seen_in else replace(self, seen_in=hold_id)
+
     def extended(self, rows: Sequence[StoredRow]) -> SessionEntry:
         """This entry with ``rows`` (ordered by id, all after ``last_id``) appended.
 
-        A ``session_started`` row among them starts the session again from that row.
+        A ``session_started`` row among them starts the session again from that row. The new
+        entry is not marked as seen in any hold.
         """
         if not rows:
             return self

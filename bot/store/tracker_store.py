@@ -68,8 +68,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.redaction import redact_event
 from bot.store import tracker_queries as queries
+from bot.store.lock_context import current_hold
 from bot.store.pool_ping import ping_when_idle
-from bot.store.tracker_cache import EMPTY, SessionEntry, StoredRow, TrackerCache
+from bot.store.tracker_cache import SessionEntry, StoredRow, TrackerCache
 
 logger = logging.getLogger(__name__)
 
@@ -303,19 +304,34 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         return self._tracker(sender_id, entry)
 
     async def _current_entry(self, sender_id: str) -> SessionEntry:
+        hold = current_hold(sender_id)
         cached = self.cache.get(sender_id)
-        entry: SessionEntry | None = None
+        if (
+            cached is not None
+            and hold is not None
+            and hold.previous_hold_id is not None
+            and cached.seen_in == hold.previous_hold_id
+        ):
+            # Nobody held the conversation's lock since this process last saw it.
+            entry = cached
+        else:
+            entry = await self._checked_entry(sender_id, cached)
+        if hold is not None:
+            entry = entry.seen(hold.hold_id)
+        self.cache.replace(sender_id, cached, entry)
+        return entry
+
+    async def _checked_entry(self, sender_id: str, cached: SessionEntry | None) -> SessionEntry:
+        """The cached entry brought up to date with the table (one statement), or read
+        whole when there is none or some of its rows went away."""
         if cached is not None:
             still_stored, rows = await self._run(
                 "retrieve", queries.changes_since, sender_id, cached, retry=True
             )
             if still_stored == cached.count:
-                entry = cached.extended(rows)
-        if entry is None:
-            rows = await self._run("retrieve", queries.load_session, sender_id, retry=True)
-            entry = SessionEntry.from_rows(rows)
-        self.cache.replace(sender_id, cached, entry)
-        return entry
+                return cached.extended(rows)
+        rows = await self._run("retrieve", queries.load_session, sender_id, retry=True)
+        return SessionEntry.from_rows(rows)
 
     def _tracker(self, sender_id: str, entry: SessionEntry) -> DialogueStateTracker | None:
         if not entry.count:
@@ -340,8 +356,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     def init_tracker(self, sender_id: str) -> DialogueStateTracker:
         """A new tracker; known to have nothing stored when the last read found nothing."""
         tracker = super().init_tracker(sender_id)
-        if self.cache.peek(sender_id) is EMPTY:
-            setattr(tracker, _STORED, (EMPTY, 0))
+        cached = self.cache.peek(sender_id)
+        if cached is not None and cached.is_empty:
+            setattr(tracker, _STORED, (cached, 0))
         return tracker
 
     # --- writing -----------------------------------------------------------------------------
@@ -352,10 +369,10 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         cached = self.cache.peek(sender_id)
         stored = getattr(tracker, _STORED, None)
-        if stored is None and cached is EMPTY:
+        if stored is None and cached is not None and cached.is_empty:
             # A tracker Rasa made (``create_tracker``) after a read found nothing: the insert
             # below checks that nothing was stored meanwhile.
-            stored = (EMPTY, 0)
+            stored = (cached, 0)
         if stored is None or (cached is not None and cached is not stored[0]):
             await self._save_after_count(tracker)
             return
@@ -385,6 +402,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 for row_id, event, (_, text) in zip(ids, new_events, rows, strict=True)
             ]
         )
+        hold = current_hold(sender_id)
+        entry = entry.seen(hold.hold_id if hold is not None else None)
         self.cache.replace(sender_id, cached, entry)
         setattr(tracker, _STORED, (entry, known + len(new_events)))
 

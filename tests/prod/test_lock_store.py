@@ -86,8 +86,10 @@ def test_one_holder_at_a_time_across_processes(redis_url: str, client: redis.Red
     assert sorted(served) == sorted(
         f"{p}-{i}" for p in range(PROCESSES) for i in range(HOLDERS_PER_PROCESS)
     )
-    # The last one out leaves no keys behind.
-    assert not client.keys(f"posbottest:lock:{{{conversation}}}*")
+    # The last one out leaves no keys behind but the id of the last hold, which expires.
+    last = f"posbottest:lock:{{{conversation}}}:last".encode()
+    assert client.keys(f"posbottest:lock:{{{conversation}}}*") == [last]
+    assert 0 < client.ttl(last) <= 24 * 3600
 
 
 async def test_first_come_first_served(redis_url: str, client: redis.Redis) -> None:
