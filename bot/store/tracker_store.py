@@ -388,13 +388,15 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self.cache.discard(sender_id)  # the rows may or may not be stored
             raise
         if ids is None:
-            # Rows were stored after this process last read the conversation: it was not
-            # holding the conversation's lock, or lost it. Rasa's way, and read it again.
+            # Rows were stored after this process last read the conversation (it did not hold
+            # the conversation's lock, or lost it): the turn's events go after them all.
             logger.warning(
-                "tracker store: the conversation changed since it was read; appending after "
-                "the stored events"
+                "tracker store: the conversation changed since it was read; appending the "
+                "turn's events after the stored ones"
             )
-            await self._save_after_count(tracker)
+            self.cache.discard(sender_id)
+            setattr(tracker, _STORED, None)
+            await self._run("save", queries.insert_rows, values)
             return
         entry = base.extended(
             [
