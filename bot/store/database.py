@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.store.models import Base
-from bot.store.pool_ping import ping_when_idle
 
 DB_URL_ENV = "POSBOT_DB_URL"
 DEFAULT_DB_URL = "sqlite:///var/posbot.db"
@@ -73,10 +72,7 @@ def create_db_engine(url: str) -> Engine:
         # A database that does not answer at all must fail the look-up within seconds (the
         # user then hears "cannot look it up now"), well before nginx cuts the action call.
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
-    engine = create_engine(parsed, future=True, connect_args=connect_args)
-    # A dead pooled connection is replaced without a ping per look-up (one round trip each).
-    ping_when_idle(engine)
-    return engine
+    return create_engine(parsed, future=True, pool_pre_ping=True, connect_args=connect_args)
 
 
 class CaseStore:
