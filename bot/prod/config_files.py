@@ -21,6 +21,9 @@ from bot.settings import RateLimit
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
 LOCK_STORE_CLASS: Final = "bot.store.lock_store.AtomicRedisLockStore"
 LOCK_KEY_PREFIX: Final = "posbot"
+# Worker threads and PostgreSQL connections of each Rasa server's tracker store: a turn holds
+# one for well under a millisecond twice, so 4 serve far more than the 2 cores can compute.
+TRACKER_POOL_SIZE: Final = 4
 # An action call that fails or takes longer than this gets the polite reply below; Rasa's
 # own timeout for action calls is 5 minutes.
 ACTION_READ_TIMEOUT_SECONDS: Final = 4
@@ -55,7 +58,11 @@ def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
             f"http://{HOST}:{settings.actions_lb_port}/webhook", actions_secret
         ),
         "nlg": {"type": NLG_CLASS},
-        "tracker_store": {"type": TRACKER_STORE_CLASS, "url": settings.tracker_db_url},
+        "tracker_store": {
+            "type": TRACKER_STORE_CLASS,
+            "url": settings.tracker_db_url,
+            "pool_size": TRACKER_POOL_SIZE,
+        },
         "lock_store": {
             "type": LOCK_STORE_CLASS,
             "url": settings.redis_url,

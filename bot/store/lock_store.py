@@ -13,6 +13,10 @@ does every step in Redis itself, atomically, with Lua scripts:
   tickets whose liveness key expired (their process died) are dropped from the head.
 - ``release``: removes the ticket; the last one out deletes the keys.
 
+``lock`` issues the ticket and makes the first attempt in one script, so a conversation that
+nobody else holds costs one round trip to acquire and one to release (the holder's renewal
+only runs for turns longer than a third of the liveness period).
+
 Waiters refresh their own liveness key while they wait and the holder renews its key while it
 runs (up to the lock lifetime, as in Rasa), so the keys can be short-lived: a process that dies
 holding the lock blocks the conversation for ``liveness_seconds`` (10 s), not for the whole
@@ -45,6 +49,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.store.lock_context import Hold, holding
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "redis://127.0.0.1:6379/1"
@@ -57,39 +63,70 @@ RETRIES: Final = 1
 LIVENESS_SECONDS: Final = 10.0
 ACQUIRED: Final = 1
 WAITING: Final = 0
+# How long the id of a conversation's last hold is kept (see ``bot.store.lock_context``).
+LAST_HOLD_SECONDS: Final = 24 * 3600.0
 
 # KEYS: counter, queue, request token. ARGV: liveness key prefix, lifetime ms.
 # The token makes a retried call (reply lost on a broken connection) return the same ticket.
-_ISSUE: Final = """
+_ISSUE_BODY: Final = """
 local issued = redis.call('GET', KEYS[3])
-if issued then return tonumber(issued) end
-local ticket = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], ticket, ticket)
-redis.call('SET', ARGV[1] .. ticket, '1', 'PX', ARGV[2])
-redis.call('SET', KEYS[3], ticket, 'PX', ARGV[2])
-return ticket
+local ticket
+if issued then
+  ticket = tonumber(issued)
+else
+  ticket = redis.call('INCR', KEYS[1])
+  redis.call('ZADD', KEYS[2], ticket, ticket)
+  redis.call('SET', ARGV[1] .. ticket, '1', 'PX', ARGV[2])
+  redis.call('SET', KEYS[3], ticket, 'PX', ARGV[2])
+end
+"""
+# The synchronous interface also forgets who held the lock last (see ``lock_context``): its
+# callers hold the lock without telling the tracker store.
+_ISSUE: Final = "redis.call('DEL', KEYS[4])\n" + _ISSUE_BODY + "return ticket\n"
+
+# One attempt: {1, previous hold id} (acquired: the hold id is recorded in ``last``), {0}
+# (waiting) or {-1} (the ticket expired: its process was presumed dead). Tickets at the head of
+# the queue whose liveness key expired are dropped.
+_TRY_FUNCTION: Final = """
+local function try(queue, alive, ticket, lifetime, last, hold, last_ttl)
+  if redis.call('EXISTS', alive .. ticket) == 0 then
+    redis.call('ZREM', queue, ticket)
+    return {-1}
+  end
+  while true do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if head == nil then return {-1} end
+    head = tonumber(head)
+    if head == ticket then
+      local previous = redis.call('GET', last)
+      redis.call('SET', last, hold, 'PX', last_ttl)
+      return {1, previous}
+    end
+    if redis.call('EXISTS', alive .. head) == 1 then
+      redis.call('PEXPIRE', alive .. ticket, lifetime)
+      return {0}
+    end
+    redis.call('ZREM', queue, head)
+  end
+end
 """
 
-# KEYS: queue. ARGV: liveness key prefix, ticket, lifetime ms.
-# Returns 1 (acquired), 0 (waiting) or -1 (the ticket expired: its process was presumed dead).
-_TRY_ACQUIRE: Final = """
-local ticket = tonumber(ARGV[2])
-if redis.call('EXISTS', ARGV[1] .. ticket) == 0 then
-  redis.call('ZREM', KEYS[1], ticket)
-  return -1
-end
-while true do
-  local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-  if head == nil then return -1 end
-  head = tonumber(head)
-  if head == ticket then return 1 end
-  if redis.call('EXISTS', ARGV[1] .. head) == 1 then
-    redis.call('PEXPIRE', ARGV[1] .. ticket, ARGV[3])
-    return 0
-  end
-  redis.call('ZREM', KEYS[1], head)
-end
-"""
+# Issue and first attempt in one round trip (an uncontended lock costs nothing more).
+# KEYS: counter, queue, request token, last hold. ARGV: liveness key prefix, lifetime ms, hold
+# id, last hold lifetime ms. Returns {ticket, state, previous hold id}.
+_ISSUE_AND_TRY: Final = (
+    _TRY_FUNCTION
+    + _ISSUE_BODY
+    + "local tried = try(KEYS[2], ARGV[1], ticket, ARGV[2], KEYS[4], ARGV[3], ARGV[4])\n"
+    + "return {ticket, tried[1], tried[2]}\n"
+)
+
+# KEYS: queue, last hold. ARGV: liveness key prefix, ticket, lifetime ms, hold id, last hold
+# lifetime ms. Returns {state, previous hold id}.
+_TRY_ACQUIRE: Final = (
+    _TRY_FUNCTION
+    + "return try(KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3], KEYS[2], ARGV[4], ARGV[5])\n"
+)
 
 # KEYS: counter, queue, request token. ARGV: liveness key prefix, ticket.
 _RELEASE: Final = """
@@ -143,7 +180,9 @@ class AtomicRedisLockStore(LockStore):
         self._sync_red: Any | None = None
         self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
         self.liveness_seconds = float(kwargs.get("liveness_seconds", LIVENESS_SECONDS))
-        self._issue = self.red.register_script(_ISSUE)
+        # Names this store's holds (one store per Rasa process).
+        self.holder_id = uuid.uuid4().hex[:12]
+        self._issue_and_try = self.red.register_script(_ISSUE_AND_TRY)
         self._try_acquire = self.red.register_script(_TRY_ACQUIRE)
         self._release = self.red.register_script(_RELEASE)
         super().__init__()
@@ -195,6 +234,12 @@ class AtomicRedisLockStore(LockStore):
         base = f"{self.prefix}{{{conversation_id}}}"
         return f"{base}:seq", f"{base}:queue", f"{base}:t:"
 
+    def _last_hold_key(self, conversation_id: str) -> str:
+        return f"{self.prefix}{{{conversation_id}}}:last"
+
+    def _new_hold_id(self) -> str:
+        return f"{self.holder_id}:{uuid.uuid4().hex[:16]}"
+
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         """Joins the queue of ``conversation_id``; returns the ticket number (synchronous).
 
@@ -207,30 +252,50 @@ class AtomicRedisLockStore(LockStore):
         token = f"{counter}:{uuid.uuid4().hex}"
         try:
             ticket = self.sync_client.eval(
-                _ISSUE, 3, counter, queue, token, alive, _ms(lock_lifetime)
+                _ISSUE,
+                4,
+                counter,
+                queue,
+                token,
+                self._last_hold_key(conversation_id),
+                alive,
+                _ms(lock_lifetime),
             )
         except Exception as error:
             raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
         return int(ticket)
 
-    async def _issue_with_token(
-        self, conversation_id: str, lock_lifetime: float
-    ) -> tuple[int, str]:
+    async def _issue_and_first_try(
+        self, conversation_id: str, lock_lifetime: float, hold_id: str
+    ) -> tuple[int, str, int, str | None]:
+        """Joins the queue and tries once, in one round trip: ticket, token, state and (when
+        acquired) the previous hold's id."""
         counter, queue, alive = self._keys(conversation_id)
         token = f"{counter}:{uuid.uuid4().hex}"
+        last = self._last_hold_key(conversation_id)
         try:
-            ticket = await self._issue(
-                keys=[counter, queue, token], args=[alive, _ms(lock_lifetime)]
+            reply = await self._issue_and_try(
+                keys=[counter, queue, token, last],
+                args=[alive, _ms(lock_lifetime), hold_id, _ms(LAST_HOLD_SECONDS)],
             )
         except Exception as error:
             raise LockError(f"Could not issue a ticket: {error.__class__.__name__}") from None
-        return int(ticket), token
+        # A Lua table ends at its first nil: no previous hold gives two items.
+        previous = _text(reply[2]) if len(reply) > 2 else None
+        return int(reply[0]), token, int(reply[1]), previous
 
-    async def try_acquire(self, conversation_id: str, ticket: int, lock_lifetime: float) -> int:
-        """One attempt: ``ACQUIRED``, ``WAITING`` or a negative number (ticket expired)."""
+    async def try_acquire(
+        self, conversation_id: str, ticket: int, lock_lifetime: float, hold_id: str = ""
+    ) -> tuple[int, str | None]:
+        """One attempt: ``ACQUIRED``, ``WAITING`` or a negative number (ticket expired), and
+        when acquired the previous hold's id."""
         _, queue, alive = self._keys(conversation_id)
-        state = await self._try_acquire(keys=[queue], args=[alive, ticket, _ms(lock_lifetime)])
-        return int(state)
+        reply = await self._try_acquire(
+            keys=[queue, self._last_hold_key(conversation_id)],
+            args=[alive, ticket, _ms(lock_lifetime), hold_id or self._new_hold_id(),
+                  _ms(LAST_HOLD_SECONDS)],
+        )  # fmt: skip
+        return int(reply[0]), _text(reply[1] if len(reply) > 1 else None)
 
     async def release(self, conversation_id: str, ticket: int, token: str = "") -> None:
         """Leaves the queue (after serving or on giving up)."""
@@ -259,13 +324,20 @@ class AtomicRedisLockStore(LockStore):
             LockError: Redis failed, or the ticket expired while waiting.
         """
         ttl = min(lock_lifetime, self.liveness_seconds)
-        ticket, token = await self._issue_with_token(conversation_id, ttl)
+        hold_id = self._new_hold_id()
+        ticket, token, state, previous = await self._issue_and_first_try(
+            conversation_id, ttl, hold_id
+        )
         try:
-            await self._wait_for_turn(conversation_id, ticket, ttl, wait_time_in_seconds)
+            if state != ACQUIRED:
+                previous = await self._wait_for_turn(
+                    conversation_id, ticket, ttl, wait_time_in_seconds, state, hold_id
+                )
             held = HeldLock(conversation_id)
             heartbeat = asyncio.create_task(self._keep_alive(held, ticket, ttl, lock_lifetime))
             try:
-                yield held
+                with holding(Hold(conversation_id, hold_id, previous)):
+                    yield held
             finally:
                 heartbeat.cancel()
         finally:
@@ -297,20 +369,29 @@ class AtomicRedisLockStore(LockStore):
             return
 
     async def _wait_for_turn(
-        self, conversation_id: str, ticket: int, lock_lifetime: float, max_poll: float
-    ) -> None:
+        self,
+        conversation_id: str,
+        ticket: int,
+        lock_lifetime: float,
+        max_poll: float,
+        state: int,
+        hold_id: str,
+    ) -> str | None:
+        """Polls until the ticket is served; the previous hold's id."""
         poll = FIRST_POLL_SECONDS
-        while True:
-            try:
-                state = await self.try_acquire(conversation_id, ticket, lock_lifetime)
-            except Exception as error:
-                raise LockError(f"Could not acquire lock: {error.__class__.__name__}") from None
-            if state == ACQUIRED:
-                return
+        previous = None
+        while state != ACQUIRED:
             if state != WAITING:
                 raise LockError(f"Lock ticket {ticket} expired while waiting")
             await asyncio.sleep(poll)
             poll = min(poll * 2, max(max_poll, FIRST_POLL_SECONDS))
+            try:
+                state, previous = await self.try_acquire(
+                    conversation_id, ticket, lock_lifetime, hold_id
+                )
+            except Exception as error:
+                raise LockError(f"Could not acquire lock: {error.__class__.__name__}") from None
+        return previous
 
     # Rasa's ticket-lock interface, kept for callers that use it directly.
     def get_lock(self, conversation_id: str) -> TicketLock | None:
@@ -321,10 +402,21 @@ class AtomicRedisLockStore(LockStore):
         """Deletes every key of the conversation's lock."""
         counter, queue, alive = self._keys(conversation_id)
         tickets = self.sync_client.zrange(queue, 0, -1)
-        self.sync_client.delete(counter, queue, *(f"{alive}{int(t)}" for t in tickets))
+        self.sync_client.delete(
+            counter,
+            queue,
+            self._last_hold_key(conversation_id),
+            *(f"{alive}{int(t)}" for t in tickets),
+        )
 
     def save_lock(self, lock: TicketLock) -> None:
         """Nothing to save: every change is made in Redis directly."""
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _ms(seconds: float) -> int:

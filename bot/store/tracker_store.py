@@ -1,13 +1,26 @@
-"""Rasa's SQL tracker store with personal data redacted and failures made loud.
+"""Rasa's SQL tracker store with personal data redacted, failures made loud, and turns cheap.
 
 Differences from ``SQLTrackerStore`` (Rasa 3.6):
 
 - every event goes through ``bot.redaction.redact_event`` before it is written, so personal
-  data never reaches the ``events`` table;
+  data never reaches the ``events`` table (nor this process's cache of it);
+- the database work runs in the store's own worker threads, never on the event loop: one
+  thread for SQLite (a single writer never waits for SQLite's file lock), ``pool_size``
+  threads and connections for PostgreSQL;
+- a turn costs two statements, each one network round trip (autocommit: no ``BEGIN`` or
+  ``COMMIT``; no ping of a connection in steady use, see :mod:`bot.store.pool_ping`):
+  ``retrieve`` reads only the rows written since this process last saw the conversation (with
+  a check that none of those it holds went away) and ``save`` inserts only the turn's new
+  events, in one multi-row ``INSERT``. Rasa's reads the whole latest session and counts it
+  again on every save. The per-process cache (:mod:`bot.store.tracker_cache`) keeps each
+  conversation's latest session as stored (redacted); it stays right across several Rasa
+  processes because every read checks the table, and the lock store serialises the turns of
+  a conversation;
 - the constructor never blocks: Rasa's retries forever (``sleep(5)``) while the database is
   down; this one creates the table on first successful use;
-- the engine pings pooled connections (``pool_pre_ping``) and bounds connect and statement
-  time, so a database that comes back is used again without a restart;
+- connect and statement time are bounded, a connection idle in the pool is pinged before use,
+  and a read that meets a connection the database dropped is retried once on a new one, so a
+  database that comes back is used again without a restart;
 - a database failure raises ``TrackerStoreUnavailable`` and logs an ERROR alert. Rasa wraps
   every tracker store in ``FailSafeTrackerStore``, which catches ``Exception`` and carries on
   with an empty in-memory tracker: the bot would answer without the conversation and its
@@ -19,6 +32,8 @@ Configured in the endpoints file (the production profile generates it)::
     tracker_store:
       type: bot.store.tracker_store.RedactingSQLTrackerStore
       url: postgresql://user@host:5432/db
+      pool_size: 4            # worker threads and connections (PostgreSQL)
+      cache_events: 200000    # events of current sessions kept in memory
 
 Without ``url`` (the embedded profile's ``endpoints.yml``) the URL is ``POSBOT_TRACKER_URL``,
 by default ``sqlite:///var/tracker.db``: conversations survive a restart of ``make run`` and
@@ -28,25 +43,35 @@ are redacted on SQLite exactly as on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+import orjson
 import sqlalchemy as sa
 import sqlalchemy.orm
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.errors import TrackerStoreUnavailable  # raised here; also importable from here
 from bot.redaction import redact_event
 from bot.settings import TRACKER_URL
+from bot.store import tracker_queries as queries
+from bot.store.lock_context import current_hold
+from bot.store.pool_ping import ping_when_idle
+from bot.store.tracker_cache import SessionEntry, StoredRow, TrackerCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +80,42 @@ STATEMENT_TIMEOUT_MS: Final = 5000
 ALERT: Final = "ALERT tracker store unavailable"
 TRACKER_URL_ENV: Final = TRACKER_URL.env
 DEFAULT_TRACKER_URL: Final = TRACKER_URL.default
+# Worker threads and pooled connections per process (PostgreSQL; SQLite has one of each).
+DEFAULT_POOL_SIZE: Final = 4
+# Extra connections for callers outside the worker threads (tests, maintenance).
+POOL_OVERFLOW: Final = 2
+# The tracker remembers how many of its events are stored, and as which cache entry.
+_STORED: Final = "_posbot_stored"
+_JSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+
+T = TypeVar("T")
 
 
-def engine_options(url: str) -> dict[str, Any]:
-    """Engine options: Rasa's pool settings plus pre-ping and bounded waits on PostgreSQL."""
-    options: dict[str, Any] = {**create_engine_kwargs(url), "pool_pre_ping": True, "future": True}
-    if sa.engine.make_url(url).get_backend_name() == "postgresql":
+def engine_options(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> dict[str, Any]:
+    """Engine options: autocommit, a pool of ``pool_size``, bounded waits on PostgreSQL.
+
+    SQLite keeps one connection (its worker thread's; the PRAGMAs run once).
+    """
+    options: dict[str, Any] = {
+        **create_engine_kwargs(url),
+        "future": True,
+        "isolation_level": "AUTOCOMMIT",
+    }
+    backend = sa.engine.make_url(url).get_backend_name()
+    if backend == "postgresql":
         connect_args = dict(options.get("connect_args") or {})
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         statement = f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
         connect_args["options"] = f"{connect_args.get('options', '')} {statement}".strip()
         options["connect_args"] = connect_args
+        options.update(pool_size=pool_size, max_overflow=POOL_OVERFLOW)
+    elif backend == "sqlite":
+        options.update(
+            poolclass=sa.pool.QueuePool,
+            pool_size=1,
+            max_overflow=POOL_OVERFLOW,
+            connect_args={"check_same_thread": False},
+        )
     return options
 
 
@@ -103,8 +153,43 @@ def tracker_url(configured: str | None, environ: Mapping[str, str] | None = None
     return url
 
 
+def _json_default(value: Any) -> Any:
+    """What orjson cannot write itself: numpy scalars, float and int subclasses, sets."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def serialise_event(event: Event) -> tuple[dict[str, Any], str]:
+    """The event as stored: redacted, and its compact JSON."""
+    data = redact_event(event.as_dict())
+    try:
+        text = orjson.dumps(data, default=_json_default, option=_JSON_OPTIONS).decode()
+    except TypeError:
+        text = json.dumps(data, ensure_ascii=False)
+    return data, text
+
+
+def _row(sender_id: str, event: Event) -> tuple[tuple[Any, ...], str]:
+    data, text = serialise_event(event)
+    intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
+    values = (sender_id, event.type_name, data.get("timestamp"), intent, data.get("name"), text)
+    return values, text
+
+
+def _is_disconnect(error: SQLAlchemyError) -> bool:
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 class RedactingSQLTrackerStore(SQLTrackerStore):
-    """SQL tracker store that redacts events and never silently loses a conversation."""
+    """SQL tracker store that redacts events, never silently loses a conversation, and
+    costs one round trip per read and per write."""
 
     def __init__(
         self,
@@ -112,9 +197,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         host: str | None = None,
         event_broker: EventBroker | None = None,
         url: str | None = None,
+        pool_size: int | str | None = None,
+        cache_events: int | str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Creates the engine; connects on first use.
+        """Creates the engine, the worker threads and the cache; connects on first use.
 
         Args:
             domain: the bot's domain.
@@ -122,22 +209,34 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 neither it nor ``url`` is given, see :func:`tracker_url`.
             event_broker: optional broker that receives new events.
             url: the database URL, when not given as ``host``.
+            pool_size: worker threads and connections (PostgreSQL; SQLite uses one).
+            cache_events: how many events of current sessions the cache may hold.
             kwargs: other endpoint settings (ignored).
         """
         database_url = tracker_url(url or host)
-        self.engine = sa.create_engine(database_url, **engine_options(database_url))
-        if self.engine.dialect.name == "sqlite":
+        size = max(1, int(pool_size or DEFAULT_POOL_SIZE))
+        self.engine = sa.create_engine(database_url, **engine_options(database_url, size))
+        sqlite = self.engine.dialect.name == "sqlite"
+        if sqlite:
             sa.event.listen(self.engine, "connect", _tune_sqlite)
+            size = 1
+        ping_when_idle(self.engine)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="tracker-store")
+        self.cache = TrackerCache(**({"max_events": int(cache_events)} if cache_events else {}))
         self._schema_ready = False
         self._schema_lock = threading.Lock()
         self._healthy = True
         TrackerStore.__init__(self, domain, event_broker)
 
+    # --- plumbing --------------------------------------------------------------------------
+
     def _ensure_schema(self) -> None:
         with self._schema_lock:
             if not self._schema_ready:
                 self.Base.metadata.create_all(self.engine, checkfirst=True)
+                with self.engine.connect() as connection:
+                    queries.create_indexes(connection)
                 self._schema_ready = True
 
     def _failed(self, operation: str, error: BaseException) -> TrackerStoreUnavailable:
@@ -155,63 +254,160 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self._healthy = True
             logger.warning("tracker store recovered")
 
-    async def _run(self, operation: str, work: Any, *args: Any) -> Any:
-        def guarded() -> Any:
-            self._ensure_schema()
-            return work(*args)
+    def _with_connection(self, work: Callable[..., T], args: tuple[Any, ...], retry: bool) -> T:
+        """Runs ``work(connection, *args)`` in a worker thread; a read is tried again once on
+        a new connection when the database had dropped the pooled one."""
+        self._ensure_schema()
+        for attempt in itertools.count():
+            try:
+                with self.engine.connect() as connection:
+                    return work(connection, *args)
+            except SQLAlchemyError as error:
+                if not (retry and attempt == 0 and _is_disconnect(error)):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _run(
+        self, operation: str, work: Callable[..., T], *args: Any, retry: bool = False
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self._with_connection, work, args, retry)
         try:
-            result = await asyncio.to_thread(guarded)
+            result = await loop.run_in_executor(self._executor, call)
         except SQLAlchemyError as error:
             raise self._failed(operation, error) from None
         self._succeeded()
         return result
 
+    def close(self) -> None:
+        """Stops the worker threads and closes the pooled connections."""
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+    # --- reading -----------------------------------------------------------------------------
+
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The tracker of the latest session of ``sender_id``, or None for a new one."""
-        return await self._run("retrieve", self._retrieve_sync, sender_id, False)
+        try:
+            entry = await self._current_entry(sender_id)
+        except TrackerStoreUnavailable:
+            self.cache.discard(sender_id)
+            raise
+        return self._tracker(sender_id, entry)
+
+    async def _current_entry(self, sender_id: str) -> SessionEntry:
+        hold = current_hold(sender_id)
+        cached = self.cache.get(sender_id)
+        if (
+            cached is not None
+            and hold is not None
+            and hold.previous_hold_id is not None
+            and cached.seen_in == hold.previous_hold_id
+        ):
+            # Nobody held the conversation's lock since this process last saw it.
+            entry = cached
+        else:
+            entry = await self._checked_entry(sender_id, cached)
+        if hold is not None:
+            entry = entry.seen(hold.hold_id)
+        self.cache.replace(sender_id, cached, entry)
+        return entry
+
+    async def _checked_entry(self, sender_id: str, cached: SessionEntry | None) -> SessionEntry:
+        """The cached entry brought up to date with the table (one statement), or read
+        whole when there is none or some of its rows went away."""
+        if cached is not None:
+            still_stored, rows = await self._run(
+                "retrieve", queries.changes_since, sender_id, cached, retry=True
+            )
+            if still_stored == cached.count:
+                return cached.extended(rows)
+        rows = await self._run("retrieve", queries.load_session, sender_id, retry=True)
+        return SessionEntry.from_rows(rows)
+
+    def _tracker(self, sender_id: str, entry: SessionEntry) -> DialogueStateTracker | None:
+        if not entry.count:
+            return None
+        events = [orjson.loads(data) for data in entry.data]
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        setattr(tracker, _STORED, (entry, len(tracker.events)))
+        return tracker
 
     async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
-        """The tracker with the events of every session."""
-        return await self._run("retrieve", self._retrieve_sync, conversation_id, True)
+        """The tracker with the events of every session (read from the table, not cached)."""
+        rows = await self._run("retrieve", queries.all_events, conversation_id, retry=True)
+        if not rows:
+            return None
+        events = [orjson.loads(data) for data in rows]
+        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
 
     async def keys(self) -> list[str]:
         """Sender ids of every stored conversation."""
-        return await self._run("keys", self._keys_sync)
+        return await self._run("keys", queries.sender_ids, retry=True)
+
+    def init_tracker(self, sender_id: str) -> DialogueStateTracker:
+        """A new tracker; known to have nothing stored when the last read found nothing."""
+        tracker = super().init_tracker(sender_id)
+        cached = self.cache.peek(sender_id)
+        if cached is not None and cached.is_empty:
+            setattr(tracker, _STORED, (cached, 0))
+        return tracker
+
+    # --- writing -----------------------------------------------------------------------------
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Appends the tracker's new events, redacted."""
+        """Appends the tracker's new events, redacted, with one statement."""
         await self.stream_events(tracker)
-        await self._run("save", self._save_sync, tracker)
+        sender_id = tracker.sender_id
+        cached = self.cache.peek(sender_id)
+        stored = getattr(tracker, _STORED, None)
+        if stored is None and cached is not None and cached.is_empty:
+            # A tracker Rasa made (``create_tracker``) after a read found nothing: the insert
+            # below checks that nothing was stored meanwhile.
+            stored = (cached, 0)
+        if stored is None or (cached is not None and cached is not stored[0]):
+            await self._save_after_count(tracker)
+            return
+        base, known = stored
+        new_events = list(itertools.islice(tracker.events, known, None))
+        if not new_events:
+            return
+        rows = [_row(sender_id, event) for event in new_events]
+        values = [row for row, _ in rows]
+        try:
+            ids = await self._run("save", queries.append_rows, sender_id, base.last_id, values)
+        except TrackerStoreUnavailable:
+            self.cache.discard(sender_id)  # the rows may or may not be stored
+            raise
+        if ids is None:
+            # Rows were stored after this process last read the conversation (it did not hold
+            # the conversation's lock, or lost it): the turn's events go after them all.
+            logger.warning(
+                "tracker store: the conversation changed since it was read; appending the "
+                "turn's events after the stored ones"
+            )
+            self.cache.discard(sender_id)
+            setattr(tracker, _STORED, None)
+            await self._run("save", queries.insert_rows, values)
+            return
+        entry = base.extended(
+            [
+                StoredRow(row_id, event.type_name, text)
+                for row_id, event, (_, text) in zip(ids, new_events, rows, strict=True)
+            ]
+        )
+        hold = current_hold(sender_id)
+        entry = entry.seen(hold.hold_id if hold is not None else None)
+        self.cache.replace(sender_id, cached, entry)
+        setattr(tracker, _STORED, (entry, known + len(new_events)))
 
-    def _keys_sync(self) -> list[str]:
-        with self.sessionmaker() as session:
-            rows = session.query(self.SQLEvent.sender_id).distinct().all()
-            return [sender_id for (sender_id,) in rows]
+    async def _save_after_count(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's way: the events after as many as the stored session has are new."""
+        setattr(tracker, _STORED, None)
+        self.cache.discard(tracker.sender_id)
+        await self._run("save", self._count_and_insert, tracker)
 
-    def _retrieve_sync(self, sender_id: str, all_sessions: bool) -> DialogueStateTracker | None:
-        with self.sessionmaker() as session:
-            rows = self._event_query(
-                session, sender_id, fetch_events_from_all_sessions=all_sessions
-            ).all()
-            events = [json.loads(row.data) for row in rows]
-        if not events:
-            return None
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
-
-    def _save_sync(self, tracker: DialogueStateTracker) -> None:
-        with self.sessionmaker() as session:
-            for event in self._additional_events(session, tracker):
-                data = redact_event(event.as_dict())
-                intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=intent,
-                        action_name=data.get("name"),
-                        data=json.dumps(data, ensure_ascii=False),
-                    )
-                )
-            session.commit()
+    def _count_and_insert(self, connection: Connection, tracker: DialogueStateTracker) -> None:
+        stored = queries.count_session(connection, tracker.sender_id)
+        new_events: Sequence[Event] = list(itertools.islice(tracker.events, stored, None))
+        queries.insert_rows(connection, [_row(tracker.sender_id, e)[0] for e in new_events])

@@ -86,8 +86,10 @@ def test_one_holder_at_a_time_across_processes(redis_url: str, client: redis.Red
     assert sorted(served) == sorted(
         f"{p}-{i}" for p in range(PROCESSES) for i in range(HOLDERS_PER_PROCESS)
     )
-    # The last one out leaves no keys behind.
-    assert not client.keys(f"posbottest:lock:{{{conversation}}}*")
+    # The last one out leaves no keys behind but the id of the last hold, which expires.
+    last = f"posbottest:lock:{{{conversation}}}:last".encode()
+    assert client.keys(f"posbottest:lock:{{{conversation}}}*") == [last]
+    assert 0 < client.ttl(last) <= 24 * 3600
 
 
 async def test_first_come_first_served(redis_url: str, client: redis.Redis) -> None:
@@ -170,3 +172,46 @@ async def test_a_live_holder_keeps_the_lock_beyond_the_liveness_of_its_ticket(
     await asyncio.gather(first, turn("second", 0))
 
     assert trace == ["first in", "first out", "second in", "second out"]
+
+
+async def test_an_uncontended_lock_is_one_round_trip_to_take_and_one_to_give_back(
+    redis_url: str,
+) -> None:
+    store = _store(redis_url)
+    conversation = f"conv-{uuid.uuid4().hex}"
+    async with store.lock(conversation):
+        pass  # loads the scripts (EVALSHA answers NOSCRIPT the first time)
+    sent: list[str] = []
+    original = store.red.execute_command
+
+    async def counted(*args, **kwargs):
+        sent.append(str(args[0]))
+        return await original(*args, **kwargs)
+
+    store.red.execute_command = counted
+    try:
+        async with store.lock(conversation):
+            assert sent == ["EVALSHA"]
+        assert sent == ["EVALSHA", "EVALSHA"]
+    finally:
+        await store.close()
+
+
+async def test_each_hold_knows_the_hold_before_it(redis_url: str) -> None:
+    from bot.store.lock_context import current_hold
+
+    first, second = _store(redis_url), _store(redis_url)
+    conversation = f"conv-{uuid.uuid4().hex}"
+    holds = []
+    for store in (first, first, second):
+        async with store.lock(conversation):
+            holds.append(current_hold(conversation))
+    await first.close()
+    await second.close()
+
+    assert holds[0].previous_hold_id is None
+    assert holds[1].previous_hold_id == holds[0].hold_id
+    assert holds[2].previous_hold_id == holds[1].hold_id
+    assert holds[0].hold_id.startswith(first.holder_id)
+    assert holds[2].hold_id.startswith(second.holder_id)
+    assert current_hold(conversation) is None  # only inside the lock
