@@ -54,9 +54,26 @@ def _written(path: Path) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
+# An image of the report (``![…](chart.svg)``): relative to the report, which is not committed.
+_IMAGE: Final = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<target>[^)\s]+)\)\s*$")
+
+
+def _image_as_text(line: str, report_dir: Path) -> str:
+    """An image line of a report as a mention of the file, so the page has no broken link."""
+    match = _IMAGE.match(line)
+    if match is None:
+        return line
+    return f"{match['alt'].capitalize()}: `{report_dir / match['target']}` (not committed)."
+
+
 def render_summary(path: Path) -> str:
-    """A report's summary.md without its title, headed by where and when it was written."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    """A report's summary.md without its title, headed by where and when it was written.
+
+    Image lines become a mention of the image file: reports are not committed.
+    """
+    lines = [
+        _image_as_text(line, path.parent) for line in path.read_text(encoding="utf-8").splitlines()
+    ]
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
     while lines and not lines[0].strip():

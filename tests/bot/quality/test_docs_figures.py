@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.quality.docs_figures import FiguresError, default_sources, main, refresh, rewrite
+from bot.quality.docs_figures import (
+    FiguresError,
+    default_sources,
+    main,
+    refresh,
+    render_summary,
+    rewrite,
+)
 
 EVAL_SUMMARY = """# NLU evaluation
 
@@ -144,3 +151,14 @@ def test_command_line_rewrites_the_pages_and_names_missing_reports(reports, caps
     assert code == 0
     assert "figures:bench left as it is" in out and f"rewrote {reports['page']}" in out
     assert "intent accuracy | 0.971" in reports["page"].read_text(encoding="utf-8")
+
+
+def test_an_image_of_the_report_becomes_a_mention_of_its_file(tmp_path: Path) -> None:
+    report = tmp_path / "bench" / "summary.md"
+    report.parent.mkdir()
+    report.write_text("# Bench\n\nrow\n\n![turns per second](chart.svg)\n", encoding="utf-8")
+
+    rendered = render_summary(report)
+
+    assert "](chart.svg)" not in rendered
+    assert f"Turns per second: `{report.parent / 'chart.svg'}` (not committed)." in rendered
