@@ -19,19 +19,18 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from sqlalchemy.engine import make_url
 
 from bot import runtime
+from bot.quality.netsim.proxy import Relay
 from bot.settings import DB_URL, RATE_LIMIT, REDIS_URL, TEST_PG_URL, TRACKER_URL
 from load.journal import read_journal
 from load.servers import MODEL, ROOT, fresh_postgres
@@ -42,104 +41,39 @@ LOCK_REDIS_URL: Final = "redis://127.0.0.1:6379/8"
 BASE_PORT: Final = 5510
 TRACKER_PROXY, CASE_PROXY, REDIS_PROXY = 5530, 5531, 5532
 WORK_DIR: Final = Path("var/load/round_trips")
-_CHUNK: Final = 65536
-
-
-@dataclass
-class ProxyCounts:
-    """Round trips and bytes seen by one proxy."""
-
-    round_trips: int = 0
-    # What each round trip started with: the SQL's first words, or the Redis command.
-    kinds: Counter[str] = field(default_factory=Counter)
-    sent: int = 0
-    received: int = 0
-    connections: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def snapshot(self, reset_kinds: bool = False) -> dict[str, int]:
-        """The counts now (the kinds of requests are counted from the last reset)."""
-        with self.lock:
-            if reset_kinds:
-                self.kinds.clear()
-            return {
-                "round_trips": self.round_trips,
-                "bytes_sent": self.sent,
-                "bytes_received": self.received,
-                "connections": self.connections,
-            }
 
 
 class CountingProxy:
-    """Forwards 127.0.0.1:``port`` to ``target`` and counts request/response exchanges."""
+    """The bench-net relay (:class:`bot.quality.netsim.proxy.Relay`, no delay) on
+    127.0.0.1:``port`` in this process, naming what each round trip asked for."""
 
     def __init__(self, port: int, target: tuple[str, int]) -> None:
-        self.target = target
-        self.counter = ProxyCounts()
-        self._listener = socket.create_server(("127.0.0.1", port))
-        self._listener.settimeout(0.2)
-        self._closed = False
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
+        # What each round trip started with: the SQL's first words, or the Redis command.
+        self.kinds: Counter[str] = Counter()
+        self.relay = Relay(f"127.0.0.1:{port}", ("127.0.0.1", port), target, self._name_request)
+        self._listener = self.relay.bind()
+        threading.Thread(target=self.relay.serve, args=(self._listener,), daemon=True).start()
+
+    def _name_request(self, data: bytes) -> None:
+        with self.relay.lock:
+            self.kinds[_kind(data)] += 1
+
+    def snapshot(self, reset_kinds: bool = False) -> dict[str, int]:
+        """The counts now (the kinds of requests are counted from the last reset)."""
+        with self.relay.lock:
+            if reset_kinds:
+                self.kinds.clear()
+            counters = self.relay.counters
+            return {
+                "round_trips": counters.round_trips,
+                "bytes_sent": counters.bytes_up,
+                "bytes_received": counters.bytes_down,
+                "connections": counters.connections,
+            }
 
     def close(self) -> None:
         """Stops accepting (open connections end with their peers)."""
-        self._closed = True
-        self._thread.join(timeout=2)
         self._listener.close()
-
-    def _accept_loop(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            for sock in (client, upstream):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self.counter.lock:
-                self.counter.connections += 1
-            # Who spoke last on this connection: a client send after the server spoke is a
-            # new round trip.
-            state = {"server_spoke": True}
-            threading.Thread(
-                target=self._pump, args=(client, upstream, state, True), daemon=True
-            ).start()
-            threading.Thread(
-                target=self._pump, args=(upstream, client, state, False), daemon=True
-            ).start()
-
-    def _pump(
-        self, source: socket.socket, sink: socket.socket, state: dict[str, bool], from_client: bool
-    ) -> None:
-        counter = self.counter
-        try:
-            while data := source.recv(_CHUNK):
-                with counter.lock:
-                    if from_client:
-                        counter.sent += len(data)
-                        if state["server_spoke"]:
-                            counter.round_trips += 1
-                            counter.kinds[_kind(data)] += 1
-                            state["server_spoke"] = False
-                    else:
-                        counter.received += len(data)
-                        state["server_spoke"] = True
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            source.close()
 
 
 def _kind(data: bytes) -> str:
@@ -206,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             REDIS_URL.env: _via(LOCK_REDIS_URL, REDIS_PROXY),
         }
         with _profile(env_overrides) as url:
-            before = {name: proxy.counter.snapshot(True) for name, proxy in proxies.items()}
+            before = {name: proxy.snapshot(True) for name, proxy in proxies.items()}
             command = [
                 sys.executable, "-m", "load.run", "prod", "--url", url,
                 "--tracker-db-url", db_url, "--users", str(args.users),
@@ -215,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--out", str(WORK_DIR / "load.md"),
             ]  # fmt: skip
             subprocess.run(command, cwd=ROOT, env=runtime.bot_environment(), check=False)
-            after = {name: proxy.counter.snapshot() for name, proxy in proxies.items()}
+            after = {name: proxy.snapshot() for name, proxy in proxies.items()}
     requests = read_journal(Path("var/load/prod/journal.jsonl"))
     turns = len(requests)
     figures: dict[str, object] = {"turns": turns}
@@ -225,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         delta = {key: after[name][key] - before[name][key] for key in after[name]}
         per_turn = delta["round_trips"] / max(turns, 1)
         total += delta["round_trips"]
-        kinds = proxies[name].counter.kinds
+        kinds = proxies[name].kinds
         figures[name] = {**delta, "per_turn": round(per_turn, 2), "kinds": dict(kinds)}
         print(
             f"  {name:28} {per_turn:6.2f}  ({delta['round_trips']} round trips, "

@@ -63,10 +63,26 @@ class Counters:
 class Exchange:
     """Round-trip state of one connection: a reply after client data is one round trip."""
 
-    def __init__(self, counters: Sequence[Counters], lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        counters: Sequence[Counters],
+        lock: threading.Lock,
+        on_request: Callable[[bytes], None] | None = None,
+    ) -> None:
         self._counters = counters  # the listener's and its client host's
         self._lock = lock
+        self._on_request = on_request  # sees the first chunk of each request
         self._waiting = False
+
+    def client_data(self, data: bytes) -> None:
+        """Client data read: the first chunk of a request goes to ``on_request`` too."""
+        if self._on_request is not None and not self._waiting:
+            self._on_request(data)
+        self.client_sent(len(data))
+
+    def server_data(self, data: bytes) -> None:
+        """Server data read (see :meth:`server_sent`)."""
+        self.server_sent(len(data))
 
     def client_sent(self, size: int) -> None:
         """Client data read (a request, or part of one)."""
@@ -88,8 +104,15 @@ class Exchange:
 class Relay:
     """One listener and its connections."""
 
-    def __init__(self, name: str, listen: tuple[str, int], target: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        name: str,
+        listen: tuple[str, int],
+        target: tuple[str, int],
+        on_request: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.name = name
+        self.on_request = on_request  # called with the first chunk of every request
         self.listen = listen
         self.target = target
         self.counters = Counters()
@@ -102,9 +125,12 @@ class Relay:
         return socket.create_server(self.listen, backlog=BACKLOG)
 
     def serve(self, server: socket.socket) -> None:
-        """Accepts forever (daemon thread)."""
+        """Accepts until ``server`` is closed (daemon thread)."""
         while True:
-            client, peer = server.accept()
+            try:
+                client, peer = server.accept()
+            except OSError:
+                return
             accepted_at = time.monotonic()
             with self.lock:
                 per_client = self.clients.setdefault(peer[0], Counters())
@@ -123,14 +149,14 @@ class Relay:
         upstream.settimeout(None)
         for sock in (client, upstream):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        exchange = Exchange((self.counters, per_client), self.lock)
+        exchange = Exchange((self.counters, per_client), self.lock, self.on_request)
         done = threading.Barrier(4, action=lambda: _close(client, upstream))
         up: queue.SimpleQueue = queue.SimpleQueue()
         down: queue.SimpleQueue = queue.SimpleQueue()
         threads = (
-            (self._read, (client, up, exchange.client_sent, accepted_at, done)),
+            (self._read, (client, up, exchange.client_data, accepted_at, done)),
             (self._write, (upstream, up, done)),
-            (self._read, (upstream, down, exchange.server_sent, None, done)),
+            (self._read, (upstream, down, exchange.server_data, None, done)),
             (self._write, (client, down, done)),
         )
         for target, args in threads:
@@ -140,7 +166,7 @@ class Relay:
         self,
         source: socket.socket,
         sink: queue.SimpleQueue,
-        count: Callable[[int], None],
+        count: Callable[[bytes], None],
         accepted_at: float | None,
         done: threading.Barrier,
     ) -> None:
@@ -151,7 +177,7 @@ class Relay:
                 now = time.monotonic()
                 if not data:
                     break
-                count(len(data))
+                count(data)
                 due = due_at(now, self.one_way, accepted_at or now, first)
                 first = False
                 sink.put((due, data))
