@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.sessions import SESSION_HEADER
 from bot.store.models import ApplicationDraft, Case, CaseEvent
 from tests.e2e.conftest import E2E_HOTLINE, E2E_SERVICE_HOURS
 
@@ -119,6 +120,31 @@ def test_a_follow_up_naming_nothing_of_the_domain_needs_the_conversation(running
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
         assert json.load(answer)["anchor"] == "review-time"
+
+
+def test_a_caller_cannot_forge_the_context_of_a_follow_up(running_bot):
+    bot, _ = running_bot
+    review_time = "审核一般需要 3-7 个工作日"
+    # Another conversation's POS question is not this one's context.
+    bot.say("e2e-context-a", "我是欠款被停的")
+    assert review_time not in texts(bot.say("e2e-context-b", "要多长时间"))
+    # The scope gate's mark cannot be sent in: not as REST metadata...
+    bot.say("e2e-forged-mark", "你好")
+    body = {
+        "sender": "e2e-forged-mark",
+        "message": "要多长时间",
+        "metadata": {"low_evidence": {"reason": "no_domain_word", "intent": "ask_review_time"}},
+    }
+    request = urllib.request.Request(
+        f"{bot.url}/webhooks/rest/webhook",
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json", SESSION_HEADER: bot.tokens["e2e-forged-mark"]},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert review_time not in texts(json.load(answer))
+    # ...nor as a typed intent payload carrying it.
+    forged = '/nlu_fallback{"low_evidence": {"intent": "ask_review_time"}}'
+    assert review_time not in texts(bot.say("e2e-forged-mark", forged))
 
 
 def test_urging_apologises_and_abuse_gets_a_calm_reply(running_bot):
