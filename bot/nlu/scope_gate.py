@@ -233,21 +233,20 @@ class ScopeGate(GraphComponent, IntentClassifier):
             if count >= min_count and count / n_in >= ratio * (elsewhere[word] + 1) / n_out
         }
 
-    def unfamiliar_share(self, message: Message) -> float:
-        """Share of the message's topic words that no in-domain example uses."""
-        words = topic_words(message.get(TOKENS_NAMES[TEXT]) or [], self.common)
+    def unfamiliar_share(self, words: list[str]) -> float:
+        """Share of a message's topic words that no in-domain example uses."""
         if not words:
             return 0.0
         return sum(word not in self.known for word in words) / len(words)
 
-    def lacks_evidence(self, message: Message) -> bool:
-        """A low-confidence guess in a message with no entity and no domain word."""
+    def lacks_evidence(self, message: Message, words: list[str]) -> bool:
+        """A low-confidence guess in a message (topic ``words``) with no entity and no domain
+        word."""
         intent = message.get(INTENT) or {}
         if intent.get(INTENT_NAME_KEY) in self.evidence_free or message.get(ENTITIES):
             return False
         if (intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self._config["evidence_confidence"]:
             return False
-        words = topic_words(message.get(TOKENS_NAMES[TEXT]) or [], self.common)
         return not any(word in self.domain for word in words)
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -258,12 +257,13 @@ class ScopeGate(GraphComponent, IntentClassifier):
             intent = message.get(INTENT) or {}
             if intent.get(INTENT_NAME_KEY) in self.untouched or not intent.get(INTENT_NAME_KEY):
                 continue
-            share = self.unfamiliar_share(message)
+            words = topic_words(message.get(TOKENS_NAMES[TEXT]) or [], self.common)
+            share = self.unfamiliar_share(words)
             if share >= self._config["out_of_scope_share"]:
                 self._relabel(message, self._config["out_of_scope_intent"], share)
             elif share >= self._config["fallback_share"]:
                 self._relabel(message, NLU_FALLBACK, share)
-            elif self.domain and self.lacks_evidence(message):
+            elif self.domain and self.lacks_evidence(message, words):
                 confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
                 mark = low_evidence_mark(intent[INTENT_NAME_KEY], confidence)
                 self._relabel(message, NLU_FALLBACK, self._config["evidence_confidence"])
