@@ -320,6 +320,16 @@ AGENT_TOKENS: Final = Setting(
     group=CHANNELS,
     sensitive=True,
 )
+OPERATOR_TOKENS: Final = Setting(
+    "POSBOT_OPERATOR_TOKENS",
+    "",
+    "`operator_id:token,…` bearer tokens (≥ 16 characters) of the operators' console `/ops`, a "
+    "role separate from the agents' (a malformed entry is logged and skipped)",
+    _text,
+    "(none: the console answers 401)",
+    group=CHANNELS,
+    sensitive=True,
+)
 CHAT_EMBED_ORIGINS: Final = Setting(
     "POSBOT_CHAT_EMBED_ORIGINS",
     "",
@@ -466,6 +476,7 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "rate_limit": RATE_LIMIT,
     "trusted_proxies": TRUSTED_PROXIES,
     "agent_tokens": AGENT_TOKENS,
+    "operator_tokens": OPERATOR_TOKENS,
     "chat_embed_origins": CHAT_EMBED_ORIGINS,
     "wechat_token": WECHAT_TOKEN,
     "wechat_appid": WECHAT_APPID,
@@ -500,6 +511,7 @@ class Settings:
     rate_limit: RateLimit | None
     trusted_proxies: frozenset[str]
     agent_tokens: str = field(repr=False)
+    operator_tokens: str = field(repr=False)
     chat_embed_origins: str
     wechat_token: str = field(repr=False)
     wechat_appid: str

@@ -218,3 +218,21 @@ class VerificationLock(Base):
 
     lock_key = Column(String(270), primary_key=True)
     touched_at = Column(DateTime, nullable=False, index=True)
+
+
+# --- notifications (issue 13) ---
+
+
+# --- documents (issue 13) ---
+
+
+# --- handoff hours (issue 13) ---
+
+
+# --- answer feedback (issue 13) ---
+
+
+# --- content store (issue 14) ---
+
+
+# --- operators' console (issue 14) ---

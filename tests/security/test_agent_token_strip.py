@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,24 @@ def test_malformed_entries_get_a_precise_error(
 
     assert tokens.tokens == {"alice": SIXTEEN}
     assert caplog.messages == [f"Ignoring entry 2 of {AGENT_TOKENS_ENV}: {problem}"]
+
+
+def test_operator_and_agent_tokens_are_separate_roles() -> None:
+    from types import SimpleNamespace
+
+    from bot.channels.auth import OPERATOR_TOKENS_ENV, OperatorTokens
+
+    agent_token, operator_token = "a" * 16, "o" * 16
+    environ = {
+        AGENT_TOKENS_ENV: f"alice:{agent_token}",
+        OPERATOR_TOKENS_ENV: f"ops:{operator_token}",
+    }
+    agents, operators = AgentTokens.from_env(environ), OperatorTokens.from_env(environ)
+
+    def request(token: str) -> Any:
+        return SimpleNamespace(headers={"Authorization": f"Bearer {token}"})
+
+    assert agents.agent_for(request(agent_token)) == "alice"
+    assert operators.operator_for(request(operator_token)) == "ops"
+    assert agents.agent_for(request(operator_token)) is None
+    assert operators.operator_for(request(agent_token)) is None
