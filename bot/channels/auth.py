@@ -10,7 +10,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import ClassVar, Final, TypeVar
 
 from sanic.request import Request
 
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 AGENT_TOKENS_ENV: Final = AGENT_TOKENS.env
 OPERATOR_TOKENS_ENV: Final = OPERATOR_TOKENS.env
 MIN_TOKEN_CHARS: Final = 16
+_Tokens = TypeVar("_Tokens", bound="BearerTokens")
 
 
 def _entry_problem(role: str, holder_id: str, separator: str, token: str) -> str:
@@ -47,7 +48,7 @@ class BearerTokens:
     role: ClassVar[str] = "agent"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BearerTokens:
+    def from_env(cls: type[_Tokens], environ: Mapping[str, str] | None = None) -> _Tokens:
         """Parses the operator's configuration; malformed or short entries are skipped."""
         raw = cls.setting.read(environ)
         tokens: dict[str, str] = {}
