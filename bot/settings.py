@@ -36,6 +36,7 @@ CHANNELS: Final = "Channels of the Rasa server"
 WECHAT: Final = "WeChat Official Account"
 OPERATOR: Final = "Operator facts"
 TESTS: Final = "Tests and benchmarks"
+NOTIFY: Final = "Status notifications"
 #: Section title -> the text under it.
 GROUPS: Final = {
     CORE: "The production profile (`posbot prod start`, `make run-prod`) uses its own defaults "
@@ -47,6 +48,8 @@ GROUPS: Final = {
     OPERATOR: "Shown to users; no number is built in. The environment wins over the file; "
     "unset facts make replies point to the number printed on the terminal instead.",
     TESTS: "Only tests and benchmarks read these; they never touch the bot's own stores.",
+    NOTIFY: "Read by the worker `posbot notify` (docs/notifications.md); WeChat messages use the "
+    "Official Account settings above.",
 }
 
 OFF: Final = "off"
@@ -225,6 +228,37 @@ def _tier_prefixes(text: str) -> dict[str, str | list[str]]:
             '{"rasa": "ip netns exec ns-rasa"}'
         )
     return dict(prefixes)
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10**7:
+        raise ValueError("expected a number greater than 0")
+    return value
+
+
+def _attempts(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise ValueError("expected a whole number from 1 to 100")
+    return int(text)
+
+
+def _http_url(text: str) -> str | None:
+    if not text.lower().startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return text
+
+
+def _sms_template(text: str) -> str:
+    if "{text}" not in text:
+        raise ValueError("must contain {text} (the notification); {case_id} is optional")
+    leftover = text.replace("{text}", "").replace("{case_id}", "")
+    if "{" in leftover or "}" in leftover:
+        raise ValueError("only the placeholders {text} and {case_id} are allowed")
+    return text
 
 
 # --- the settings -------------------------------------------------------------------------------
@@ -463,6 +497,67 @@ TIER_PREFIXES: Final[Setting[dict[str, str | list[str]] | None]] = Setting(
     group=TESTS,
 )
 
+NOTIFY_POLL_SECONDS: Final = Setting(
+    "POSBOT_NOTIFY_POLL_SECONDS",
+    5.0,
+    "seconds between two rounds of the notification worker",
+    _positive_number,
+    "`5`",
+    group=NOTIFY,
+)
+NOTIFY_MAX_ATTEMPTS: Final = Setting(
+    "POSBOT_NOTIFY_MAX_ATTEMPTS",
+    5,
+    "attempts to send one notification before it is recorded as failed",
+    _attempts,
+    "`5`",
+    group=NOTIFY,
+)
+NOTIFY_RETRY_SECONDS: Final = Setting(
+    "POSBOT_NOTIFY_RETRY_SECONDS",
+    30.0,
+    "delay before the first retry; each further retry waits twice as long (at most an hour)",
+    _positive_number,
+    "`30`",
+    group=NOTIFY,
+)
+NOTIFY_MAX_AGE_HOURS: Final = Setting(
+    "POSBOT_NOTIFY_MAX_AGE_HOURS",
+    72.0,
+    "status changes older than this when the worker first sees them are not announced",
+    _positive_number,
+    "`72`",
+    group=NOTIFY,
+)
+SMS_GATEWAY_URL: Final[Setting[str | None]] = Setting(
+    "POSBOT_SMS_GATEWAY_URL",
+    None,
+    "HTTP endpoint of the SMS gateway (JSON POST, see docs/notifications.md); without it no "
+    "SMS is sent or promised",
+    _http_url,
+    "(none: no SMS)",
+    group=NOTIFY,
+    sensitive=True,
+)
+SMS_TEMPLATE: Final = Setting(
+    "POSBOT_SMS_TEMPLATE",
+    "{text}",
+    "text of an SMS: `{text}` (the notification) and optionally `{case_id}`, e.g. "
+    "`【收单服务】{text}`",
+    _sms_template,
+    "`{text}`",
+    group=NOTIFY,
+)
+SMS_TOKEN: Final = Setting(
+    "POSBOT_SMS_TOKEN",
+    "",
+    "bearer token sent to the SMS gateway (`Authorization: Bearer …`)",
+    _text,
+    "(none)",
+    group=NOTIFY,
+    sensitive=True,
+)
+
 #: Field of :class:`Settings` -> its variable, in documentation order within each group.
 SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "db_url": DB_URL,
@@ -493,6 +588,13 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "test_shared_redis_url": TEST_SHARED_REDIS_URL,
     "test_security_redis_url": TEST_SECURITY_REDIS_URL,
     "tier_prefixes": TIER_PREFIXES,
+    "notify_poll_seconds": NOTIFY_POLL_SECONDS,
+    "notify_max_attempts": NOTIFY_MAX_ATTEMPTS,
+    "notify_retry_seconds": NOTIFY_RETRY_SECONDS,
+    "notify_max_age_hours": NOTIFY_MAX_AGE_HOURS,
+    "sms_gateway_url": SMS_GATEWAY_URL,
+    "sms_template": SMS_TEMPLATE,
+    "sms_token": SMS_TOKEN,
 }
 
 
@@ -528,6 +630,13 @@ class Settings:
     test_shared_redis_url: str
     test_security_redis_url: str
     tier_prefixes: dict[str, str | list[str]] | None
+    notify_poll_seconds: float
+    notify_max_attempts: int
+    notify_retry_seconds: float
+    notify_max_age_hours: float
+    sms_gateway_url: str | None = field(repr=False)
+    sms_template: str
+    sms_token: str = field(repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

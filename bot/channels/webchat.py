@@ -22,19 +22,28 @@ from bot.channels.sessions import (
     scoped_sender,
 )
 from bot.channels.state.errors import SharedStateUnavailable
+from bot.clock import china_now
+from bot.services.base import StoreUnavailable
+from bot.services.notifications import NotificationService
 
 logger = logging.getLogger(__name__)
 
 SENDER_RE: Final = re.compile(r"^web-[0-9a-f]{24}$")
+#: Author of a status notification in the inbox (``posbot notify``).
+NOTICE: Final = "notice"
 
 
 class WebChatInput(InputChannel):
     """Serves the widget; messages go through Rasa's REST channel on the same origin."""
 
     def __init__(
-        self, tokens: SessionTokens | None = None, embed_origins: str | None = None
+        self,
+        tokens: SessionTokens | None = None,
+        embed_origins: str | None = None,
+        notifications: NotificationService | None = None,
     ) -> None:
         self.tokens = tokens or default_tokens()
+        self.notifications = notifications or NotificationService()
         # Only these origins may frame the widget (the embed snippet's iframe).
         self.embed_origins = embed_origins or chat_embed_origins()
 
@@ -80,6 +89,11 @@ class WebChatInput(InputChannel):
                 # The messages stay queued; the widget polls again.
                 logger.error("Widget inbox unavailable, answering no messages: %s", error)
                 messages = []
+            try:
+                notices = await self.notifications.take_inbox(sender_id, china_now())
+            except StoreUnavailable:
+                notices = []  # they stay unseen; the widget polls again
+            messages += [{"text": text, "from": NOTICE} for text in notices]
             return response.json({"messages": messages})
 
         return chat

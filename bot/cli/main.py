@@ -6,6 +6,8 @@ Examples:
     posbot serve                    # action server + Rasa server (REST on :5005)
     posbot serve --shell            # action server + chat in the terminal
     posbot prod start               # production profile: PostgreSQL, Redis, nginx, 2+2 servers
+    posbot case set-status JC202611180023 approved   # the merchant is notified
+    posbot notify                   # the notification worker (`make run` starts it)
 """
 
 from __future__ import annotations
@@ -218,9 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--actions-port", type=int, default=5055)
     serve.set_defaults(run=_serve)
 
-    from bot.cli import prod
+    from bot.cli import notify, prod
 
     prod.add_parser(commands)
+    notify.add_parsers(commands)
     return parser
 
 

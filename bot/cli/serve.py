@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bot import runtime
 from bot.operator_facts import OperatorFileError, load_operator_facts, unset_warning
@@ -65,7 +66,7 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
             model, env=env, port=port, actions_port=actions_port, wrap=wrap,
             actions_ready_seconds=ACTIONS_READY_SECONDS, rasa_ready_seconds=RASA_READY_SECONDS,
             stop_seconds=STOP_SECONDS,
-        ) as bot:  # fmt: skip
+        ) as bot, _notify_worker(env, wrap) as worker:  # fmt: skip
             print(
                 "\n  POS机解除停用助手 is running.\n"
                 f"  REST:    curl -si localhost:{port}/webhooks/rest/webhook "
@@ -75,7 +76,7 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
                 "  Terminal chat: make shell    Stop: Ctrl-C\n",
                 flush=True,
             )
-            while bot.alive():
+            while bot.alive() and worker.alive():
                 time.sleep(POLL_SECONDS)
             print("posbot: a server stopped; shutting down", file=sys.stderr)
             return 1
@@ -85,6 +86,15 @@ def serve(model: str, shell: bool, port: int, actions_port: int) -> int:
     except (KeyboardInterrupt, _StopRequested):
         print("posbot: stopping", flush=True)
         return 0
+
+
+def _notify_worker(env: dict[str, str], wrap: runtime.Wrapper | None) -> Any:
+    """``posbot notify`` beside the servers (status notifications, docs/notifications.md)."""
+    spec = runtime.ProcessSpec(
+        name=runtime.NOTIFY, tier=runtime.NOTIFY, env=env,
+        command=tuple(runtime.notify_command()), title="the notification worker",
+    )  # fmt: skip
+    return runtime.running_processes([[spec]], wrap=wrap, grace=STOP_SECONDS)
 
 
 def _shell(model: str, actions_port: int, env: dict[str, str], wrap: runtime.Wrapper | None) -> int:

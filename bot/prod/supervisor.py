@@ -70,8 +70,10 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self) -> bool:
-        """Waits until the health URL answers 200."""
+        """Waits until the health URL answers 200 (a process without one: while it runs)."""
         assert self.process is not None
+        if not self.health_url:
+            return self.running()
         return runtime.wait_until_ready(self.health_url, self.process, self.spec.ready_seconds)
 
     def close_log(self) -> None:
@@ -128,6 +130,13 @@ def children(settings: ProdSettings, wrap: runtime.Wrapper | None = None) -> lis
             ready_seconds=NGINX_READY_SECONDS,
         )
     )  # fmt: skip
+    # The notification worker (posbot notify): no health URL, running is ready.
+    specs.append(
+        runtime.ProcessSpec(
+            name=runtime.NOTIFY, tier=runtime.NOTIFY, env=env,
+            command=tuple(runtime.notify_command()),
+        )
+    )  # fmt: skip
     return [
         Child(runtime.wrapped(spec, wrap), settings.logs_dir / f"{spec.name}.log") for spec in specs
     ]
@@ -149,7 +158,7 @@ class Supervisor:
         """
         groups = [
             [c for c in self.children if c.name.startswith(prefix)]
-            for prefix in ("actions", "rasa", "nginx")
+            for prefix in ("actions", "rasa", "nginx", runtime.NOTIFY)
         ]
         for group in groups:
             for child in group:

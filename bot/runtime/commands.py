@@ -17,7 +17,8 @@ RASA: Final = "rasa"
 SHELL: Final = "shell"
 NGINX: Final = "nginx"
 SUPERVISOR: Final = "supervisor"
-TIERS: Final = (ACTIONS, RASA, SHELL, NGINX, SUPERVISOR)
+NOTIFY: Final = "notify"
+TIERS: Final = (ACTIONS, RASA, SHELL, NGINX, SUPERVISOR, NOTIFY)
 
 
 def action_server_command(port: int, extra: Sequence[str] = ()) -> list[str]:
@@ -53,3 +54,8 @@ def prod_start_command(base_port: int, state_dir: Path, model: str | Path) -> li
         sys.executable, "-m", "bot.cli.main", "prod", "start", "--base-port", str(base_port),
         "--state-dir", str(state_dir), "--model", str(model),
     ]  # fmt: skip
+
+
+def notify_command() -> list[str]:
+    """``posbot notify``: the worker that sends status notifications (loop)."""
+    return [sys.executable, "-m", "bot.cli.main", "notify"]

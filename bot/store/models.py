@@ -223,6 +223,47 @@ class VerificationLock(Base):
 # --- notifications (issue 13) ---
 
 
+class Notification(Base):
+    """One message telling a merchant that a case changed status (the outbox of ``posbot
+    notify``).
+
+    ``idempotency_key`` (case event + channel) is unique: an event is planned once per channel,
+    and a re-sent message carries the same key so that the receiver can drop the repeat.
+    ``recipient`` is masked for people; ``recipient_key`` is the SHA-256 of the address (the
+    widget's inbox and the opt-outs look it up); the address itself is found again when sending.
+    ``message`` is the masked text sent. ``status``: pending, sent, failed or skipped.
+    """
+
+    __tablename__ = "notifications"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key = Column(String(80), nullable=False, unique=True)
+    case_event_id = Column(ForeignKey("case_events.id"), nullable=True, index=True)
+    case_id = Column(ForeignKey("cases.case_id"), nullable=False, index=True)
+    merchant_id = Column(String(15), nullable=False, index=True)
+    channel = Column(String(16), nullable=False, index=True)
+    recipient = Column(String(64), nullable=False, default="")
+    recipient_key = Column(String(64), nullable=False, default="", index=True)
+    status = Column(String(16), nullable=False, index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, index=True)
+    last_error = Column(String(200), nullable=False, default="")
+    created_at = Column(DateTime, nullable=False, index=True)
+    sent_at = Column(DateTime, nullable=True)
+    seen_at = Column(DateTime, nullable=True)
+    message = Column(Text, nullable=False, default="")
+
+
+class NotificationOptOut(Base):
+    """Who asked for no more notifications: ``merchant:<id>`` (a verified merchant) or
+    ``recipient:<sha256>`` (a conversation that was not verified)."""
+
+    __tablename__ = "notification_opt_outs"
+
+    subject = Column(String(80), primary_key=True)
+    created_at = Column(DateTime, nullable=False)
+
+
 # --- documents (issue 13) ---
 
 

@@ -26,6 +26,7 @@ TOKEN_EXPIRY_MARGIN_SECONDS: Final = 300
 DEFAULT_TOKEN_LIFETIME_SECONDS: Final = 7200
 # errcodes meaning the access token is invalid or expired: fetch a new one and retry once.
 TOKEN_ERRCODES: Final = frozenset({40001, 40014, 42001})
+IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 
 
 class WeChatApiClient:
@@ -54,15 +55,24 @@ class WeChatApiClient:
         results = [await self.send_text(openid, text) for text in texts]
         return all(results)
 
-    async def send_text(self, openid: str, text: str) -> bool:
-        """Sends one customer-service text message; ``True`` if WeChat accepted it."""
+    async def send_text(self, openid: str, text: str, idempotency_key: str = "") -> bool:
+        """Sends one customer-service text message; ``True`` if WeChat accepted it.
+
+        ``idempotency_key`` (a notification's) goes out as the ``Idempotency-Key`` header, for
+        a gateway in front of WeChat that drops repeats; WeChat itself ignores it.
+        """
         body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
         for attempt in range(2):
             token = await self._access_token(refresh=attempt > 0)
             if token is None:
                 return False
             result = await self._call(
-                "POST", CUSTOM_SEND_PATH, params={"access_token": token}, json=body
+                "POST",
+                CUSTOM_SEND_PATH,
+                params={"access_token": token},
+                json=body,
+                headers=headers,
             )
             if result is None:
                 return False

@@ -154,11 +154,14 @@
       return response.ok ? response.json() : { messages: [] };
     }).then(function (result) {
       (result.messages || []).forEach(function (message) {
-        add({ from: message.from === "agent" ? "agent" : "bot", text: message.text });
+        var from = message.from === "agent" || message.from === "notice" ? message.from : "bot";
+        add({ from: from, text: message.text });
       });
     }).catch(function () { /* offline: try again later */ });
   }
   window.setInterval(poll, 3000);
+  // Status notifications waiting since the last visit show at once, not after the first tick.
+  poll();
 
   renderAll();
   // A question in the link (?q=, e.g. from the FAQ page) is only put into the input box: a
