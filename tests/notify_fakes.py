@@ -101,7 +101,7 @@ class FakeSmsGateway(FakeReceiver):
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = _read_json(self)
                 key = self.headers.get(IDEMPOTENCY_HEADER) or ""
                 status = receiver.accept(key, body, dict(self.headers))
@@ -130,14 +130,14 @@ class FakeWeChatApi(FakeReceiver):
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if urlparse(self.path).path != "/cgi-bin/token":
                     _answer(self, 404, {})
                     return
                 receiver.token_calls += 1
                 _answer(self, 200, {"access_token": "FAKE_TOKEN", "expires_in": 7200})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 url = urlparse(self.path)
                 token = parse_qs(url.query).get("access_token", [""])[0]
                 if url.path != "/cgi-bin/message/custom/send" or token != "FAKE_TOKEN":

@@ -11,6 +11,7 @@ notification's idempotency key (header ``Idempotency-Key``), the same on every r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -105,7 +106,11 @@ class SmsGatewaySender:
     """
 
     def __init__(
-        self, url: str, template: str = "{text}", token: str = "", timeout: float = SEND_TIMEOUT_SECONDS
+        self,
+        url: str,
+        template: str = "{text}",
+        token: str = "",
+        timeout: float = SEND_TIMEOUT_SECONDS,
     ) -> None:
         self.url = url
         self.template = template
@@ -154,7 +159,9 @@ def senders_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Send
     return senders
 
 
-def policy_for(senders: Mapping[str, Sender], environ: Mapping[str, str] | None = None) -> NotificationPolicy:
+def policy_for(
+    senders: Mapping[str, Sender], environ: Mapping[str, str] | None = None
+) -> NotificationPolicy:
     """The retry policy from the settings, for these senders."""
     return NotificationPolicy(
         wechat_enabled=WECHAT in senders,
@@ -235,9 +242,16 @@ class NotificationWorker:
             )
         return await self._record(item, delivered=result.delivered, error=result.error)
 
-    async def _record(self, item: Claimed, *, delivered: bool, error: str, final: bool = False) -> str:
+    async def _record(
+        self, item: Claimed, *, delivered: bool, error: str, final: bool = False
+    ) -> str:
         return await self.service.record(
-            item, delivered=delivered, error=error, final=final, now=self.clock(), policy=self.policy
+            item,
+            delivered=delivered,
+            error=error,
+            final=final,
+            now=self.clock(),
+            policy=self.policy,
         )
 
     async def run_forever(self, poll_seconds: float, stop: asyncio.Event) -> None:
@@ -257,10 +271,8 @@ class NotificationWorker:
                     )
             except StoreUnavailable as error:
                 logger.error("Notification round failed, case store unavailable: %s", error)
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
-                pass
 
     async def close(self) -> None:
         """Closes every sender."""

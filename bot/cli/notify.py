@@ -9,7 +9,10 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from bot.channels.notifications import NotificationWorker
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -36,13 +39,16 @@ def _set_status(args: argparse.Namespace) -> int:
         print(f"posbot case set-status: {error}; nothing changed", file=sys.stderr)
         return EXIT_BAD_INPUT
     if change.changed:
-        print(f"{change.case_id}: {change.old_status} -> {change.new_status} (merchant notified by posbot notify)")
+        print(
+            f"{change.case_id}: {change.old_status} -> {change.new_status} "
+            "(recorded; posbot notify tells the merchant)"
+        )
     else:
         print(f"{change.case_id}: already {change.new_status}; nothing changed")
     return EXIT_OK
 
 
-def _worker():  # type: ignore[no-untyped-def]
+def _worker() -> NotificationWorker:
     from bot.channels.notifications import NotificationWorker, policy_for, senders_from_env
     from bot.cli.main import _migrated_store
     from bot.services.notifications import NotificationService, NotificationTexts

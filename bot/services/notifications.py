@@ -209,7 +209,9 @@ def _plan_one(
     return int(repository.add(values))
 
 
-def claim_due(session: Session, now: datetime, policy: NotificationPolicy, limit: int) -> list[Claimed]:
+def claim_due(
+    session: Session, now: datetime, policy: NotificationPolicy, limit: int
+) -> list[Claimed]:
     """Claims up to ``limit`` due notifications for this worker (the caller commits)."""
     repository = NotificationRepository(session)
     until = now + timedelta(seconds=policy.lease_seconds)
@@ -309,7 +311,9 @@ class NotificationService(StoreService):
             )
         )
 
-    async def plan(self, now: datetime, policy: NotificationPolicy, texts: NotificationTexts) -> int:
+    async def plan(
+        self, now: datetime, policy: NotificationPolicy, texts: NotificationTexts
+    ) -> int:
         """See :func:`plan_notifications`."""
         return await self.transaction(
             lambda session: plan_notifications(session, now, policy, texts)

@@ -111,7 +111,9 @@ class NotificationRepository:
             query = query.with_for_update(skip_locked=True)
         return [(row[0], row[1]) for row in self.session.execute(query)]
 
-    def claim(self, notification_id: int, seen_attempts: int, now: datetime, until: datetime) -> bool:
+    def claim(
+        self, notification_id: int, seen_attempts: int, now: datetime, until: datetime
+    ) -> bool:
         """Takes one due row: counts the attempt and hides it until ``until`` (the lease).
 
         A conditional UPDATE on the attempt count read before: of two workers that read the

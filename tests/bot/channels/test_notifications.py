@@ -41,9 +41,9 @@ from bot.store.database import CaseStore
 from bot.store.importer import import_cases_text
 from bot.store.models import CaseEvent, Notification
 from bot.store.seed import demo_csv
+from tests.bot.store.conftest import pg_store  # noqa: F401  (throw-away PostgreSQL database)
 from tests.conftest import NOW, ROOT
 from tests.notify_fakes import FakeSmsGateway, FakeWeChatApi
-from tests.bot.store.conftest import pg_store  # noqa: F401  (throw-away PostgreSQL database)
 from tests.security.concurrency import in_parallel, migrated_store  # noqa: F401
 
 MERCHANT = "898310058121234"  # 张记便利店, phone 13812345678, case JC202611250001 under review
@@ -157,7 +157,9 @@ def test_every_status_change_is_told_once_in_the_widget(seeded_store, now):
     assert [(r.channel, r.status, r.attempts) for r in stored] == [("web", "sent", 1)] * 3
     assert [r.idempotency_key.split(":")[2] for r in stored] == ["web"] * 3
     assert len({r.case_event_id for r in stored}) == 3
-    assert all(r.recipient_key == address_key(WIDGET) and r.recipient.startswith("web:") for r in stored)
+    assert all(
+        r.recipient_key == address_key(WIDGET) and r.recipient.startswith("web:") for r in stored
+    )
     assert [text for text in shown] == [r.message for r in stored]
     assert "需要补充材料" in shown[0] and "已进入审核" in shown[1] and "未通过审核" in shown[2]
     assert all(CASE in text for text in shown)
@@ -200,7 +202,12 @@ def test_without_a_channel_nothing_is_promised_and_the_row_is_skipped(seeded_sto
     report = run(worker(seeded_store, {"web": InboxSender()}, Clock(now)))
     assert (report.planned, report.sent, report.skipped) == (1, 0, 0)
     [row] = rows(seeded_store)
-    assert (row.channel, row.status, row.last_error, row.attempts) == ("none", "skipped", NO_ROUTE, 0)
+    assert (row.channel, row.status, row.last_error, row.attempts) == (
+        "none",
+        "skipped",
+        NO_ROUTE,
+        0,
+    )
 
 
 def test_a_crash_between_send_and_mark_is_retried_with_the_same_key(seeded_store, now, sms):
@@ -360,7 +367,7 @@ def _many_changes(store: CaseStore, now: datetime, count: int) -> None:
         session.add_all(events)
 
 
-def test_two_workers_in_parallel_never_send_a_row_twice(migrated_store, sms):
+def test_two_workers_in_parallel_never_send_a_row_twice(migrated_store, sms):  # noqa: F811
     now = NOW
     _many_changes(migrated_store, now, 40)
     clock = Clock(now)
@@ -400,4 +407,3 @@ def test_status_events_older_than_the_window_are_not_told(seeded_store, now):
     set_status(seeded_store, CASE, "approved", now - timedelta(hours=80))
     report = run(worker(seeded_store, {"web": InboxSender()}, Clock(now)))
     assert report.planned == 0 and rows(seeded_store) == []
-

@@ -18,9 +18,7 @@ def upgrade() -> None:
         "notifications",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("idempotency_key", sa.String(80), nullable=False, unique=True),
-        sa.Column(
-            "case_event_id", sa.Integer(), sa.ForeignKey("case_events.id"), nullable=True
-        ),
+        sa.Column("case_event_id", sa.Integer(), sa.ForeignKey("case_events.id"), nullable=True),
         sa.Column("case_id", sa.String(14), sa.ForeignKey("cases.case_id"), nullable=False),
         sa.Column("merchant_id", sa.String(15), nullable=False),
         sa.Column("channel", sa.String(16), nullable=False),
