@@ -153,9 +153,11 @@ def senders_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Send
     if app_id and secret:
         client = WeChatApiClient(app_id, secret, WECHAT_API_BASE.read(environ))
         senders[WECHAT] = WeChatSender(client)
-    url = SMS_GATEWAY_URL.read(environ)
+    # Every setting is read (and checked) even when unused: a typo fails at start, not later.
+    url, template = SMS_GATEWAY_URL.read(environ), SMS_TEMPLATE.read(environ)
+    token = SMS_TOKEN.read(environ)
     if url:
-        senders[SMS] = SmsGatewaySender(url, SMS_TEMPLATE.read(environ), SMS_TOKEN.read(environ))
+        senders[SMS] = SmsGatewaySender(url, template, token)
     return senders
 
 

@@ -43,7 +43,9 @@ class WebChatInput(InputChannel):
         notifications: NotificationService | None = None,
     ) -> None:
         self.tokens = tokens or default_tokens()
-        self.notifications = notifications or NotificationService()
+        # The status notifications waiting in the case store (None: the inbox shows only the
+        # agents' messages; the Rasa server builds the channel with them, from_credentials).
+        self.notifications = notifications
         # Only these origins may frame the widget (the embed snippet's iframe).
         self.embed_origins = embed_origins or chat_embed_origins()
 
@@ -53,7 +55,7 @@ class WebChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
-        return cls()
+        return cls(notifications=NotificationService())
 
     def url_prefix(self) -> str:
         return "/chat"
@@ -89,11 +91,16 @@ class WebChatInput(InputChannel):
                 # The messages stay queued; the widget polls again.
                 logger.error("Widget inbox unavailable, answering no messages: %s", error)
                 messages = []
-            try:
-                notices = await self.notifications.take_inbox(sender_id, china_now())
-            except StoreUnavailable:
-                notices = []  # they stay unseen; the widget polls again
-            messages += [{"text": text, "from": NOTICE} for text in notices]
+            messages += [{"text": text, "from": NOTICE} for text in await self._notices(sender_id)]
             return response.json({"messages": messages})
 
         return chat
+
+    async def _notices(self, sender_id: str) -> list[str]:
+        """The conversation's status notifications not shown yet (each returned once)."""
+        if self.notifications is None:
+            return []
+        try:
+            return await self.notifications.take_inbox(sender_id, china_now())
+        except StoreUnavailable:
+            return []  # they stay unseen; the widget polls again
