@@ -79,7 +79,7 @@ def masked_recipient(channel: str, address: str) -> str:
     """The address as people may see it: 138****5678, ``wechat:oAbc…yz``, ``web-1a2b…``."""
     if channel == SMS:
         return mask_phone(address)
-    bare = address.split(":", 1)[-1]
+    bare = address.split(":", 1)[-1].removeprefix("web-")
     return f"{channel}:{bare[:4]}…{bare[-2:]}" if len(bare) > 8 else f"{channel}:…"
 
 
