@@ -62,6 +62,7 @@ TEXT_PREFIX: Final = "utter_notify_status_"
 DEFAULT_DOMAIN: Final = Path("domain.yml")
 INBOX_LIMIT: Final = 20
 PLAN_BATCH: Final = 500
+PLAN_BATCHES_PER_ROUND: Final = 20
 
 # Reasons recorded in ``last_error`` (operators read them; no personal data).
 OPTED_OUT: Final = "opted out"
@@ -169,8 +170,12 @@ def plan_notifications(
     """
     repository = NotificationRepository(session)
     created = 0
-    for event in repository.unplanned_status_events(now - policy.max_age, PLAN_BATCH):
-        created += _plan_one(session, repository, event, now, policy, texts)
+    for _ in range(PLAN_BATCHES_PER_ROUND):
+        events = repository.unplanned_status_events(now - policy.max_age, PLAN_BATCH)
+        for event in events:
+            created += _plan_one(session, repository, event, now, policy, texts)
+        if len(events) < PLAN_BATCH:
+            break
     return created
 
 
