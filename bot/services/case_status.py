@@ -11,16 +11,20 @@ from sqlalchemy.orm import Session
 
 from bot.domain_values import CASE_ID_RE, CASE_STATUSES, OPEN_CASE_STATUSES, normalize_identifier
 from bot.redaction import mask_pii
+from bot.services.base import StoreService
 from bot.store.notifications import CaseStatusRepository
 
 NEEDS_DOCUMENTS: Final = "needs_documents"
 REJECTED: Final = "rejected"
 MAX_TEXT_CHARS: Final = 500
-OPERATOR_NOTE: Final = "（操作员）"
 
 
 class StatusChangeError(ValueError):
     """The change cannot be made (the message says why, for the operator)."""
+
+
+class CaseNotFound(StatusChangeError):
+    """No case has this id."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class StatusChange:
 def _clean_documents(missing: list[str]) -> str:
     items = [item.strip() for entry in missing for item in entry.replace("；", ";").split(";")]
     return ";".join(item for item in items if item)
+
+
+def _operator_note(operator: str) -> str:
+    """（操作员） or （操作员 ops1）: who made the change, in the case history."""
+    return f"（操作员 {operator[:64]}）" if operator else "（操作员）"
 
 
 def check_request(
@@ -77,8 +86,11 @@ def set_case_status(
     missing: list[str],
     reason: str | None,
     now: datetime,
+    operator: str = "",
 ) -> StatusChange:
     """Sets the status in the caller's transaction; no event when nothing changes.
+
+    ``operator`` (an operator id from the API) is named in the event.
 
     Raises:
         StatusChangeError: a bad request, an unknown case, or a second open case for the
@@ -88,7 +100,7 @@ def set_case_status(
     repository = CaseStatusRepository(session)
     case = repository.lock(case_id)
     if case is None:
-        raise StatusChangeError(f"case {case_id} does not exist")
+        raise CaseNotFound(f"case {case_id} does not exist")
     old = case.status
     if (old, case.missing_documents or "", case.rejection_reason or "") == (
         status,
@@ -107,7 +119,34 @@ def set_case_status(
         status=status,
         missing_documents=documents,
         rejection_reason=reason_text,
-        detail=f"{old} -> {status}{OPERATOR_NOTE}",
+        detail=f"{old} -> {status}{_operator_note(operator)}",
         now=now,
     )
     return StatusChange(case_id, old, status, True)
+
+
+class CaseStatusService(StoreService):
+    """The operator API's status changes (async, one transaction each)."""
+
+    async def set_status(
+        self,
+        *,
+        case_id: str,
+        status: str,
+        missing: list[str],
+        reason: str | None,
+        now: datetime,
+        operator: str,
+    ) -> StatusChange:
+        """See :func:`set_case_status`."""
+        return await self.transaction(
+            lambda session: set_case_status(
+                session,
+                case_id=case_id,
+                status=status,
+                missing=missing,
+                reason=reason,
+                now=now,
+                operator=operator,
+            )
+        )
