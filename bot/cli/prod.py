@@ -133,7 +133,14 @@ def stop(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, pid: int | None = None) -> bool:
+    """Whether ``url`` answers 200; a process without one (the notification worker): alive."""
+    if not url:
+        try:
+            os.kill(pid or 0, 0)
+        except OSError:
+            return False
+        return bool(pid)
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -151,7 +158,7 @@ def status(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     healthy = True
     for name, entry in state.items():
-        ok = _healthy(entry["health"])
+        ok = _healthy(entry["health"], entry["pid"])
         healthy = healthy and ok
         word = "ok" if ok else "DOWN"
         print(f"{name:10} pid {entry['pid']}  {word}  restarts {entry['restarts']}")
