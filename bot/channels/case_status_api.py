@@ -17,7 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.auth import OperatorTokens
+from bot.channels.auth import OPERATOR_TOKENS_ENV, OperatorTokens
 from bot.channels.body import BodyTooLarge, read_json_body
 from bot.clock import china_now
 from bot.services.base import StoreUnavailable
@@ -81,7 +81,7 @@ class CaseStatusInput(InputChannel):
         async def set_status(request: Request, case_id: str) -> HTTPResponse:
             operator = self.tokens.operator_for(request)
             if operator is None:
-                return _error(401, "send an operator's bearer token (POSBOT_OPERATOR_TOKENS)")
+                return _error(401, f"send an operator's bearer token ({OPERATOR_TOKENS_ENV})")
             try:
                 body = await read_json_body(request, MAX_BODY_BYTES)
             except BodyTooLarge:
