@@ -18,6 +18,7 @@ from bot.channels.notifications import (
     senders_from_env,
 )
 from bot.channels.wechat.api import WeChatApiClient
+from bot.clock import china_now
 from bot.services.case_status import set_case_status
 from bot.services.identity import check_identity
 from bot.services.notifications import (
@@ -31,6 +32,7 @@ from bot.services.notifications import (
     take_inbox,
 )
 from bot.settings import (
+    DB_URL,
     NOTIFY_MAX_ATTEMPTS,
     SMS_GATEWAY_URL,
     WECHAT_API_BASE,
@@ -407,3 +409,28 @@ def test_status_events_older_than_the_window_are_not_told(seeded_store, now):
     set_status(seeded_store, CASE, "approved", now - timedelta(hours=80))
     report = run(worker(seeded_store, {"web": InboxSender()}, Clock(now)))
     assert report.planned == 0 and rows(seeded_store) == []
+
+
+def test_two_worker_processes_never_send_a_row_twice(migrated_store, sms):  # noqa: F811
+    """Two real `posbot notify --once` processes started together over the same store."""
+    import os
+    import subprocess
+    import sys
+
+    _many_changes(migrated_store, china_now(), 150)
+    env = {
+        **os.environ,
+        DB_URL.env: migrated_store.url,
+        SMS_GATEWAY_URL.env: sms.url,
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
+    command = [sys.executable, "-m", "bot.cli.main", "notify", "--once"]
+    workers = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    keys = sms.keys_requested()
+    assert len(keys) == 150 and len(set(keys)) == 150, outputs
+    assert {(r.status, r.attempts) for r in rows(migrated_store)} == {("sent", 1)}
