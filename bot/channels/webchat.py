@@ -13,6 +13,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.delivery import current_outbox
+from bot.channels.documents import DocumentUploads
 from bot.channels.pages import STATIC_DIR, chat_embed_origins, html_page, static_file
 from bot.channels.sessions import (
     REST,
@@ -22,6 +23,7 @@ from bot.channels.sessions import (
     scoped_sender,
 )
 from bot.channels.state.errors import SharedStateUnavailable
+from bot.services.documents import DocumentService
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +34,14 @@ class WebChatInput(InputChannel):
     """Serves the widget; messages go through Rasa's REST channel on the same origin."""
 
     def __init__(
-        self, tokens: SessionTokens | None = None, embed_origins: str | None = None
+        self,
+        tokens: SessionTokens | None = None,
+        embed_origins: str | None = None,
+        documents: DocumentService | None = None,
     ) -> None:
         self.tokens = tokens or default_tokens()
+        # Photos and PDFs for the verified merchant's case (bot.channels.documents).
+        self.uploads = DocumentUploads(self.tokens, documents)
         # Only these origins may frame the widget (the embed snippet's iframe).
         self.embed_origins = embed_origins or chat_embed_origins()
 
@@ -62,6 +69,9 @@ class WebChatInput(InputChannel):
         @chat.get("/static/<name>")
         async def asset(_request: Request, name: str) -> HTTPResponse:
             return static_file(name)
+
+        # Streamed: the session token is checked before the body is read.
+        chat.add_route(self.uploads.upload, "/upload", methods=["POST"], stream=True)
 
         @chat.get("/inbox")
         async def inbox(request: Request) -> HTTPResponse:
