@@ -110,9 +110,17 @@ class AgentDeskInput(InputChannel):
                 reply.headers.setdefault(name, value)
 
         # Documents merchants sent (bot.channels.documents): the page, the list, the files.
-        desk.add_route(self.documents.page, "/desk", methods=["GET"])
-        desk.add_route(self.documents.listing, "/documents", methods=["GET"])
-        desk.add_route(self.documents.download, "/documents/<document_id>", methods=["GET"])
+        @desk.get("/desk")
+        async def desk_page(request: Request) -> HTTPResponse:
+            return await self.documents.page(request)
+
+        @desk.get("/documents")
+        async def documents(request: Request) -> HTTPResponse:
+            return await self.documents.listing(request)
+
+        @desk.get("/documents/<document_id>")
+        async def document_file(request: Request, document_id: str) -> HTTPResponse:
+            return await self.documents.download(request, document_id)
 
         async def _tracker(request: Request, sender_id: str) -> Any:
             agent = agent_of(request)

@@ -244,13 +244,13 @@ def _parse(body: bytes, boundary: str) -> tuple[bytes, str] | str:
         fields, files = parse_multipart_form(body, delimiter)
     except Exception as error:  # Sanic's parser raises whatever the bytes provoke
         return f"malformed multipart body ({type(error).__name__})"
-    uploads = files.getlist(FILE_FIELD) if files else []
-    if len(files or {}) != (1 if uploads else 0) or len(uploads) != 1:
+    uploads = dict.get(files, FILE_FIELD) or []
+    if set(files) - {FILE_FIELD} or len(uploads) != 1:
         return f"expected exactly one file in the field {FILE_FIELD!r}"
-    unknown = set(fields or {}) - {CAPTION_FIELD}
+    unknown = set(fields) - {CAPTION_FIELD}
     if unknown:
         return f"unknown fields: {', '.join(sorted(unknown))[:200]}"
-    captions = (fields or {}).getlist(CAPTION_FIELD) or [""]
+    captions = dict.get(fields, CAPTION_FIELD) or [""]
     if len(captions) > 1 or len(captions[0]) > MAX_CAPTION_CHARS:
         return f"{CAPTION_FIELD}: one text of at most {MAX_CAPTION_CHARS} characters"
     upload = uploads[0]

@@ -71,7 +71,9 @@ class WebChatInput(InputChannel):
             return static_file(name)
 
         # Streamed: the session token is checked before the body is read.
-        chat.add_route(self.uploads.upload, "/upload", methods=["POST"], stream=True)
+        @chat.post("/upload", stream=True)
+        async def upload(request: Request) -> HTTPResponse:
+            return await self.uploads.upload(request)
 
         @chat.get("/inbox")
         async def inbox(request: Request) -> HTTPResponse:
