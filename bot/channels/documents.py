@@ -181,9 +181,7 @@ def clean_hint(name: str) -> str:
 
 def _refusal(status: int, error: str, sender: str, messages: list[dict[str, Any]]) -> HTTPResponse:
     shown = [{**message, "recipient_id": sender} for message in messages]
-    return response.json(
-        {"error": error, "messages": shown}, status=status, dumps=_json_dumps
-    )
+    return response.json({"error": error, "messages": shown}, status=status, dumps=_json_dumps)
 
 
 def _json_dumps(value: Any, **kwargs: Any) -> str:

@@ -13,9 +13,9 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
-from difflib import SequenceMatcher
 from dataclasses import dataclass
 from datetime import datetime
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Final
 
@@ -237,9 +237,7 @@ class DocumentService(StoreService):
                 uploader=uploader,
                 now=now,
             )
-            CaseRepository(session).add_event(
-                case.case_id, RECEIVED, _event_detail(row, item), now
-            )
+            CaseRepository(session).add_event(case.case_id, RECEIVED, _event_detail(row, item), now)
             left = tuple(m for m in missing if m != item)
             return Receipt(row.id, case.case_id, item, left, () if item is not None else missing)
 

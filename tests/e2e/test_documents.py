@@ -10,8 +10,8 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
-import urllib.parse
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from bot.channels.sessions import SESSION_HEADER
 from bot.store.database import CaseStore
 from bot.store.models import Case, Document
-from tests.documents_samples import jpeg_with_exif, pdf, png, png_bomb, SECRET_MAKE
+from tests.documents_samples import SECRET_MAKE, jpeg_with_exif, pdf, png, png_bomb
 from tests.e2e.conftest import AGENT_TOKEN, Bot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -73,7 +73,9 @@ def upload(
         return error.code, json.loads(error.read().decode("utf-8"))
 
 
-def upload_file(bot: Bot, sender: str, data: bytes, filename: str = "photo.png") -> tuple[int, dict | list]:
+def upload_file(
+    bot: Bot, sender: str, data: bytes, filename: str = "photo.png"
+) -> tuple[int, dict | list]:
     return upload(bot, sender, multipart([("file", filename, data)]))
 
 
@@ -113,12 +115,12 @@ def _texts(body: dict | list) -> str:
 
 @pytest.fixture(scope="module")
 def documents_dir(running_bot) -> Path:
-    bot, store = running_bot
+    _bot, store = running_bot
     return Path(store.url.removeprefix("sqlite:///")).parent / "documents"
 
 
 def test_several_missing_items_ask_with_buttons_and_the_button_assigns(running_bot) -> None:
-    bot, store = running_bot
+    bot, _store = running_bot
     sender = verified(bot, NEEDS_DOCS)
     status, body = upload_file(bot, sender, pdf(), "scan.pdf")
     assert status == 200
@@ -205,7 +207,12 @@ def test_a_conversation_needs_its_own_session_token(running_bot) -> None:
         (multipart([("file", "bomb.png", png_bomb())]), None, 422, "尺寸太大"),
         (multipart([("file", "x.pdf", pdf(b"<< /S /JavaScript /JS (x) >>"))]), None, 422, "不安全"),
         (multipart([("file", "x.png", png() + b"PK\x03\x04")]), None, 422, "不安全"),
-        (multipart([("file", "a.png", png()), ("file", "b.png", png())]), None, 400, "一次只选一个"),
+        (
+            multipart([("file", "a.png", png()), ("file", "b.png", png())]),
+            None,
+            400,
+            "一次只选一个",
+        ),
         (multipart([("caption", None, "身份证".encode())]), None, 400, "一次只选一个"),
         (multipart([("file", "a.png", png()), ("evil", None, b"1")]), None, 400, "一次只选一个"),
         (b"--" + BOUNDARY.encode() + b"\r\nno headers at all", None, 400, "一次只选一个"),

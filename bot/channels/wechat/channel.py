@@ -272,9 +272,7 @@ class WeChatInput(InputChannel):
                 body = await read_body(request)
                 inbound = self._authenticate(request.args, body)
                 await self._check_replay(request.args, body)
-                content = await self._answer(
-                    inbound, on_new_message, deadline, agent_of(request)
-                )
+                content = await self._answer(inbound, on_new_message, deadline, agent_of(request))
             except RequestRejected as rejection:
                 return _reject(request, rejection)
             except SharedStateUnavailable as error:

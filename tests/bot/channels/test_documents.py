@@ -88,9 +88,7 @@ def files(tmp_path: Path) -> DocumentFiles:
 
 
 @pytest.fixture
-def channel(
-    settings: WeChatSettings, seeded_store: CaseStore, files: DocumentFiles
-) -> WeChatInput:
+def channel(settings: WeChatSettings, seeded_store: CaseStore, files: DocumentFiles) -> WeChatInput:
     documents = DocumentService(seeded_store, files, max_bytes=MAX_BYTES)
     return WeChatInput(replace(settings, reply_seconds=3.0), documents=documents)
 
@@ -141,7 +139,10 @@ async def test_a_verified_merchants_photo_is_fetched_and_attached(
     # The answer and its choices are in the conversation (the buttons may be pressed).
     tracker = await bot.tracker_store.retrieve(scoped_sender(WECHAT, OPENID))
     uttered = [e for e in tracker.events if isinstance(e, BotUttered)]
-    assert [b["title"] for b in uttered[-1].data["buttons"]] == ["结算账户变更证明", "法人身份证正反面照片"]
+    assert [b["title"] for b in uttered[-1].data["buttons"]] == [
+        "结算账户变更证明",
+        "法人身份证正反面照片",
+    ]
 
 
 async def test_an_unverified_users_photo_is_not_even_fetched(

@@ -67,7 +67,9 @@ async def test_two_missing_items_and_no_hint_ask_which_one_then_the_choice_assig
     assert (row.missing_item, row.mime, row.uploader) == (None, "image/png", uploader_of("rest:a"))
     assert files.read(row.sha256) is not None
     assert _stored_files(files) == [files.path_of(row.sha256)]  # no temporary file left
-    assert _events(seeded_store, "document_received") == [f"#{row.id} image/png {row.size} bytes: 待确认"]
+    assert _events(seeded_store, "document_received") == [
+        f"#{row.id} image/png {row.size} bytes: 待确认"
+    ]
 
     chosen = await service.choose(sender_id="rest:a", merchant_id=NEEDS_DOCS, said=ID_CARD, now=now)
     assert chosen is not None
@@ -146,24 +148,25 @@ async def test_the_conversation_cap_refuses_more(
 async def test_another_merchant_cannot_take_a_waiting_document(
     service: DocumentService, seeded_store: CaseStore, now: datetime
 ) -> None:
-    await service.receive(
-        sender_id="rest:g", merchant_id=NEEDS_DOCS, data=png(), hint="", now=now
-    )
+    await service.receive(sender_id="rest:g", merchant_id=NEEDS_DOCS, data=png(), hint="", now=now)
     assert (
         await service.choose(sender_id="rest:g", merchant_id=UNDER_REVIEW, said=ID_CARD, now=now)
         is None
     )
-    assert await service.choose(sender_id="rest:other", merchant_id=NEEDS_DOCS, said=ID_CARD, now=now) is None
+    assert (
+        await service.choose(sender_id="rest:other", merchant_id=NEEDS_DOCS, said=ID_CARD, now=now)
+        is None
+    )
     assert _rows(seeded_store)[0].missing_item is None
 
 
 async def test_words_naming_no_missing_item_ask_again(
     service: DocumentService, now: datetime
 ) -> None:
-    await service.receive(
-        sender_id="rest:h", merchant_id=NEEDS_DOCS, data=png(), hint="", now=now
+    await service.receive(sender_id="rest:h", merchant_id=NEEDS_DOCS, data=png(), hint="", now=now)
+    again = await service.choose(
+        sender_id="rest:h", merchant_id=NEEDS_DOCS, said="营业执照", now=now
     )
-    again = await service.choose(sender_id="rest:h", merchant_id=NEEDS_DOCS, said="营业执照", now=now)
     assert again is not None and again.missing_item is None
     assert again.choices == (SETTLEMENT, ID_CARD)
 
