@@ -37,6 +37,7 @@ WECHAT: Final = "WeChat Official Account"
 OPERATOR: Final = "Operator facts"
 TESTS: Final = "Tests and benchmarks"
 NOTIFY: Final = "Status notifications"
+DOCUMENTS: Final = "Documents sent in the chat"
 #: Section title -> the text under it.
 GROUPS: Final = {
     CORE: "The production profile (`posbot prod start`, `make run-prod`) uses its own defaults "
@@ -45,6 +46,7 @@ GROUPS: Final = {
     "it: it must not run unprotected by mistake).",
     WECHAT: "Lower-case keys of the `wechat` section of `credentials.yml` (`token`, `app_id`, "
     "`app_secret`, `aes_key`, `api_base`, `reply_seconds`) win over these.",
+    DOCUMENTS: "Photos and PDFs merchants send for their case (`docs/documents.md`).",
     OPERATOR: "Shown to users; no number is built in. The environment wins over the file; "
     "unset facts make replies point to the number printed on the terminal instead.",
     TESTS: "Only tests and benchmarks read these; they never touch the bot's own stores.",
@@ -211,6 +213,16 @@ def _reply_seconds(text: str) -> float:
     if not 0 < seconds < WECHAT_CALLBACK_SECONDS:
         raise ValueError(f"must be between 0 and {WECHAT_CALLBACK_SECONDS:.0f} seconds")
     return seconds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError("expected a whole number > 0")
+    return number
 
 
 def _tier_prefixes(text: str) -> dict[str, str | list[str]]:
@@ -420,6 +432,39 @@ WECHAT_REPLY_SECONDS: Final = Setting(
     "`4`",
     group=WECHAT,
 )
+# --- documents (issue 13) ---
+DOCUMENTS_DIR: Final = Setting(
+    "POSBOT_DOCUMENTS_DIR",
+    Path("var/documents"),
+    "where documents merchants send are kept, one file per content hash (sha256)",
+    _path,
+    "`var/documents`",
+    group=DOCUMENTS,
+)
+DOCUMENTS_MAX_BYTES: Final = Setting(
+    "POSBOT_DOCUMENTS_MAX_BYTES",
+    10 * 1024 * 1024,
+    "largest document (bytes) a merchant may send; larger ones are refused (413)",
+    _positive_int,
+    "`10485760` (10 MiB)",
+    group=DOCUMENTS,
+)
+DOCUMENTS_MAX_PIXELS: Final = Setting(
+    "POSBOT_DOCUMENTS_MAX_PIXELS",
+    40_000_000,
+    "largest image (width × height) accepted; more is refused as a decompression bomb",
+    _positive_int,
+    "`40000000`",
+    group=DOCUMENTS,
+)
+DOCUMENTS_PER_CONVERSATION: Final = Setting(
+    "POSBOT_DOCUMENTS_PER_CONVERSATION",
+    20,
+    "documents one conversation may send in all; more are refused (429)",
+    _positive_int,
+    "`20`",
+    group=DOCUMENTS,
+)
 HOTLINE: Final[Setting[str | None]] = Setting(
     "POSBOT_HOTLINE",
     None,
@@ -579,6 +624,10 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "wechat_aes_key": WECHAT_AES_KEY,
     "wechat_api_base": WECHAT_API_BASE,
     "wechat_reply_seconds": WECHAT_REPLY_SECONDS,
+    "documents_dir": DOCUMENTS_DIR,
+    "documents_max_bytes": DOCUMENTS_MAX_BYTES,
+    "documents_max_pixels": DOCUMENTS_MAX_PIXELS,
+    "documents_per_conversation": DOCUMENTS_PER_CONVERSATION,
     "hotline": HOTLINE,
     "service_hours": SERVICE_HOURS,
     "provider_name": PROVIDER_NAME,
@@ -621,6 +670,10 @@ class Settings:
     wechat_aes_key: str = field(repr=False)
     wechat_api_base: str
     wechat_reply_seconds: float
+    documents_dir: Path
+    documents_max_bytes: int
+    documents_max_pixels: int
+    documents_per_conversation: int
     hotline: str | None
     service_hours: str | None
     provider_name: str | None

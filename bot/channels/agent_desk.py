@@ -25,11 +25,13 @@ from sanic.response import HTTPResponse
 from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.delivery import deliver
+from bot.channels.documents import AgentDocuments
 from bot.channels.pages import agent_of, domain_text, framing_headers
 from bot.clock import china_now
 from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_pii
 from bot.services.base import CaseStore, StoreUnavailable
+from bot.services.documents import DocumentService
 from bot.services.handoffs import HandoffService
 
 logger = logging.getLogger(__name__)
@@ -76,9 +78,15 @@ def _unauthorized() -> HTTPResponse:
 class AgentDeskInput(InputChannel):
     """Endpoints for authenticated agents to take over and hand back conversations."""
 
-    def __init__(self, tokens: AgentTokens | None = None, store: CaseStore | None = None) -> None:
+    def __init__(
+        self,
+        tokens: AgentTokens | None = None,
+        store: CaseStore | None = None,
+        documents: DocumentService | None = None,
+    ) -> None:
         self.tokens = tokens or AgentTokens.from_env()
         self.handoffs = HandoffService(store)
+        self.documents = AgentDocuments(self.tokens, documents or DocumentService(store))
 
     @classmethod
     def name(cls) -> str:
@@ -96,8 +104,23 @@ class AgentDeskInput(InputChannel):
 
         @desk.middleware("response")
         async def no_framing(_request: Request, reply: HTTPResponse) -> None:
-            # Agent data is never shown inside another site's frame.
-            reply.headers.update(framing_headers())
+            # Agent data is never shown inside another site's frame (a page's own CSP already
+            # says frame-ancestors 'none' and is kept whole).
+            for name, value in framing_headers().items():
+                reply.headers.setdefault(name, value)
+
+        # Documents merchants sent (bot.channels.documents): the page, the list, the files.
+        @desk.get("/desk")
+        async def desk_page(request: Request) -> HTTPResponse:
+            return await self.documents.page(request)
+
+        @desk.get("/documents")
+        async def documents(request: Request) -> HTTPResponse:
+            return await self.documents.listing(request)
+
+        @desk.get("/documents/<document_id>")
+        async def document_file(request: Request, document_id: str) -> HTTPResponse:
+            return await self.documents.download(request, document_id)
 
         async def _tracker(request: Request, sender_id: str) -> Any:
             agent = agent_of(request)

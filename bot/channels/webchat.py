@@ -13,6 +13,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.delivery import current_outbox
+from bot.channels.documents import DocumentUploads
 from bot.channels.pages import STATIC_DIR, chat_embed_origins, html_page, static_file
 from bot.channels.sessions import (
     REST,
@@ -24,6 +25,7 @@ from bot.channels.sessions import (
 from bot.channels.state.errors import SharedStateUnavailable
 from bot.clock import china_now
 from bot.services.base import StoreUnavailable
+from bot.services.documents import DocumentService
 from bot.services.notifications import NotificationService
 
 logger = logging.getLogger(__name__)
@@ -41,11 +43,14 @@ class WebChatInput(InputChannel):
         tokens: SessionTokens | None = None,
         embed_origins: str | None = None,
         notifications: NotificationService | None = None,
+        documents: DocumentService | None = None,
     ) -> None:
         self.tokens = tokens or default_tokens()
         # The status notifications waiting in the case store (None: the inbox shows only the
         # agents' messages; the Rasa server builds the channel with them, from_credentials).
         self.notifications = notifications
+        # Photos and PDFs for the verified merchant's case (bot.channels.documents).
+        self.uploads = DocumentUploads(self.tokens, documents)
         # Only these origins may frame the widget (the embed snippet's iframe).
         self.embed_origins = embed_origins or chat_embed_origins()
 
@@ -73,6 +78,11 @@ class WebChatInput(InputChannel):
         @chat.get("/static/<name>")
         async def asset(_request: Request, name: str) -> HTTPResponse:
             return static_file(name)
+
+        # Streamed: the session token is checked before the body is read.
+        @chat.post("/upload", stream=True)
+        async def upload(request: Request) -> HTTPResponse:
+            return await self.uploads.upload(request)
 
         @chat.get("/inbox")
         async def inbox(request: Request) -> HTTPResponse:

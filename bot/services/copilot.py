@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from bot.domain_values import mask_name, mask_phone
 from bot.services.base import CalendarService
 from bot.services.cases import CaseView
+from bot.services.documents import document_dict
+from bot.store.documents import DocumentRepository
 from bot.store.models import Case, Merchant
 from bot.store.repositories import (
     CaseAccessAuditRepository,
@@ -155,6 +157,10 @@ def case_card(
             for t in merchants.terminals_of(merchant.merchant_id)
         ],
         "case": _case_dict(CaseView.of(case, calendar, today)) if case else None,
+        # Documents the merchant sent for the case (agents download them from the desk).
+        "documents": [document_dict(d) for d in DocumentRepository(session).for_case(case.case_id)]
+        if case
+        else [],
     }
 
 

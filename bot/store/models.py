@@ -267,6 +267,26 @@ class NotificationOptOut(Base):
 # --- documents (issue 13) ---
 
 
+class Document(Base):
+    """A photo or PDF a verified merchant sent for a case; the file is kept under its sha256.
+
+    ``missing_item`` is the missing document it was taken for; ``NULL`` until the merchant
+    said which one (several were missing), ``""`` when the case listed none.
+    """
+
+    __tablename__ = "documents"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    case_id = Column(ForeignKey("cases.case_id"), nullable=False, index=True)
+    sha256 = Column(String(64), nullable=False, index=True)
+    mime = Column(String(32), nullable=False)
+    size = Column(Integer, nullable=False)
+    missing_item = Column(String(200), nullable=True)
+    uploaded_at = Column(DateTime, nullable=False, index=True)
+    # sha256 of the conversation's sender id: who sent it, without the sender id itself.
+    uploader = Column(String(64), nullable=False, index=True)
+
+
 # --- handoff hours (issue 13) ---
 
 

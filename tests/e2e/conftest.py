@@ -66,6 +66,8 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
         "POSBOT_SERVICE_HOURS": E2E_SERVICE_HOURS,
         "POSBOT_PROVIDER_NAME": "测试收单",
         "POSBOT_OPERATOR_FILE": os.devnull,
+        # Documents sent in the chat stay in this run's folder.
+        "POSBOT_DOCUMENTS_DIR": str(workdir / "documents"),
     }
     try:
         # The same launcher as `posbot serve` and the production profile (with bot.speedups);

@@ -1,4 +1,5 @@
-"""Asynchronous client of the WeChat Official Account API: access token and customer-service text.
+"""Asynchronous client of the WeChat Official Account API: access token, customer-service text
+and the media a user sent (``media/get``).
 
 Failures are logged and reported as ``False``; nothing here raises to the caller.
 """
@@ -6,6 +7,7 @@ Failures are logged and reported as ``False``; nothing here raises to the caller
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +22,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_BASE: Final = WECHAT_API_BASE.default
 TOKEN_PATH: Final = "/cgi-bin/token"
 CUSTOM_SEND_PATH: Final = "/cgi-bin/message/custom/send"
+MEDIA_GET_PATH: Final = "/cgi-bin/media/get"
+MEDIA_CHUNK_BYTES: Final = 64 * 1024
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 # Refresh the access token this long before WeChat says it expires.
 TOKEN_EXPIRY_MARGIN_SECONDS: Final = 300
@@ -89,6 +93,47 @@ class WeChatApiClient:
             logger.warning("WeChat rejected the access token (errcode %s); refreshing", errcode)
         return False
 
+    async def get_media(self, media_id: str, max_bytes: int) -> bytes | None:
+        """The bytes of a user's image or file (``media/get``), at most ``max_bytes``.
+
+        Returns:
+            The bytes; ``None`` when WeChat refused or failed (logged).
+
+        Raises:
+            MediaTooLarge: the media is larger than ``max_bytes`` (not read further).
+        """
+        for attempt in range(2):
+            token = await self._access_token(refresh=attempt > 0)
+            if token is None:
+                return None
+            params = {"access_token": token, "media_id": media_id}
+            try:
+                async with self._http().get(self.api_base + MEDIA_GET_PATH, params=params) as reply:
+                    if reply.status != 200:
+                        logger.error("WeChat API %s answered HTTP %d", MEDIA_GET_PATH, reply.status)
+                        return None
+                    declared = reply.content_length
+                    if declared is not None and declared > max_bytes:
+                        raise MediaTooLarge(declared)
+                    data = bytearray()
+                    async for chunk in reply.content.iter_chunked(MEDIA_CHUNK_BYTES):
+                        data += chunk
+                        if len(data) > max_bytes:
+                            raise MediaTooLarge(len(data))
+                    kind = (reply.content_type or "").lower()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                logger.error("WeChat API %s failed: %s", MEDIA_GET_PATH, type(error).__name__)
+                return None
+            if not (kind.startswith("application/json") or kind.startswith("text/")):
+                return bytes(data)
+            # An error is a JSON object (errcode); the media itself is never JSON or text.
+            errcode = _errcode(bytes(data))
+            if errcode not in TOKEN_ERRCODES:
+                logger.error("WeChat refused media/get: errcode %s", errcode)
+                return None
+            logger.warning("WeChat rejected the access token (errcode %s); refreshing", errcode)
+        return None
+
     async def close(self) -> None:
         """Closes the HTTP session."""
         if self._session is not None and not self._session.closed:
@@ -144,6 +189,18 @@ class WeChatApiClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
+
+
+class MediaTooLarge(Exception):
+    """A user's media is larger than the documents' size limit."""
+
+
+def _errcode(body: bytes) -> Any:
+    try:
+        result = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return result.get("errcode") if isinstance(result, dict) else None
 
 
 def _as_int(value: Any, default: int) -> int:

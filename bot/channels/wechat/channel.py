@@ -33,6 +33,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 
 from bot.channels.delivery import DELIVERERS
+from bot.channels.documents import take_document, verified_merchant
+from bot.channels.pages import agent_of, domain_text
 from bot.channels.sessions import WECHAT, channel_sender, scoped_sender
 from bot.channels.state import factory
 from bot.channels.state.errors import SharedStateUnavailable
@@ -42,7 +44,7 @@ from bot.channels.state.wechat import (
     NonceRegistry,
     OptionsStore,
 )
-from bot.channels.wechat.api import DEFAULT_API_BASE, WeChatApiClient
+from bot.channels.wechat.api import DEFAULT_API_BASE, MediaTooLarge, WeChatApiClient
 from bot.channels.wechat.format import build_reply, option_payload, text_reply_xml
 from bot.channels.wechat.security import (
     RequestRejected,
@@ -56,6 +58,7 @@ from bot.channels.wechat.security import (
 )
 from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_sensitive
+from bot.services.documents import DocumentService
 from bot.settings import (
     WECHAT_AES_KEY,
     WECHAT_API_BASE,
@@ -118,6 +121,11 @@ _SETTING_SOURCES: Final[tuple[tuple[str, Setting[Any]], ...]] = (
     ("reply_seconds", WECHAT_REPLY_SECONDS),
 )
 _EVENT_TYPE: Final = "event"
+# A photo or a file the merchant sent: a document for their case (bot.channels.documents).
+MEDIA_TYPES: Final = frozenset({"image", "file"})
+UTTER_MEDIA_FAILED: Final = "utter_document_bad_upload"
+UTTER_VERIFY_FIRST: Final = "utter_document_verify_first"
+UTTER_TOO_LARGE: Final = "utter_document_too_large"
 _REQUIRED_FIELDS: Final = ("MsgType", "FromUserName", "ToUserName")
 _MESSAGE_ERRORS: Final = (ExpatError, AttributeError, KeyError, TypeError, ValueError)
 
@@ -172,6 +180,14 @@ class _Inbound:
     nonce: str
 
 
+@dataclass(frozen=True)
+class _Media:
+    """A photo or file message: its media id and the file name WeChat gave (a hint)."""
+
+    media_id: str
+    hint: str
+
+
 @dataclass
 class _Turn:
     """One bot turn for a WeChat message, shared by WeChat's retries of that message."""
@@ -202,6 +218,7 @@ class WeChatInput(InputChannel):
         clock: Callable[[], float] = time.time,
         nonces: NonceRegistry | None = None,
         options: OptionsStore | None = None,
+        documents: DocumentService | None = None,
     ) -> None:
         """Without stores given, they are shared through Redis when ``POSBOT_REDIS_URL`` is set
         (several Rasa server processes), else kept in memory."""
@@ -213,6 +230,7 @@ class WeChatInput(InputChannel):
         self._api = api or _build_api(settings)
         self._turns: TtlCache[str, _Turn] = TtlCache(TURN_TTL_SECONDS, clock=clock)
         self._options = options or factory.wechat_options()
+        self._documents = documents
         self._tasks: set[asyncio.Task[None]] = set()
         if not settings.token:
             logger.warning("%s is not set: the WeChat channel is off (answers 503)", TOKEN_ENV)
@@ -254,7 +272,7 @@ class WeChatInput(InputChannel):
                 body = await read_body(request)
                 inbound = self._authenticate(request.args, body)
                 await self._check_replay(request.args, body)
-                content = await self._answer(inbound, on_new_message, deadline)
+                content = await self._answer(inbound, on_new_message, deadline, agent_of(request))
             except RequestRejected as rejection:
                 return _reject(request, rejection)
             except SharedStateUnavailable as error:
@@ -328,10 +346,12 @@ class WeChatInput(InputChannel):
         inbound: _Inbound,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         deadline: float,
+        agent: Any = None,
     ) -> str | None:
         """The passive reply text for a message, or ``None`` for ``success``."""
         message, fields = inbound.message, inbound.fields
         openid = fields["FromUserName"]
+        media = None
         if fields["MsgType"].lower() == _EVENT_TYPE:
             if getattr(message, "event", "") not in GREET_EVENTS:
                 return None
@@ -345,6 +365,9 @@ class WeChatInput(InputChannel):
             user_text = (message.recognition or "").strip()
             if not user_text:
                 return VOICE_PROMPT
+        elif fields["MsgType"].lower() in MEDIA_TYPES and fields.get("MediaId") and agent:
+            media = _Media(fields["MediaId"].strip(), fields.get("Title") or "")
+            user_text = ""
         else:
             return TYPE_PROMPT
         if len(user_text) > MAX_MESSAGE_CHARS:
@@ -358,7 +381,10 @@ class WeChatInput(InputChannel):
             turn = _Turn()
             self._turns.set(key, turn)
             message_id = fields.get("MsgId") or None
-            self._spawn(self._run_turn(turn, openid, user_text, message_id, on_new_message))
+            if media is not None:
+                self._spawn(self._document_turn(turn, openid, media, agent))
+            else:
+                self._spawn(self._run_turn(turn, openid, user_text, message_id, on_new_message))
         else:
             logger.info("WeChat retried a message: waiting for the same bot turn")
         return await self._wait_for(turn, deadline)
@@ -406,6 +432,49 @@ class WeChatInput(InputChannel):
         except (Exception, TrackerStoreUnavailable):
             logger.exception("The bot failed to answer a WeChat message")
             messages = [{"text": BOT_ERROR_TEXT}]
+        await self._finish_turn(turn, openid, messages)
+
+    async def _document_turn(self, turn: _Turn, openid: str, media: _Media, agent: Any) -> None:
+        """Fetches a photo or file (``media/get``) and attaches it to the merchant's case."""
+        try:
+            messages = await self._document_messages(openid, media, agent)
+        except Exception:
+            logger.exception("A WeChat document could not be handled")
+            messages = [{"text": BOT_ERROR_TEXT}]
+        await self._finish_turn(turn, openid, messages)
+
+    async def _document_messages(
+        self, openid: str, media: _Media, agent: Any
+    ) -> list[dict[str, Any]]:
+        sender_id = scoped_sender(CHANNEL_NAME, openid)
+        # Nothing is downloaded for a merchant who is not verified in this conversation.
+        try:
+            verified = await verified_merchant(agent, sender_id)
+        except TrackerStoreUnavailable:
+            return [{"text": BOT_ERROR_TEXT}]
+        if verified is None:
+            return [{"text": domain_text(agent, UTTER_VERIFY_FIRST)}]
+        if self._api is None:
+            logger.error("Cannot fetch a WeChat document: %s and %s are not set", APPID_ENV,
+                         APPSECRET_ENV)  # fmt: skip
+            return [{"text": domain_text(agent, UTTER_MEDIA_FAILED)}]
+        if self._documents is None:
+            self._documents = DocumentService()
+        try:
+            data = await self._api.get_media(media.media_id, self._documents.max_bytes)
+        except MediaTooLarge:
+            return [{"text": domain_text(agent, UTTER_TOO_LARGE)}]
+        if data is None:
+            return [{"text": domain_text(agent, UTTER_MEDIA_FAILED)}]
+        _, messages, error = await take_document(
+            agent, self._documents, sender_id, data, media.hint
+        )
+        if error:
+            logger.warning("WeChat document from %s refused: %s", _mask(openid), error)
+        return messages
+
+    async def _finish_turn(self, turn: _Turn, openid: str, messages: list[dict[str, Any]]) -> None:
+        """Hands a turn's answer to a waiting request or the customer-service API."""
         reply = build_reply(messages)
         await self._options.set(openid, reply.payloads)
         first = reply.chunks[0] if reply.chunks else None

@@ -139,6 +139,68 @@
     send(text);
   });
 
+  // Documents: one file at a time, to the verified merchant's case (the server checks it).
+  var UPLOAD = "/chat/upload";
+  var MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+  var attach = document.getElementById("attach");
+  var drop = document.getElementById("drop");
+
+  function upload(file) {
+    if (!file) { return; }
+    add({ from: "user", text: "[文件] " + (file.name || "未命名") });
+    if (file.size > MAX_UPLOAD_BYTES) {
+      add({ from: "system", text: "文件超过10MB，没有发送。请压缩后再试。" });
+      return;
+    }
+    if (!state.token) {
+      add({ from: "system", text: "请先发一条消息开始对话并验证身份，再上传材料。" });
+      return;
+    }
+    var form = new FormData();
+    form.append("file", file, file.name || "upload");
+    var options = { method: "POST", headers: {}, body: form };
+    options.headers[SESSION_HEADER] = state.token;
+    setBusy(true);
+    fetch(UPLOAD + "?sender=" + encodeURIComponent(state.sender), options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        return Array.isArray(body) ? body : (body.messages || []);
+      });
+    }).then(function (replies) {
+      setBusy(false);
+      if (!replies.length) { add({ from: "system", text: "上传没有成功，请稍后重试。" }); }
+      replies.forEach(function (reply) {
+        add({ from: "bot", text: reply.text || "", buttons: reply.buttons || [] });
+      });
+    }).catch(function () {
+      setBusy(false);
+      add({ from: "system", text: "网络异常，文件可能没有送达，请稍后重试。" });
+    });
+  }
+
+  attach.addEventListener("change", function () {
+    var file = attach.files && attach.files[0];
+    attach.value = "";
+    upload(file);
+  });
+  var dragDepth = 0;
+  document.addEventListener("dragenter", function (event) {
+    event.preventDefault();
+    dragDepth += 1;
+    drop.hidden = false;
+  });
+  document.addEventListener("dragover", function (event) { event.preventDefault(); });
+  document.addEventListener("dragleave", function () {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) { drop.hidden = true; }
+  });
+  document.addEventListener("drop", function (event) {
+    event.preventDefault();
+    dragDepth = 0;
+    drop.hidden = true;
+    var files = event.dataTransfer && event.dataTransfer.files;
+    if (files && files.length) { upload(files[0]); }
+  });
+
   document.getElementById("reset").addEventListener("click", function () {
     state = freshState();
     save();

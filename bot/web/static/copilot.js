@@ -29,6 +29,10 @@
       lines.push("提交：" + (c.submitted_at || "—") + "  预计：" + (c.window_start || "—") + " 至 " + (c.window_end || "—"));
       if (c.missing_documents.length) { lines.push("缺材料：" + c.missing_documents.join("；")); }
       if (c.rejection_reason) { lines.push("驳回原因：" + c.rejection_reason); }
+      (card.documents || []).forEach(function (d) {
+        lines.push("已收材料 #" + d.document_id + "：" + (d.missing_item === null ? "待商户确认" : (d.missing_item || "补充材料")) +
+          "（" + d.mime + "，" + Math.ceil(d.size / 1024) + " KB，" + d.uploaded_at.replace("T", " ") + "）");
+      });
     } else {
       lines.push("暂无申请");
     }

@@ -311,7 +311,7 @@ async def test_voice_without_recognition_asks_to_type(
 @pytest.mark.parametrize(
     "xml",
     [
-        message_xml("image", PicUrl="http://example.com/a.jpg", MediaId="m1"),
+        # A photo is a document for the merchant's case: tests/bot/channels/test_documents.py.
         message_xml("location", Location_X="31.2", Location_Y="121.4", Label="上海"),
         message_xml("text", Content="   "),
     ],
