@@ -114,9 +114,8 @@ class ContentSnapshot:
         return applied
 
 
-def _read(session: Session) -> ContentSnapshot:
+def _read(session: Session, version: int) -> ContentSnapshot:
     repository = ContentRepository(session)
-    version = repository.version()
     responses: dict[str, str] = {}
     facts: dict[str, str] = {}
     for override in repository.overrides():
@@ -167,7 +166,7 @@ class ContentCache:
                 with self._store().session() as session:
                     version = ContentRepository(session).version()
                     if version != self._snapshot.version or self._snapshot.degraded:
-                        self._snapshot = _read(session)
+                        self._snapshot = _read(session, version)
             except SQLAlchemyError as error:
                 logger.error(
                     "Content store unavailable (%s): serving the texts of domain.yml and the "
