@@ -106,6 +106,8 @@ docs-figures: $(STAMP)
 # and the production profile (nginx on 127.0.0.1:5470, its own PostgreSQL database
 # posbot_bench, recreated and dropped, Redis db 11; skipped with the reason when PostgreSQL,
 # Redis or nginx is unavailable). Writes reports/bench/summary.md, chart.svg, bench.json.
+# Then the content store's NLG against the previous generator on the single process
+# (load/bench_nlg.py; reports/bench/nlg.md, p95 within 10 %).
 BENCH_ARGS ?=
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
