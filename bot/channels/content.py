@@ -155,7 +155,9 @@ class ContentInput(InputChannel):
 
         @content.middleware("response")
         async def no_framing(_request: Request, reply: HTTPResponse) -> None:
-            reply.headers.update(framing_headers())
+            # The page's own CSP (html_page) already forbids framing; the API gets it here.
+            for name, value in framing_headers().items():
+                reply.headers.setdefault(name, value)
             reply.headers.setdefault("Cache-Control", "no-store")
 
         @content.get("/")

@@ -190,7 +190,7 @@ async def test_the_nlg_endpoint_speaks_rasas_protocol(client):
         assert reply.status == 200
         filled = await reply.json()
     assert filled["text"].startswith("已为您转人工客服，工单号 TK202611260001。")
-    assert "请拨打客服热线 95000" in filled["text"]
+    assert "拨打客服热线 95000，" in filled["text"]
     async with client.post(
         "/ops/content/nlg", json={"response": "utter_nope"}, headers=headers
     ) as reply:

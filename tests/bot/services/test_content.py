@@ -201,13 +201,13 @@ async def test_a_fact_edit_wins_over_the_environment_everywhere(service, cache, 
     nlg = ContentNLG(domain=rasa_domain, cache=cache)
     await service.edit(FACT, "hotline", "400-800-1234", "ops1")
     text = await _text(nlg, rasa_domain, HANDOFF, ticket_id="TK1")
-    assert "请拨打客服热线 400-800-1234" in text
+    assert "拨打客服热线 400-800-1234，" in text
     assert cache.cached().text(rasa_domain.responses, "utter_contact").count("400-800-1234") == 1
     items = {(i.kind, i.name): i for i in await service.items()}
     assert items[(FACT, "hotline")].default == HOTLINE
     assert items[(FACT, "hotline")].text == "400-800-1234"
     await service.reset(FACT, "hotline", "ops1")
-    assert "请拨打客服热线 95000" in await _text(nlg, rasa_domain, HANDOFF, ticket_id="TK1")
+    assert "拨打客服热线 95000，" in await _text(nlg, rasa_domain, HANDOFF, ticket_id="TK1")
 
 
 async def test_another_process_sees_an_edit_after_the_check_interval(
@@ -219,7 +219,7 @@ async def test_another_process_sees_an_edit_after_the_check_interval(
     await service.edit(RESPONSE, REVIEW, NEW_REVIEW, "ops1")
     assert await _text(other_nlg, rasa_domain, REVIEW) == before  # within the interval
     clock.now += 2.0
-    assert await _text(other_nlg, rasa_domain, REVIEW).startswith("审核通常 5 个工作日")
+    assert (await _text(other_nlg, rasa_domain, REVIEW)).startswith("审核通常 5 个工作日")
 
 
 async def test_steady_state_reads_do_not_touch_the_store(store, clock, rasa_domain, facts):
