@@ -75,7 +75,7 @@ class ContentNLG(OperatorFactsNLG):
         cache: ContentCache | None = None,
     ) -> None:
         super().__init__(endpoint_config, domain)
-        self.defaults = self.responses
+        self.defaults: dict[str, list[dict[str, Any]]] = self.responses
         self._cache = cache
         self._applied: ContentSnapshot | None = None
 
@@ -99,9 +99,7 @@ class ContentNLG(OperatorFactsNLG):
             # One dict per content version, built when the version changes, not per turn.
             self.responses = snapshot.apply(self.defaults)
             self._applied = snapshot
-        return self.fill(
-            utter_action, slots, output_channel, snapshot.operator_facts(), arguments
-        )
+        return self.fill(utter_action, slots, output_channel, snapshot.operator_facts(), arguments)
 
     async def generate(
         self,

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from bot import runtime
 from bot.clock import china_now
+from bot.settings import ACTIONS_SECRET, HOTLINE
 from bot.store.content import FACT, RESPONSE, ContentRepository
 from bot.store.database import CaseStore
 from load.bench.script import load
@@ -51,8 +52,16 @@ TITLES: Final = {
 }
 #: Texts the *with* bot serves edited (the load script's conversation meets them).
 EDITS: Final = (
-    (RESPONSE, "utter_greet", "您好！我是POS机解除停用助手，可以查停用原因、讲流程和材料、查进度、提交申请。"),
-    (RESPONSE, "utter_review_time", "审核一般需要 3-7 个工作日（节假日和调休按日历计算），可随时在这里查进度。"),
+    (
+        RESPONSE,
+        "utter_greet",
+        "您好！我是POS机解除停用助手，可以查停用原因、讲流程和材料、查进度、提交申请。",
+    ),
+    (
+        RESPONSE,
+        "utter_review_time",
+        "审核一般需要 3-7 个工作日（节假日和调休按日历计算），可随时在这里查进度。",
+    ),
     (FACT, "hotline", "95000"),
 )
 SENDERS: Final = 10
@@ -96,7 +105,7 @@ def _bot(
     case_db = fresh_sqlite((directory / "cases.db").resolve(), merchants)
     if name == WITH:
         _edit(case_db)
-    env = {DB_URL_ENV: case_db, RATE_LIMIT_ENV: "off", "POSBOT_HOTLINE": "95000"}
+    env = {DB_URL_ENV: case_db, RATE_LIMIT_ENV: "off", HOTLINE.env: "95000"}
     with runtime.running_bot(
         MODEL, env=env, workdir=directory, cwd=ROOT, endpoints={"nlg": nlg}, port=port
     ) as bot:
@@ -128,12 +137,12 @@ def render(results: dict[str, Any]) -> str:
 
 <!-- Written by `python -m load.bench_nlg` (`make bench`); do not edit by hand. -->
 
-{results['date']} · commit {results['commit']} · {results['cores']} cores · load average
-{results['load_before']} before, {results['load_after']} after.
+{results["date"]} · commit {results["commit"]} · {results["cores"]} cores · load average
+{results["load_before"]} before, {results["load_after"]} after.
 
 Single process of `make run` (one Rasa server, one action server, in-memory trackers, SQLite
-case store), {results['senders']} senders at once running the load script of `load/bench`
-(the same conversation as `make bench`), {results['rounds']} rounds alternating between the
+case store), {results["senders"]} senders at once running the load script of `load/bench`
+(the same conversation as `make bench`), {results["rounds"]} rounds alternating between the
 bots so that machine noise hits both alike.
 
 | generator | turns | p50 ms | p95 ms | p99 ms | errors |
@@ -141,7 +150,7 @@ bots so that machine noise hits both alike.
 {rows}
 
 p95 with / without: **{ratio:.3f}** ({verdict} the 10 % budget).
-{'' if callback is None else f'p95 slim HTTP callback / without: **{callback:.3f}**.'}
+{"" if callback is None else f"p95 slim HTTP callback / without: **{callback:.3f}**."}
 """
 
 
@@ -185,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             nlg: dict[str, Any] = {"type": NLG_TYPES[name]}
             if name == CALLBACK:
                 nlg["url"] = f"http://127.0.0.1:{with_port}/ops/content/nlg"
-                nlg["headers"] = {"Authorization": "Bearer ${POSBOT_ACTIONS_SECRET}"}
+                nlg["headers"] = {"Authorization": "Bearer ${" + ACTIONS_SECRET.env + "}"}
             print(f"bench-nlg: starting {TITLES[name]}", flush=True)
             urls[name] = stack.enter_context(
                 _bot(name, WORK_DIR, args.senders, nlg, with_port if name == WITH else None)

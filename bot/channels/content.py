@@ -20,9 +20,17 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.auth import AgentTokens, OperatorTokens
-from bot.channels.pages import STATIC_DIR, agent_of, framing_headers, html_page, json_body, static_file
+from bot.channels.pages import (
+    STATIC_DIR,
+    agent_of,
+    framing_headers,
+    html_page,
+    json_body,
+    static_file,
+)
 from bot.nlg import ContentNLG
 from bot.server_secrets import actions_authorization
+from bot.services.base import CaseStore
 from bot.services.content import (
     FACT,
     RESPONSE,
@@ -34,7 +42,6 @@ from bot.services.content import (
     edit_json,
 )
 from bot.settings import ACTIONS_SECRET
-from bot.store.database import CaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +79,11 @@ BAD_BODY: Final = (
     '请求体应为 JSON：{"text": "新内容"}，只能修改文字（按钮等不可改）。',
     'Expected JSON {"text": "…"}; only the text can be edited (buttons cannot).',
 )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (hostile NLG bodies)."""
+    return value if isinstance(value, dict) else {}
 
 
 class ContentInput(InputChannel):
@@ -121,7 +133,9 @@ class ContentInput(InputChannel):
     def _generator(self, agent: Any) -> ContentNLG:
         nlg = self._nlg.get(id(agent.domain))
         if nlg is None:
-            self._nlg = {id(agent.domain): (nlg := ContentNLG(domain=agent.domain, cache=self.cache))}
+            self._nlg = {
+                id(agent.domain): (nlg := ContentNLG(domain=agent.domain, cache=self.cache))
+            }
         return nlg
 
     def _internal(self, request: Request) -> bool:
@@ -246,10 +260,10 @@ class ContentInput(InputChannel):
                     {"error": "bad_body", "message": "expected Rasa's NLG request body"},
                     status=400,
                 )
-            tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
-            slots = tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {}
-            arguments = body.get("arguments") if isinstance(body.get("arguments"), dict) else {}
-            channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+            tracker = _mapping(body.get("tracker"))
+            slots = _mapping(tracker.get("slots"))
+            arguments = _mapping(body.get("arguments"))
+            channel = _mapping(body.get("channel"))
             filled = await self._generator(agent).render(
                 body["response"], slots, str(channel.get("name") or ""), arguments
             )

@@ -138,7 +138,9 @@ class ContentCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self.check_seconds = CONTENT_CHECK_SECONDS.read() if check_seconds is None else check_seconds
+        self.check_seconds = (
+            CONTENT_CHECK_SECONDS.read() if check_seconds is None else check_seconds
+        )
         self._clock = clock
         self._snapshot = ContentSnapshot()
         self._checked_at: float | None = None
@@ -285,7 +287,8 @@ def validate_fact(name: str, text: Any) -> str:
     if name == "hotline" and not HOTLINE_PATTERN.match(text):
         raise ContentError(
             "hotline_format",
-            "客服热线只能含数字、空格、+、-、括号和“转”，3 到 30 个字符，如 95xxx 或 400-123-4567。",
+            "客服热线只能含数字、空格、+、-、括号和“转”，"
+            "3 到 30 个字符，如 95xxx 或 400-123-4567。",
             "The hotline may only hold digits, spaces, + - ( ) and 转 (3 to 30 characters), "
             "e.g. 400-123-4567.",
         )

@@ -128,7 +128,9 @@ class ContentRepository:
         row = self.session.get(ContentEdit, edit_id)
         return None if row is None else _edit(row)
 
-    def history(self, kind: str | None = None, name: str | None = None, limit: int = 50) -> Sequence[Edit]:
+    def history(
+        self, kind: str | None = None, name: str | None = None, limit: int = 50
+    ) -> Sequence[Edit]:
         """The latest changes, newest first (of one item when ``kind``/``name`` are given)."""
         query = select(ContentEdit).order_by(ContentEdit.id.desc()).limit(limit)
         if kind is not None:

@@ -12,9 +12,9 @@ import pytest
 from bot import runtime
 from bot.store.database import CaseStore
 from bot.store.seed import seed_demo_data
+from tests.conftest import ROOT
 from tests.e2e.conftest import AGENT_TOKENS, MODEL
 from tests.e2e.test_browser import CHROMIUM_FLAGS, TIMEOUT_MS, _bot_texts, _send, browser  # noqa: F401
-from tests.conftest import ROOT
 
 OPS_TOKEN = "ops-token-0123456789abc"
 NEW_TEXT = "审核通常 5 个工作日内完成（以日历工作日计），进度随时可以在这里查。"

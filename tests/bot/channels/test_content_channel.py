@@ -133,7 +133,9 @@ async def test_an_operator_lists_edits_and_resets(client, store):
         assert reply.status == 200
     with store.session() as session:
         assert session.execute(select(ContentOverride)).first() is None
-    async with client.get(f"/ops/content/api/history?kind=responses&name={REVIEW}", headers=OPS) as reply:
+    async with client.get(
+        f"/ops/content/api/history?kind=responses&name={REVIEW}", headers=OPS
+    ) as reply:
         assert [e["action"] for e in (await reply.json())["edits"]] == ["reset", "edit"]
 
 
@@ -146,7 +148,12 @@ async def test_an_operator_lists_edits_and_resets(client, store):
         (f"/ops/content/api/responses/{REVIEW}", {"text": ["x"]}, 400, "not_text"),
         (f"/ops/content/api/responses/{REVIEW}", {"text": "<script>x</script>"}, 400, "markup"),
         (f"/ops/content/api/responses/{REVIEW}", {"text": "{x}"}, 400, "unknown_placeholder"),
-        ("/ops/content/api/responses/utter_handoff", {"text": "已转人工"}, 400, "missing_placeholder"),
+        (
+            "/ops/content/api/responses/utter_handoff",
+            {"text": "已转人工"},
+            400,
+            "missing_placeholder",
+        ),
         ("/ops/content/api/responses/utter_no_such", {"text": "x"}, 404, "not_found"),
         ("/ops/content/api/responses/" + "u" * 300, {"text": "x"}, 404, "not_found"),
         ("/ops/content/api/cases/JC1", {"text": "x"}, 404, "not_found"),
