@@ -74,10 +74,21 @@ class ContentNLG(OperatorFactsNLG):
         domain: Domain | None = None,
         cache: ContentCache | None = None,
     ) -> None:
-        super().__init__(endpoint_config, domain)
-        self.defaults: dict[str, list[dict[str, Any]]] = self.responses
         self._cache = cache
         self._applied: ContentSnapshot | None = None
+        super().__init__(endpoint_config, domain)
+
+    @property
+    def responses(self) -> dict[str, list[dict[str, Any]]]:
+        """The responses served: domain.yml's with the content store's texts."""
+        return self._live
+
+    @responses.setter
+    def responses(self, value: dict[str, list[dict[str, Any]]]) -> None:
+        # Rasa sets the loaded model's responses after building the generator (Agent).
+        self.defaults = value
+        self._live = value
+        self._applied = None
 
     @property
     def cache(self) -> ContentCache:
@@ -97,7 +108,7 @@ class ContentNLG(OperatorFactsNLG):
         snapshot = await self.cache.current()
         if snapshot is not self._applied:
             # One dict per content version, built when the version changes, not per turn.
-            self.responses = snapshot.apply(self.defaults)
+            self._live = snapshot.apply(self.defaults)
             self._applied = snapshot
         return self.fill(utter_action, slots, output_channel, snapshot.operator_facts(), arguments)
 

@@ -94,6 +94,7 @@ def test_an_edit_is_live_in_the_widget_and_the_faq(content_bot, page, tmp_path: 
     card.locator("textarea").fill(NEW_TEXT)
     card.locator("button.save").click()
     page.wait_for_function("document.getElementById('notice').textContent.includes('已保存')")
+    page.wait_for_selector(".content-history .edit")
     assert page.locator(".content-history .edit").count() == 1
     assert "ops1" in page.locator(".content-history .edit").first.inner_text()
     page.screenshot(path=str(tmp_path / "content.png"), full_page=False)

@@ -336,3 +336,15 @@ def test_the_slim_callback_sends_slots_not_the_tracker(rasa_domain):
     }
     with pytest.raises(Exception, match="needs the url"):
         SlimCallbackNLG(None, rasa_domain)
+
+
+async def test_the_responses_rasa_sets_after_loading_a_model_are_served(
+    service, cache, rasa_domain
+):
+    # Rasa's Agent builds the generator before the model is loaded, then sets its responses.
+    nlg = ContentNLG(domain=None, cache=cache)
+    assert await nlg.generate(REVIEW, _tracker(rasa_domain), "rest") is None
+    nlg.responses = rasa_domain.responses
+    assert (await _text(nlg, rasa_domain, REVIEW)).startswith("审核一般需要")
+    await service.edit(RESPONSE, REVIEW, NEW_REVIEW, "ops1")
+    assert (await _text(nlg, rasa_domain, REVIEW)).startswith("审核通常")
