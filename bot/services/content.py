@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from bot.clock import china_now
 from bot.operator_facts import FACT_ENV, OperatorFacts, fill_operator_facts, operator_facts
 from bot.services.base import StoreService, StoreUnavailable
-from bot.settings import CONTENT_CHECK_SECONDS
+from bot.settings import CONTENT_CHECK_SECONDS, HOLIDAY_FILE
 from bot.store.content import (
     EDIT,
     FACT,
@@ -36,6 +36,7 @@ from bot.store.content import (
     Edit,
 )
 from bot.store.database import CaseStore, default_store
+from bot.workdays import HolidayOverrides, WorkdayCalendar, default_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,11 @@ __all__ = [
 #: WeChat's limit for one customer-service / passive text message, in UTF-8 bytes.
 MAX_TEXT_BYTES: Final = 2048
 MAX_FACT_CHARS: Final = 60
-FACT_NAMES: Final = tuple(FACT_ENV)
-OPERATOR_PLACEHOLDERS: Final = frozenset(FACT_NAMES)
+#: The holiday file (holidays.yml) as an editable fact: its whole YAML text.
+HOLIDAYS: Final = "holidays"
+OPERATOR_PLACEHOLDERS: Final = frozenset(FACT_ENV)
+FACT_NAMES: Final = (*FACT_ENV, HOLIDAYS)
+MAX_HOLIDAYS_CHARS: Final = 8000
 PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Markup never belongs in a reply: the widget shows text, WeChat shows it raw.
 MARKUP: Final = re.compile(r"<\s*[A-Za-z!/?]|javascript:|&#?[A-Za-z0-9]+;", re.IGNORECASE)
@@ -145,6 +149,7 @@ class ContentCache:
         self._snapshot = ContentSnapshot()
         self._checked_at: float | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Event()
 
     def cached(self) -> ContentSnapshot:
         """The edits as last read (no store access)."""
@@ -182,6 +187,21 @@ class ContentCache:
         """The edits, asking the store when the check is due (blocking)."""
         return self.refresh() if self.due() else self._snapshot
 
+    def peek(self) -> ContentSnapshot:
+        """The edits as last read, never waiting: a due check runs on a background thread
+        (for synchronous callers on the event loop, such as the working-day calendar)."""
+        if self.due() and not self._refreshing.is_set():
+            self._refreshing.set()
+
+            def run() -> None:
+                try:
+                    self.refresh()
+                finally:
+                    self._refreshing.clear()
+
+            threading.Thread(target=run, name="content-refresh", daemon=True).start()
+        return self._snapshot
+
     async def current(self) -> ContentSnapshot:
         """The edits, asking the store on a worker thread when the check is due."""
         if not self.due():
@@ -200,6 +220,35 @@ def content_cache() -> ContentCache:
         if _cache is None:
             _cache = ContentCache()
         return _cache
+
+
+_calendars: dict[str, WorkdayCalendar] = {}
+
+
+def content_calendar(cache: ContentCache | None = None) -> WorkdayCalendar:
+    """The working-day calendar with the operators' holiday edit, else the holiday file's."""
+    text = (cache or content_cache()).peek().facts.get(HOLIDAYS)
+    if text is None:
+        return default_calendar()
+    calendar = _calendars.get(text)
+    if calendar is None:
+        try:
+            overrides = HolidayOverrides.parse(text)
+        except ValueError as error:  # validated when edited; never stop the bot
+            logger.error("Ignoring the edited holiday calendar: %s", error)
+            return default_calendar()
+        calendar = WorkdayCalendar(overrides)
+        _calendars.clear()
+        _calendars[text] = calendar
+    return calendar
+
+
+def holiday_file_text() -> str:
+    """The text of the holiday file (the default of the ``holidays`` fact)."""
+    try:
+        return HOLIDAY_FILE.read().read_text(encoding="utf-8").strip()
+    except OSError:
+        return "holidays: []\nworkdays: []"
 
 
 def placeholders(text: str) -> set[str]:
@@ -269,9 +318,12 @@ def validate_fact(name: str, text: Any) -> str:
     """The cleaned value of an operator fact.
 
     Raises:
-        ContentError: empty, too long, with markup or braces, or a hotline that is not a number.
+        ContentError: empty, too long, with markup or braces, or a hotline that is not a number;
+            a holiday calendar that is not ``holidays:`` / ``workdays:`` lists of ISO dates.
     """
     text = _common_checks(text)
+    if name == HOLIDAYS:
+        return _validate_holidays(text)
     if "\n" in text or "{" in text or "}" in text:
         raise ContentError(
             "fact_format",
@@ -292,6 +344,27 @@ def validate_fact(name: str, text: Any) -> str:
             "The hotline may only hold digits, spaces, + - ( ) and 转 (3 to 30 characters), "
             "e.g. 400-123-4567.",
         )
+    return text
+
+
+def _validate_holidays(text: str) -> str:
+    if len(text) > MAX_HOLIDAYS_CHARS:
+        raise ContentError(
+            "too_long",
+            f"节假日表过长：{len(text)} 个字符，最多 {MAX_HOLIDAYS_CHARS} 个。",
+            f"The holiday calendar is too long: {len(text)} characters, at most "
+            f"{MAX_HOLIDAYS_CHARS}.",
+        )
+    try:
+        HolidayOverrides.parse(text)
+    except ValueError as error:
+        raise ContentError(
+            "holidays_format",
+            "节假日表格式不对：应为 YAML，holidays: 和 workdays: 下各列 ISO 日期"
+            f"（如 holidays: [2027-01-01]）。问题：{error}",
+            "The holiday calendar must be YAML with holidays: and workdays: lists of ISO "
+            f"dates (e.g. holidays: [2027-01-01]). Problem: {error}",
+        ) from None
     return text
 
 
@@ -345,6 +418,8 @@ class ContentService(StoreService):
             if name not in self.responses or not _first_text(self.responses[name]):
                 raise UnknownContent(name)
             return _first_text(self.responses[name])
+        if kind == FACT and name == HOLIDAYS:
+            return holiday_file_text()
         if kind == FACT and name in FACT_NAMES:
             return getattr(self._base_facts(), name) or ""
         raise UnknownContent(name)
@@ -471,4 +546,12 @@ def edit_json(edit: Edit) -> dict[str, Any]:
     }
 
 
-__all__ += ["ContentItem", "StoreUnavailable", "edit_json", "validate_fact", "validate_response"]
+__all__ += [
+    "HOLIDAYS",
+    "ContentItem",
+    "StoreUnavailable",
+    "content_calendar",
+    "edit_json",
+    "validate_fact",
+    "validate_response",
+]

@@ -56,7 +56,7 @@
     if (item.placeholders.length) { meta += " · 必须保留：" + item.placeholders.map(function (p) { return "{" + p + "}"; }).join(" "); }
     if (item.buttons.length) { meta += " · 按钮（不可改）：" + item.buttons.join(" / "); }
     box.appendChild(el("div", "meta", meta));
-    var text = el(item.kind === "fact" ? "input" : "textarea");
+    var text = el(item.kind === "fact" && item.name !== "holidays" ? "input" : "textarea");
     text.value = item.text;
     text.setAttribute("aria-label", item.name);
     box.appendChild(text);

@@ -348,3 +348,28 @@ async def test_the_responses_rasa_sets_after_loading_a_model_are_served(
     assert (await _text(nlg, rasa_domain, REVIEW)).startswith("审核一般需要")
     await service.edit(RESPONSE, REVIEW, NEW_REVIEW, "ops1")
     assert (await _text(nlg, rasa_domain, REVIEW)).startswith("审核通常")
+
+
+async def test_the_holiday_calendar_is_edited_in_the_same_place(service, cache, clock):
+    from datetime import date
+
+    from bot.services.content import HOLIDAYS, content_calendar
+
+    items = {(i.kind, i.name): i for i in await service.items()}
+    assert "holidays:" in items[(FACT, HOLIDAYS)].default  # the text of holidays.yml
+    for bad in (
+        "holidays: 2027-01-01",
+        "holidays: [someday]",
+        "- a list",
+        "holidays: [2027-02-30]",
+    ):
+        with pytest.raises(ContentError) as refused:
+            await service.edit(FACT, HOLIDAYS, bad, "ops1")
+        assert refused.value.code == "holidays_format"
+        assert "ISO" in refused.value.chinese and "ISO" in refused.value.english
+    # 2031 is past what the chinesecalendar package knows: the operators' days decide.
+    monday = date(2031, 3, 3)
+    assert content_calendar(cache).is_workday(monday)[0] is True
+    await service.edit(FACT, HOLIDAYS, "holidays: [2031-03-03]\nworkdays: []", "ops1")
+    cache.refresh()
+    assert content_calendar(cache).is_workday(monday)[0] is False
