@@ -65,7 +65,9 @@ EDITS: Final = (
     (FACT, "hotline", "95000"),
 )
 SENDERS: Final = 10
-ROUNDS: Final = 6
+ROUNDS: Final = 8
+#: Conversations per sender in a round.
+REPEATS: Final = 2
 WARM_UP_SENDERS: Final = 4
 MAX_P95_RATIO: Final = 1.10
 EXIT_OK: Final = 0
@@ -204,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for number in range(args.rounds):
             order = names if number % 2 == 0 else list(reversed(names))
             for name in order:
-                run = asyncio.run(load(urls[name] + WEBHOOK, merchants, 1, f"{name}-{number}"))
+                run = asyncio.run(
+                    load(urls[name] + WEBHOOK, merchants, REPEATS, f"{name}-{number}")
+                )
                 seconds[name].extend(turn.seconds for turn in run.turns)
                 errors[name] += run.errors
                 problems.extend(run.problems)
