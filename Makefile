@@ -106,9 +106,12 @@ docs-figures: $(STAMP)
 # and the production profile (nginx on 127.0.0.1:5470, its own PostgreSQL database
 # posbot_bench, recreated and dropped, Redis db 11; skipped with the reason when PostgreSQL,
 # Redis or nginx is unavailable). Writes reports/bench/summary.md, chart.svg, bench.json.
+# Then the content store's NLG against the previous generator on the single process
+# (load/bench_nlg.py; reports/bench/nlg.md, p95 within 10 %).
 BENCH_ARGS ?=
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
+	$(BIN)/python -m load.bench_nlg --out reports/bench
 	$(BIN)/python -m bot.quality.docs_figures bench
 
 # In-process detail (not part of `test`; ~10 min): NLU parse, one Rasa process at 1/10/50

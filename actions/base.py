@@ -13,10 +13,11 @@ from bot.services.applications import ApplicationService
 from bot.services.base import CaseStore, StoreUnavailable
 from bot.services.case_changes import CaseChangeService
 from bot.services.cases import CaseService
+from bot.services.content import content_calendar
 from bot.services.handoffs import HandoffService
 from bot.services.identity import IdentityService
 from bot.services.misses import MissService
-from bot.workdays import WorkdayCalendar, default_calendar
+from bot.workdays import WorkdayCalendar
 
 DomainDict = dict[str, Any]
 
@@ -43,8 +44,9 @@ class StoreBacked:
 
     @property
     def calendar(self) -> WorkdayCalendar:
-        """The working-day calendar (the process-wide one unless one was injected)."""
-        return self._calendar if self._calendar is not None else default_calendar()
+        """The working-day calendar (the process-wide one, with the operators' holiday edit of
+        the content store, unless one was injected)."""
+        return self._calendar if self._calendar is not None else content_calendar()
 
     @cached_property
     def cases(self) -> CaseService:

@@ -225,6 +225,16 @@ def _positive_int(text: str) -> int:
     return number
 
 
+def _check_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise ValueError("must be a number of seconds above 0 and at most 3600")
+    return seconds
+
+
 def _tier_prefixes(text: str) -> dict[str, str | list[str]]:
     try:
         prefixes = json.loads(text)
@@ -498,6 +508,16 @@ OPERATOR_FILE: Final = Setting(
     "`operator.yml`",
     group=OPERATOR,
 )
+CONTENT_CHECK_SECONDS: Final = Setting(
+    "POSBOT_CONTENT_CHECK_SECONDS",
+    2.0,
+    "how often a serving process asks the content store whether operators edited a reply or "
+    "a fact (one cheap query per interval, none per turn; an edit made in the same process is "
+    "live at once)",
+    _check_seconds,
+    "`2`",
+    group=OPERATOR,
+)
 TEST_PG_URL: Final = Setting(
     "POSBOT_TEST_PG_URL",
     PRODUCTION_DB_URL,
@@ -632,6 +652,7 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "service_hours": SERVICE_HOURS,
     "provider_name": PROVIDER_NAME,
     "operator_file": OPERATOR_FILE,
+    "content_check_seconds": CONTENT_CHECK_SECONDS,
     "test_pg_url": TEST_PG_URL,
     "test_redis_url": TEST_REDIS_URL,
     "test_shared_redis_url": TEST_SHARED_REDIS_URL,
@@ -678,6 +699,7 @@ class Settings:
     service_hours: str | None
     provider_name: str | None
     operator_file: Path
+    content_check_seconds: float
     test_pg_url: str = field(repr=False)
     test_redis_url: str
     test_shared_redis_url: str

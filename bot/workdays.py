@@ -58,14 +58,28 @@ class HolidayOverrides:
         if not path.exists():
             return cls()
         try:
-            content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            return cls.parse(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            logger.error("Ignoring holiday file %s: %s", path, error)
+            return cls()
+
+    @classmethod
+    def parse(cls, text: str) -> HolidayOverrides:
+        """The days of a holiday file's text (the operators' edit of it, too).
+
+        Raises:
+            ValueError: not YAML, not a mapping, or a list that is not of ISO dates.
+        """
+        try:
+            content = yaml.safe_load(text) or {}
             return cls(
                 holidays=frozenset(_as_dates(content.get("holidays"))),
                 workdays=frozenset(_as_dates(content.get("workdays"))),
             )
-        except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError) as error:
-            logger.error("Ignoring holiday file %s: %s", path, error)
-            return cls()
+        except (ValueError, TypeError, AttributeError, yaml.YAMLError) as error:
+            raise ValueError(
+                str(error).splitlines()[0] if str(error) else type(error).__name__
+            ) from None
 
 
 def _as_dates(values: object) -> list[date]:

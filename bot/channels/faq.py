@@ -14,6 +14,7 @@ from sanic.response import HTTPResponse
 from bot.channels.pages import agent_of, domain_text, html_page, json_body, static_file
 from bot.faq import FAQ_TOPICS, TOPIC_BY_INTENT, FaqTopic
 from bot.nlu.evidence import on_topic_intent
+from bot.services.content import content_cache
 
 MAX_QUESTION_CHARS: Final = 500
 MIN_CONFIDENCE: Final = 0.35
@@ -86,6 +87,7 @@ class FaqInput(InputChannel):
             agent = agent_of(request)
             if agent is None or agent.domain is None:
                 return html_page("<p>助手正在启动，请稍后刷新。</p>", status=503)
+            await content_cache().current()  # the operators' latest edits (docs/content.md)
             return html_page(render_faq(agent))
 
         @faq.get("/static/<name>")

@@ -12,7 +12,7 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.operator_facts import fill_operator_facts
+from bot.services.content import content_cache
 from bot.settings import CHAT_EMBED_ORIGINS
 
 logger = logging.getLogger(__name__)
@@ -97,16 +97,16 @@ def agent_of(request: Request) -> Any:
 
 
 def domain_text(agent: Any, name: str) -> str:
-    """The first text variant of a domain response of the loaded model, operator facts filled.
+    """The live text of a response (the content store's, else the loaded model's domain),
+    operator facts filled.
 
     Pages and channels that show domain texts themselves (FAQ, copilot, the agent desk, the
-    REST channel's degraded reply) go through here, so no ``{hotline}`` reaches a reader.
+    REST channel's degraded reply) go through here, so no ``{hotline}`` reaches a reader and
+    an operator's edit shows everywhere. It reads the process's cache as it is; a page handler
+    that wants the latest edits awaits ``content_cache().current()`` first.
     """
-    variants = agent.domain.responses.get(name) or [] if agent is not None else []
-    for variant in variants:
-        if variant.get("text"):
-            return fill_operator_facts(str(variant["text"]))
-    return ""
+    responses = agent.domain.responses if agent is not None else {}
+    return content_cache().cached().text(responses, name)
 
 
 def json_body(request: Request) -> Any:

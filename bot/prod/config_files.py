@@ -46,8 +46,8 @@ UTTER_SERVICE_UNAVAILABLE: Final = "utter_service_unavailable"
 RATE_LIMIT_ZONE: Final = "posbot_clients"
 RATE_LIMIT_ZONE_SIZE: Final = "10m"
 
-# Fills the operator facts (hotline, service hours) into every response (bot/nlg.py).
-NLG_CLASS: Final = "bot.nlg.OperatorFactsNLG"
+# The content store's live texts, operator facts filled, in every response (bot/nlg.py).
+NLG_CLASS: Final = "bot.nlg.ContentNLG"
 
 
 def endpoints(settings: ProdSettings, actions_secret: str) -> dict:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.store.database import CaseStore, default_store
-from bot.workdays import WorkdayCalendar, default_calendar
+from bot.workdays import WorkdayCalendar
 
 logger = logging.getLogger(__name__)
 
@@ -80,5 +80,10 @@ class CalendarService(StoreService):
 
     @property
     def calendar(self) -> WorkdayCalendar:
-        """The working-day calendar (the process-wide one unless one was injected)."""
-        return self._calendar if self._calendar is not None else default_calendar()
+        """The working-day calendar (the process-wide one, with the operators' holiday edit of
+        the content store, unless one was injected)."""
+        if self._calendar is not None:
+            return self._calendar
+        from bot.services.content import content_calendar  # content imports this module
+
+        return content_calendar()

@@ -296,4 +296,39 @@ class Document(Base):
 # --- content store (issue 14) ---
 
 
+class ContentOverride(Base):
+    """An operator's live text for a reply (``kind`` "response") or an operator fact
+    (``kind`` "fact"); without a row the text of domain.yml / the configuration applies."""
+
+    __tablename__ = "content_overrides"
+
+    kind = Column(String(16), primary_key=True)
+    name = Column(String(120), primary_key=True)
+    text = Column(Text, nullable=False)
+    updated_by = Column(String(64), nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+
+
+class ContentEdit(Base):
+    """The audit of every content change: who, when, the text before and after.
+
+    ``new_text`` / ``old_text`` are ``None`` where the default (domain.yml, configuration)
+    applied. The highest id is the content's version: serving processes compare it to theirs.
+    """
+
+    __tablename__ = "content_edits"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    kind = Column(String(16), nullable=False)
+    name = Column(String(120), nullable=False)
+    action = Column(String(16), nullable=False)
+    old_text = Column(Text, nullable=True)
+    new_text = Column(Text, nullable=True)
+    operator_id = Column(String(64), nullable=False)
+    edited_at = Column(DateTime, nullable=False)
+    reverts_edit_id = Column(Integer, nullable=True)
+
+    __table_args__ = (Index("ix_content_edits_item", "kind", "name", "id"),)
+
+
 # --- operators' console (issue 14) ---

@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot import operator_facts as facts_module
 from bot.channels.pages import domain_text
 from bot.cli.serve import serve
-from bot.nlg import OperatorFactsNLG
+from bot.nlg import ContentNLG, OperatorFactsNLG
 from bot.operator_facts import (
     UNSET_TEXT,
     OperatorFacts,
@@ -150,7 +150,7 @@ async def test_the_nlg_fills_facts_next_to_the_action_values(configured):
 
 def test_endpoints_use_the_nlg():
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    assert endpoints["nlg"] == {"type": "bot.nlg.OperatorFactsNLG"}
+    assert endpoints["nlg"] == {"type": "bot.nlg.ContentNLG"}
 
 
 def test_serve_warns_when_facts_are_unset(unset, capsys, tmp_path):
@@ -177,7 +177,7 @@ def test_nginx_degraded_reply_and_prod_endpoints_carry_the_facts(configured):
     body = rest_unavailable_body(ROOT / "domain.yml")
     assert "客服热线 95000" in body and "{hotline}" not in body
     settings = ProdSettings.from_env({})
-    assert endpoints(settings, "test-actions-secret")["nlg"] == {"type": "bot.nlg.OperatorFactsNLG"}
+    assert endpoints(settings, "test-actions-secret")["nlg"] == {"type": "bot.nlg.ContentNLG"}
 
 
 def test_pages_fill_the_facts(configured):
@@ -200,10 +200,10 @@ def test_the_launcher_makes_the_nlg_the_default(monkeypatch):
         generator, "_create_from_endpoint_config", generator._create_from_endpoint_config
     )
     domain = Domain.load(str(ROOT / "domain.yml"))
-    assert type(NaturalLanguageGenerator.create(None, domain)).__name__ != "OperatorFactsNLG"
+    assert type(NaturalLanguageGenerator.create(None, domain)).__name__ != "ContentNLG"
     install_as_default()
     install_as_default()  # idempotent
-    assert isinstance(NaturalLanguageGenerator.create(None, domain), OperatorFactsNLG)
+    assert isinstance(NaturalLanguageGenerator.create(None, domain), ContentNLG)
     explicit = NaturalLanguageGenerator.create(EndpointConfig(type="response"), domain)
     assert type(explicit).__name__ == "TemplatedNaturalLanguageGenerator"
 
