@@ -154,7 +154,7 @@
       return response.ok ? response.json() : { messages: [] };
     }).then(function (result) {
       (result.messages || []).forEach(function (message) {
-        add({ from: message.from === "agent" ? "agent" : "bot", text: message.text });
+        add({ from: message.from === "agent" ? "agent" : "bot", text: message.text, buttons: message.buttons || [] });
       });
     }).catch(function () { /* offline: try again later */ });
   }
