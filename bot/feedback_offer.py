@@ -244,8 +244,8 @@ def install() -> None:
         await original(self, output_channel, tracker)
         try:
             await offer_feedback(self, output_channel, tracker)
-        except Exception:  # noqa: BLE001 - the answer is out; a failed offer must not undo it
+        except Exception:
             logger.exception("The feedback offer failed; the answer stands without it")
 
     setattr(_run_prediction_loop, _APPLIED_MARK, True)
-    MessageProcessor._run_prediction_loop = _run_prediction_loop  # type: ignore[method-assign]
+    MessageProcessor._run_prediction_loop = _run_prediction_loop

@@ -68,7 +68,9 @@ class FeedbackRepository:
     def add_rating(self, *, sender_hash: str, agent_id: str, score: int, now: datetime) -> None:
         """Stores one satisfaction rating."""
         self.session.add(
-            SatisfactionRating(sender_hash=sender_hash, agent_id=agent_id, score=score, created_at=now)
+            SatisfactionRating(
+                sender_hash=sender_hash, agent_id=agent_id, score=score, created_at=now
+            )
         )
 
     def feedback(self) -> list[AnswerFeedback]:
@@ -131,9 +133,7 @@ def intent_sequences(
     """The intents of each conversation's user messages since ``since_timestamp`` (Unix time),
     in order; at most ``max_rows`` messages are read."""
     p = placeholder(connection)
-    rows = connection.exec_driver_sql(
-        _USER_INTENTS.replace("{p}", p), (since_timestamp, max_rows)
-    )
+    rows = connection.exec_driver_sql(_USER_INTENTS.replace("{p}", p), (since_timestamp, max_rows))
     current: str | None = None
     intents: list[str] = []
     for sender_id, intent in rows:

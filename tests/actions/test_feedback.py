@@ -15,7 +15,11 @@ from bot.store.models import AnswerFeedback, SatisfactionRating
 from tests.actions.helpers import make_tracker, said, user_event
 from tests.conftest import NOW
 
-ANSWER = {"event": "bot", "text": "审核一般需要3到7个工作日", "metadata": {"utter_action": "utter_review_time"}}
+ANSWER = {
+    "event": "bot",
+    "text": "审核一般需要3到7个工作日",
+    "metadata": {"utter_action": "utter_review_time"},
+}
 OFFER = {
     "event": "bot",
     "text": "这个回答对您有帮助吗？",
@@ -90,7 +94,7 @@ async def test_not_helpful_apologises_and_offers_a_human(store, domain):
         "answer_feedback", entities=verdict("not_helpful"), events=[QUESTION, ANSWER, OFFER]
     )
     dispatcher, events = await run(feedback_action(store), tracker, domain)
-    assert said(dispatcher) == ["utter_feedback_sorry"]
+    assert (said(dispatcher), events) == (["utter_feedback_sorry"], [])
     buttons = domain["responses"]["utter_feedback_sorry"][0]["buttons"]
     assert {"title": "转人工客服", "payload": "/request_human"} in buttons
     assert [row[2] for row in feedback_rows(store)] == ["not_helpful"]
@@ -98,7 +102,18 @@ async def test_not_helpful_apologises_and_offers_a_human(store, domain):
 
 @pytest.mark.parametrize(
     "value",
-    ["HELPFUL", " helpful", "great", "", None, 1, True, ["helpful"], {"v": "helpful"}, "helpful" * 50],
+    [
+        "HELPFUL",
+        " helpful",
+        "great",
+        "",
+        None,
+        1,
+        True,
+        ["helpful"],
+        {"v": "helpful"},
+        "helpful" * 50,
+    ],
 )
 async def test_a_forged_verdict_stores_nothing(store, domain, value):
     tracker = make_tracker(
@@ -128,7 +143,9 @@ async def test_forged_offer_metadata_stores_nothing(store, domain):
         "event": "bot",
         "metadata": {"posbot_feedback": {"intent": "'; DROP TABLE x; --", "response": ""}},
     }
-    tracker = make_tracker("answer_feedback", entities=verdict("helpful"), events=[QUESTION, forged])
+    tracker = make_tracker(
+        "answer_feedback", entities=verdict("helpful"), events=[QUESTION, forged]
+    )
     dispatcher, _ = await run(feedback_action(store), tracker, domain)
     assert said(dispatcher) == ["utter_feedback_no_answer"]
     assert feedback_rows(store) == []
@@ -153,10 +170,14 @@ async def test_a_rating_after_the_hand_back_is_stored(store, domain):
     assert rating_rows(store) == [(sender_hash("tester"), "wang", 4, NOW)]
 
 
-@pytest.mark.parametrize("value", [0, 6, -1, 4.5, "5.0", "五", "", None, True, "99999999999999999999"])
+@pytest.mark.parametrize(
+    "value", [0, 6, -1, 4.5, "5.0", "五", "", None, True, "99999999999999999999"]
+)
 async def test_a_rating_outside_one_to_five_is_refused(store, domain, value):
     tracker = make_tracker(
-        "rate_service", entities=score(value), events=[user_event("request_human", "转人工"), RATING]
+        "rate_service",
+        entities=score(value),
+        events=[user_event("request_human", "转人工"), RATING],
     )
     dispatcher, _ = await run(rating_action(store), tracker, domain)
     assert said(dispatcher) == ["utter_rating_invalid"]

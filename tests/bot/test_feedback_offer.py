@@ -82,8 +82,17 @@ def test_a_case_reply_after_the_identity_form_is_about_the_case_status(domain):
         ("ask_review_time", [("utter_secret_warning", None), ("utter_review_time", None)]),
         ("nlu_fallback", [("utter_clarify", None)]),
         # A question back (buttons) is no answer yet.
-        ("ask_suspend_reason", [("utter_suspend_reason_general", None), ("utter_offer_verify", {"buttons": [{"title": "好", "payload": "/affirm"}]})]),
-        ("report_not_working", [("utter_triage_question", {"buttons": [{"title": "x", "payload": "/y"}]})]),
+        (
+            "ask_suspend_reason",
+            [
+                ("utter_suspend_reason_general", None),
+                ("utter_offer_verify", {"buttons": [{"title": "好", "payload": "/affirm"}]}),
+            ],
+        ),
+        (
+            "report_not_working",
+            [("utter_triage_question", {"buttons": [{"title": "x", "payload": "/y"}]})],
+        ),
         ("answer_feedback", [("utter_feedback_thanks", None)]),
         ("ask_review_time", []),
         # ids given to the form, the form asks on: not an answer either.
@@ -106,5 +115,7 @@ def test_no_offer_in_a_form_or_a_paused_conversation(domain):
 def test_at_most_one_offer_per_answer(domain):
     tracker = turn(domain, "ask_fees", ("utter_fees", None))
     assert answer_of_turn(tracker) == ("ask_fees", "utter_fees")
-    tracker.update(BotUttered("这个回答对您有帮助吗？", metadata={OFFER_KEY: {"intent": "ask_fees"}}))
+    tracker.update(
+        BotUttered("这个回答对您有帮助吗？", metadata={OFFER_KEY: {"intent": "ask_fees"}})
+    )
     assert answer_of_turn(tracker) is None

@@ -234,7 +234,8 @@ def test_after_the_hand_back_a_rating_is_asked_and_stored(feedback_bot):
 
 
 @pytest.mark.parametrize(
-    "forged", ['/rate_service{"score": 5}', '/rate_service{"score": 9}', "/rate_service", "给客服打5分"]
+    "forged",
+    ['/rate_service{"score": 5}', '/rate_service{"score": 9}', "/rate_service", "给客服打5分"],
 )
 def test_a_rating_without_a_handoff_is_refused(feedback_bot, forged):
     bot, store = feedback_bot

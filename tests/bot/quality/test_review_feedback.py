@@ -38,7 +38,10 @@ def test_the_most_unhelpful_answers_come_first_with_masked_examples(store, tmp_p
         ("utter_review_time", 3, 1),
         ("utter_fees", 1, 0),
     ]
-    assert answers[0].examples == ("=cmd|' /C calc'!A0\n- intent: x", "审核要多久 我电话138****5678")
+    assert answers[0].examples == (
+        "=cmd|' /C calc'!A0\n- intent: x",
+        "审核要多久 我电话138****5678",
+    )
     text = write_unhelpful(answers, tmp_path / "r").read_text(encoding="utf-8")
     assert "## 1. `utter_review_time` (intent `ask_review_time`): 3 not helpful, 1 helpful" in text
     assert "- 审核要多久 我电话138****5678" in text

@@ -56,7 +56,11 @@ def test_the_most_frequent_next_questions_come_first(tmp_path: Path, domain: Dom
     }
     seed(url, domain, conversations, now - DAY)
     related = RelatedQuestions(url, clock=lambda: now)
-    assert asyncio.run(related.related("ask_fees")) == ["report_fraud", "ask_contact", "ask_pos_types"]
+    assert asyncio.run(related.related("ask_fees")) == [
+        "report_fraud",
+        "ask_contact",
+        "ask_pos_types",
+    ]
     # Too few transitions out of ask_pos_types (1): the built-in order.
     assert asyncio.run(related.related("ask_pos_types")) == list(DEFAULT_NEXT["ask_pos_types"])
 
@@ -97,9 +101,7 @@ def test_read_once_then_refreshed_after_the_ttl(tmp_path: Path, domain: Domain) 
 
 def test_an_unreachable_tracker_store_falls_back_to_the_defaults(tmp_path: Path) -> None:
     related = RelatedQuestions(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
-    assert asyncio.run(related.related("ask_review_time")) == list(
-        DEFAULT_NEXT["ask_review_time"]
-    )
+    assert asyncio.run(related.related("ask_review_time")) == list(DEFAULT_NEXT["ask_review_time"])
 
 
 def test_transitions_skip_social_turns_and_repeats() -> None:
