@@ -18,11 +18,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import DomainDict, StoreUnavailable, latest_entity
 from actions.constants import UTTER_STORE_UNAVAILABLE
 from bot.clock import Clock, china_now
-from bot.feedback_offer import FEEDBACK_INTENT, OFFER_KEY, VERDICT_ENTITY
 from bot.services.feedback import (
+    FEEDBACK_INTENT,
     HELPFUL,
+    OFFER_KEY,
     RATING_KEY,
     SCORE_ENTITY,
+    VERDICT_ENTITY,
     FeedbackService,
     parse_score,
     parse_verdict,

@@ -21,14 +21,18 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from bot.services.feedback import ANSWER_INTENTS, HELPFUL, NOT_HELPFUL, RelatedQuestions
+from bot.services.feedback import (
+    ANSWER_INTENTS,
+    FEEDBACK_INTENT,
+    HELPFUL,
+    NOT_HELPFUL,
+    OFFER_KEY,
+    VERDICT_ENTITY,
+    RelatedQuestions,
+)
 
 logger = logging.getLogger(__name__)
 
-#: BotUttered metadata key of the offer: {"intent": ..., "response": ...} of the answer.
-OFFER_KEY: Final = "posbot_feedback"
-FEEDBACK_INTENT: Final = "answer_feedback"
-VERDICT_ENTITY: Final = "verdict"
 UTTER_ASK: Final = "utter_feedback_ask"
 UTTER_ASK_RELATED: Final = "utter_feedback_ask_related"
 UTTER_BUTTON: Final = "utter_feedback_button_{}"

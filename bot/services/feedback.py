@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 HELPFUL: Final = "helpful"
 NOT_HELPFUL: Final = "not_helpful"
 VERDICTS: Final = (HELPFUL, NOT_HELPFUL)
+#: BotUttered metadata key of the offer under an answer: {"intent": ..., "response": ...}.
+OFFER_KEY: Final = "posbot_feedback"
+FEEDBACK_INTENT: Final = "answer_feedback"
+VERDICT_ENTITY: Final = "verdict"
 #: BotUttered metadata key of the rating question after a human conversation: {"agent_id": ...}.
 RATING_KEY: Final = "posbot_rating"
 RATING_INTENT: Final = "rate_service"
