@@ -1,7 +1,7 @@
 """After an answer: "有帮助 / 没帮助" buttons and up to three related questions (猜你想问).
 
-:func:`install` wraps Rasa's ``MessageProcessor._run_prediction_loop``: when the policies have
-finished a turn, :func:`answer_of_turn` decides whether the turn was an answer worth asking
+:func:`install` wraps Rasa's ``MessageProcessor._run_action``: when the policies have finished
+a turn (just before its closing ``action_listen``), :func:`answer_of_turn` decides whether the turn was an answer worth asking
 about, and :func:`offer_feedback` adds one bot message with the verdict buttons and the related
 questions of :class:`bot.services.feedback.RelatedQuestions`. Doing it once per turn, after the
 dialogue, keeps every rule and story as it is (no extra action to predict) and gives the offer
@@ -237,19 +237,24 @@ async def offer_feedback(processor: Any, output_channel: Any, tracker: Any) -> b
 
 
 def install() -> None:
-    """Wraps ``MessageProcessor._run_prediction_loop`` (idempotent)."""
+    """Wraps ``MessageProcessor._run_action`` (idempotent): before the turn's closing
+    ``action_listen`` runs, the offer is made, so the tracker reads answer, offer, listen."""
     from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
 
-    original = MessageProcessor._run_prediction_loop
+    original = MessageProcessor._run_action
     if getattr(original, _APPLIED_MARK, False):
         return
 
-    async def _run_prediction_loop(self: Any, output_channel: Any, tracker: Any) -> None:
-        await original(self, output_channel, tracker)
-        try:
-            await offer_feedback(self, output_channel, tracker)
-        except Exception:
-            logger.exception("The feedback offer failed; the answer stands without it")
+    async def _run_action(
+        self: Any, action: Any, tracker: Any, output_channel: Any, nlg: Any, prediction: Any
+    ) -> bool:
+        if action.name() == ACTION_LISTEN_NAME:
+            try:
+                await offer_feedback(self, output_channel, tracker)
+            except Exception:  # noqa: BLE001 - the answer is out; a failed offer must not undo it
+                logger.exception("The feedback offer failed; the answer stands without it")
+        return await original(self, action, tracker, output_channel, nlg, prediction)
 
-    setattr(_run_prediction_loop, _APPLIED_MARK, True)
-    MessageProcessor._run_prediction_loop = _run_prediction_loop
+    setattr(_run_action, _APPLIED_MARK, True)
+    MessageProcessor._run_action = _run_action
