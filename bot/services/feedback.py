@@ -275,8 +275,9 @@ class RelatedQuestions:
         self.reads += 1
         try:
             return count_transitions(self._reader.sequences(since, self.max_rows))
-        except SQLAlchemyError as error:
-            # A store without conversations yet has no events table: nothing observed.
+        except (SQLAlchemyError, ValueError) as error:
+            # A store without conversations yet has no events table: nothing observed. A
+            # ValueError: an unusable POSBOT_TRACKER_URL (logged, the built-in order is used).
             logger.error("related questions: tracker store unreadable: %s", type(error).__name__)
             return {}
 

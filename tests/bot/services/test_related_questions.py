@@ -118,3 +118,10 @@ def test_every_answer_intent_has_three_defaults_and_a_title(domain: Domain) -> N
         assert set(defaults) <= set(ANSWER_INTENTS)
         assert f"utter_related_{intent}" in domain.responses
     assert rank_related("unknown_intent", {}) == []
+
+
+def test_an_unusable_url_falls_back_to_the_defaults_and_is_read_once() -> None:
+    related = RelatedQuestions("nosuchdb://x")
+    for _ in range(3):
+        assert asyncio.run(related.related("ask_fees")) == list(DEFAULT_NEXT["ask_fees"])
+    assert related.reads == 1
