@@ -1,8 +1,8 @@
 """After an answer: "有帮助 / 没帮助" buttons and up to three related questions (猜你想问).
 
 :func:`install` wraps Rasa's ``MessageProcessor._run_action``: when the policies have finished
-a turn (just before its closing ``action_listen``), :func:`answer_of_turn` decides whether the turn was an answer worth asking
-about, and :func:`offer_feedback` adds one bot message with the verdict buttons and the related
+a turn (just before its closing ``action_listen``), :func:`answer_of_turn` decides whether the
+turn was an answer worth asking about, and :func:`offer_feedback` adds one bot message with the verdict buttons and the related
 questions of :class:`bot.services.feedback.RelatedQuestions`. Doing it once per turn, after the
 dialogue, keeps every rule and story as it is (no extra action to predict) and gives the offer
 at most once per answer, always as the turn's last message (the widget shows the buttons of
@@ -252,7 +252,7 @@ def install() -> None:
         if action.name() == ACTION_LISTEN_NAME:
             try:
                 await offer_feedback(self, output_channel, tracker)
-            except Exception:  # noqa: BLE001 - the answer is out; a failed offer must not undo it
+            except Exception:  # the answer is out; a failed offer must not undo it
                 logger.exception("The feedback offer failed; the answer stands without it")
         return await original(self, action, tracker, output_channel, nlg, prediction)
 
