@@ -3,10 +3,11 @@
 :func:`install` wraps Rasa's ``MessageProcessor._run_action``: when the policies have finished
 a turn (just before its closing ``action_listen``), :func:`answer_of_turn` decides whether the
 turn was an answer worth asking about, and :func:`offer_feedback` adds one bot message with
-the verdict buttons and the related questions of :class:`bot.services.feedback.RelatedQuestions`. Doing it once per turn, after the
-dialogue, keeps every rule and story as it is (no extra action to predict) and gives the offer
-at most once per answer, always as the turn's last message (the widget shows the buttons of
-the last message only; WeChat numbers them as text).
+the verdict buttons and the related questions of
+:class:`bot.services.feedback.RelatedQuestions`. Doing it once per turn, after the dialogue,
+keeps every rule and story as it is (no extra action to predict) and gives the offer at most
+once per answer, always as the turn's last message (the widget shows the buttons of the last
+message only; WeChat numbers them as text).
 
 No offer when the turn was not an answer: greetings, thanks, ids, a form in progress, a
 paused conversation (a human has it), a handoff, a warning or error, a question back
