@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import case, create_engine, func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from bot.store.models import AnswerFeedback, SatisfactionRating
@@ -160,6 +161,11 @@ class TrackerIntents:
         Raises:
             SQLAlchemyError: the database failed or holds no ``events`` table yet.
         """
+        url = make_url(self.url)
+        database = url.database or ""
+        is_file = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+        if is_file and not Path(database).exists():
+            return []  # no conversations yet; and reading must not create the file
         if self._engine is None:
             options: dict[str, Any] = {"future": True, "pool_pre_ping": True}
             if self.url.startswith("sqlite"):
