@@ -27,6 +27,7 @@ from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.delivery import deliver
 from bot.channels.documents import AgentDocuments
 from bot.channels.pages import agent_of, domain_text, framing_headers
+from bot.channels.satisfaction import deliver_rating, rating_request
 from bot.clock import china_now
 from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_pii
@@ -221,7 +222,8 @@ class AgentDeskInput(InputChannel):
             # paused conversation never reached action_listen): the next turn starts clean.
             reverts = [UserUtteranceReverted() for _ in range(_turns_while_paused(current))]
             resume = [ConversationResumed(), ActionExecuted(ACTION_LISTEN_NAME), BotUttered(back)]
-            tracker = await _append(request, sender_id, [*reverts, *resume])
+            rating = rating_request(agent, agent_id, current)
+            tracker = await _append(request, sender_id, [*reverts, *resume, *rating])
             if tracker is None:
                 return response.json({"error": "no such conversation"}, status=404)
             try:
@@ -232,6 +234,7 @@ class AgentDeskInput(InputChannel):
                 logger.error("agent desk: could not close tickets: %s", error)
                 closed = []
             await deliver(tracker.get_latest_input_channel(), sender_id, back, "bot")
+            await deliver_rating(tracker.get_latest_input_channel(), sender_id, rating)
             return response.json({"resumed": True, "closed_tickets": closed})
 
         return desk

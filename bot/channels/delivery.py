@@ -9,8 +9,8 @@ every other conversation gets the message in the web widget's inbox, the process
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final
 
 from bot.channels.state import factory
 from bot.channels.state.errors import SharedStateUnavailable
@@ -40,8 +40,17 @@ Deliverer = Callable[[str, str], Awaitable[bool]]
 DELIVERERS: dict[str, Deliverer] = {}
 
 
-async def deliver(input_channel: str | None, sender_id: str, text: str, author: str) -> str:
+async def deliver(
+    input_channel: str | None,
+    sender_id: str,
+    text: str,
+    author: str,
+    buttons: Sequence[Mapping[str, Any]] | None = None,
+) -> str:
     """Sends an agent's (or the system's) message to the user; returns how it went out.
+
+    ``buttons`` (title and payload) reach the widget's inbox; a channel that pushes text
+    gets the text alone.
 
     Returns:
         The channel's name, ``inbox``, or ``undelivered`` (logged as an error) when the inbox
@@ -51,7 +60,7 @@ async def deliver(input_channel: str | None, sender_id: str, text: str, author: 
     if deliverer is not None and await deliverer(sender_id, text):
         return input_channel or ""
     try:
-        await current_outbox().put(sender_id, text, author)
+        await current_outbox().put(sender_id, text, author, buttons)
     except SharedStateUnavailable as error:
         logger.error("An %s message for the widget inbox was not delivered: %s", author, error)
         return UNDELIVERED_ROUTE

@@ -104,12 +104,22 @@ def _db_import(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace) -> int:
-    from bot.quality.review import group_misses, load_misses, write_worksheet
+    from bot.quality.review import (
+        group_misses,
+        load_misses,
+        load_unhelpful,
+        write_unhelpful,
+        write_worksheet,
+    )
 
     store = _migrated_store()
     with store.session() as session:
         misses = load_misses(session)
         groups = group_misses(misses, args.groups)
+        unhelpful = load_unhelpful(session)
+    if unhelpful:
+        path = write_unhelpful(unhelpful, Path(args.out))
+        print(f"{len(unhelpful)} answers marked not helpful: {path}")
     if not groups:
         print("no missed messages recorded yet")
         return EXIT_OK
@@ -202,7 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--audit-days", type=int, default=365)
     retention.set_defaults(run=_retention)
 
-    review = commands.add_parser("review", help="group missed messages into a worksheet")
+    review = commands.add_parser(
+        "review",
+        help="group missed messages into a worksheet; list answers marked not helpful",
+    )
     review.add_argument("--out", default="reports/review")
     review.add_argument("--groups", type=int, default=None, help="number of groups")
     review.set_defaults(run=_review)

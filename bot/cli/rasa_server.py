@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot import payload_guard, server_limits, tracker_speedups
+from bot import feedback_offer, payload_guard, server_limits, tracker_speedups
 from bot.action_payload import send_recent_events
 from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
 from bot.history_window import bound_policy_history
@@ -28,7 +28,8 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 def main() -> None:
     """Applies :mod:`bot.speedups`, :mod:`bot.tracker_speedups`, :mod:`bot.history_window`,
-    :mod:`bot.action_payload`, :mod:`bot.server_limits` and :mod:`bot.payload_guard`, then runs
+    :mod:`bot.action_payload`, :mod:`bot.server_limits`, :mod:`bot.payload_guard` and
+    :mod:`bot.feedback_offer`, then runs
     Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
@@ -46,6 +47,7 @@ def main() -> None:
         sys.exit(f"posbot: {error}")
     server_limits.apply()
     payload_guard.install()
+    feedback_offer.install()
     # Operator facts ({hotline}…) are filled even when an endpoints file has no nlg section.
     from bot.nlg import install_as_default
 

@@ -1,4 +1,5 @@
-"""`posbot review`: groups the messages the bot missed so a person can turn them into data."""
+"""`posbot review`: groups the messages the bot missed so a person can turn them into data,
+and lists the answers merchants most often marked not helpful (with masked examples)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from bot.services.feedback import HELPFUL, NOT_HELPFUL
+from bot.store.feedback import FeedbackRepository, UnhelpfulAnswer
 from bot.store.models import NluMiss
 from bot.store.repositories import NluMissRepository
 
@@ -127,3 +130,32 @@ def write_worksheet(groups: Sequence[MissGroup], out: Path) -> tuple[Path, Path]
                     ]
                 )
     return md_path, csv_path
+
+
+# --- answer feedback (issue 13) ---
+
+
+def load_unhelpful(session: Session, limit: int = 10) -> list[UnhelpfulAnswer]:
+    """The answers merchants most often marked "没帮助" (``answer_feedback``), most first."""
+    return FeedbackRepository(session).unhelpful_answers(
+        limit=limit, not_helpful=NOT_HELPFUL, helpful=HELPFUL
+    )
+
+
+def write_unhelpful(answers: Sequence[UnhelpfulAnswer], out: Path) -> Path:
+    """unhelpful.md: each answer with its 没帮助/有帮助 counts and masked example messages."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# Answers marked not helpful", ""]
+    if not answers:
+        lines.append("No answer has been marked not helpful.")
+    for number, answer in enumerate(answers, 1):
+        lines += [
+            f"## {number}. `{answer.response}` (intent `{answer.intent}`): "
+            f"{answer.not_helpful} not helpful, {answer.helpful} helpful",
+            "",
+            *(f"- {one_line(example)}" for example in answer.examples),
+            "",
+        ]
+    path = out / "unhelpful.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -293,6 +293,36 @@ class Document(Base):
 # --- answer feedback (issue 13) ---
 
 
+class AnswerFeedback(Base):
+    """A merchant's verdict on one answer (bot.services.feedback): helpful or not_helpful.
+
+    ``masked_text`` is the message that got the answer, personal data masked; ``sender_hash``
+    the conversation as a hash, never the sender id itself.
+    """
+
+    __tablename__ = "answer_feedback"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    intent = Column(String(64), nullable=False, index=True)
+    response = Column(String(128), nullable=False, index=True)
+    verdict = Column(String(16), nullable=False)
+    masked_text = Column(Text, nullable=False)
+    sender_hash = Column(String(64), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False, index=True)
+
+
+class SatisfactionRating(Base):
+    """A merchant's 1-5 rating of a human conversation, given after the agent handed back."""
+
+    __tablename__ = "satisfaction_ratings"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_hash = Column(String(64), nullable=False, index=True)
+    agent_id = Column(String(64), nullable=False, index=True)
+    score = Column(Integer, nullable=False)
+    created_at = Column(DateTime, nullable=False, index=True)
+
+
 # --- content store (issue 14) ---
 
 

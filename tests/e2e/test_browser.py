@@ -235,7 +235,9 @@ def test_handoff_pauses_the_bot_and_an_agent_answers_in_the_widget(running_bot, 
     assert released["resumed"] is True and len(released["closed_tickets"]) == 1
     page.wait_for_selector(".msg.bot >> text=智能助手继续为您解答", timeout=10_000)
     _send(page, "审核要多久")
-    assert "3-7 个工作日" in _bot_texts(page)[-1]
+    # The answer, then the feedback offer (docs/feedback.md) as the last message.
+    assert "3-7 个工作日" in _bot_texts(page)[-2]
+    assert _bot_texts(page)[-1].startswith("这个回答对您有帮助吗")
     assert _agent_call(f"{bot.url}/agent/conversations/{sender}")["paused"] is False
 
 

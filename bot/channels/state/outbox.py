@@ -12,23 +12,38 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 MAX_SENDERS: Final = 2000
 MAX_MESSAGES_PER_SENDER: Final = 50
 
 
-def outbox_message(text: str, author: str) -> dict[str, Any]:
-    """One queued message as the widget receives it."""
-    return {"text": text, "from": author, "at": time.time()}
+def outbox_message(
+    text: str, author: str, buttons: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One queued message as the widget receives it (with ``buttons`` when given)."""
+    message: dict[str, Any] = {"text": text, "from": author, "at": time.time()}
+    if buttons:
+        message["buttons"] = [
+            {"title": str(b.get("title") or ""), "payload": str(b.get("payload") or "")}
+            for b in buttons
+        ]
+    return message
 
 
 class Outbox(ABC):
     """Per-sender queues of agent messages, bounded in size."""
 
     @abstractmethod
-    async def put(self, sender_id: str, text: str, author: str) -> None:
-        """Queues a message for the sender's widget.
+    async def put(
+        self,
+        sender_id: str,
+        text: str,
+        author: str,
+        buttons: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Queues a message (and its buttons) for the sender's widget.
 
         Raises:
             SharedStateUnavailable: the shared store cannot be reached.
@@ -50,11 +65,17 @@ class HumanOutbox(Outbox):
         self._queues: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    async def put(self, sender_id: str, text: str, author: str) -> None:
+    async def put(
+        self,
+        sender_id: str,
+        text: str,
+        author: str,
+        buttons: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """See :meth:`Outbox.put`."""
         with self._lock:
             queue = self._queues.pop(sender_id, None) or deque(maxlen=MAX_MESSAGES_PER_SENDER)
-            queue.append(outbox_message(text, author))
+            queue.append(outbox_message(text, author, buttons))
             self._queues[sender_id] = queue
             while len(self._queues) > MAX_SENDERS:
                 self._queues.popitem(last=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from redis.asyncio import Redis
@@ -185,10 +185,16 @@ class RedisOutbox(Outbox):
         self._max_messages = max_messages
         self._prefix = prefix
 
-    async def put(self, sender_id: str, text: str, author: str) -> None:
+    async def put(
+        self,
+        sender_id: str,
+        text: str,
+        author: str,
+        buttons: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         """See :meth:`Outbox.put`."""
         key = self._prefix + sender_id
-        message = json.dumps(outbox_message(text, author), ensure_ascii=False)
+        message = json.dumps(outbox_message(text, author, buttons), ensure_ascii=False)
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.rpush(key, message)

@@ -217,7 +217,7 @@
     }).then(function (result) {
       (result.messages || []).forEach(function (message) {
         var from = message.from === "agent" || message.from === "notice" ? message.from : "bot";
-        add({ from: from, text: message.text });
+        add({ from: from, text: message.text, buttons: message.buttons || [] });
       });
     }).catch(function () { /* offline: try again later */ });
   }
