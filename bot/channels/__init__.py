@@ -5,8 +5,12 @@ where the Rasa server process starts masking personal data in its logs and stops
 intent payloads that were not offered as buttons (:mod:`bot.payload_guard`).
 """
 
+from bot.channels.hand_back import install as _install_handoff_idle
 from bot.logging_redaction import install as _install_log_redaction
 from bot.payload_guard import install as _install_payload_guard
 
 _install_log_redaction()
 _install_payload_guard()
+# A paused conversation with no agent answer for POSBOT_HANDOFF_IDLE_MINUTES goes back to the
+# bot when the merchant's next message arrives (bot.channels.hand_back).
+_install_handoff_idle()
