@@ -81,7 +81,10 @@ class ActionBookCallback(StoreBacked, Action):
             if phone is None:
                 response = "utter_callback_phone_invalid" if pending else "utter_ask_callback_phone"
                 dispatcher.utter_message(response=response, slot=slot_label(slot))
-                return [SlotSet(CALLBACK_PENDING, True), SlotSet(CALLBACK_PENDING_SLOT, format_slot(slot))]
+                return [
+                    SlotSet(CALLBACK_PENDING, True),
+                    SlotSet(CALLBACK_PENDING_SLOT, format_slot(slot)),
+                ]
             ticket_id = await self.handoff_hours.record(
                 kind=CALLBACK,
                 sender_id=tracker.sender_id,

@@ -9,11 +9,11 @@ from rasa_sdk import Tracker
 
 from bot.clock import Clock, china_now
 from bot.nlu.evidence import on_topic_intent
+from bot.service_hours import ServiceHours
 from bot.services.applications import ApplicationService
 from bot.services.base import CaseStore, StoreUnavailable
 from bot.services.case_changes import CaseChangeService
 from bot.services.cases import CaseService
-from bot.service_hours import ServiceHours
 from bot.services.handoff_hours import HandoffHoursService
 from bot.services.handoffs import HandoffService
 from bot.services.identity import IdentityService

@@ -88,7 +88,7 @@ class ServiceHours:
         if opening is None or self.window is None:
             return []
         closing = _at(opening.date(), self.window[1])
-        slots = []
+        slots: list[datetime] = []
         slot = opening
         while slot + timedelta(minutes=minutes) <= closing and len(slots) < count:
             slots.append(slot)

@@ -115,4 +115,4 @@ def install() -> None:
         return await original(self, message)
 
     setattr(handle_message, _APPLIED_MARK, True)
-    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+    MessageProcessor.handle_message = handle_message

@@ -134,7 +134,8 @@ class HandoffHoursRepository:
         tickets = self.open_tickets(sender_id, kind)
         if not tickets or any(now - self.idle_since(ticket) < idle for ticket in tickets):
             return []
-        note = f"\n[closed: no agent answer for {idle.total_seconds() / 60:g} min, {now:%Y-%m-%d %H:%M}]"
+        minutes = idle.total_seconds() / 60
+        note = f"\n[closed: no agent answer for {minutes:g} min, {now:%Y-%m-%d %H:%M}]"
         for ticket in tickets:
             ticket.status = TICKET_CLOSED
             ticket.summary += note
@@ -158,7 +159,10 @@ class HandoffHoursRepository:
             select(AfterHoursRequest, Ticket)
             .join(Ticket, Ticket.ticket_id == AfterHoursRequest.ticket_id)
             .where(Ticket.status == TICKET_OPEN)
-            .order_by(AfterHoursRequest.callback_at.is_(None), AfterHoursRequest.callback_at,
-                      AfterHoursRequest.created_at)
+            .order_by(
+                AfterHoursRequest.callback_at.is_(None),
+                AfterHoursRequest.callback_at,
+                AfterHoursRequest.created_at,
+            )
         )
         return [(row[0], row[1]) for row in self.session.execute(query).all()]

@@ -118,8 +118,12 @@ async def test_outside_the_hours_nothing_is_paused_and_slots_are_offered(
     closed = message(dispatcher, "utter_handoff_closed")
     assert (closed["hours"], closed["next_opening"]) == ("09:00-18:00", "11月30日 09:00")
     buttons = message(dispatcher, "utter_callback_slots")["buttons"]
-    assert [b["title"] for b in buttons] == ["11月30日 09:00", "11月30日 09:30",
-                                             "11月30日 10:00", "11月30日 10:30"]
+    assert [b["title"] for b in buttons] == [
+        "11月30日 09:00",
+        "11月30日 09:30",
+        "11月30日 10:00",
+        "11月30日 10:30",
+    ]
     assert [b["payload"] for b in buttons] == [
         f'/book_callback{{"callback_slot":"{slot}"}}' for slot in MONDAY_SLOTS
     ]
@@ -247,7 +251,10 @@ async def test_a_typed_booking_request_inside_the_hours_points_to_the_queue(
     seeded_store, calendar, domain
 ):
     action = ActionBookCallback(
-        store=seeded_store, calendar=calendar, clock=lambda: MONDAY_TEN, service_hours=ServiceHours()
+        store=seeded_store,
+        calendar=calendar,
+        clock=lambda: MONDAY_TEN,
+        service_hours=ServiceHours(),
     )
     dispatcher, _ = await run(action, make_tracker("book_callback", text="预约回电"), domain)
     assert said(dispatcher) == ["utter_callback_not_needed"]
@@ -264,7 +271,9 @@ async def test_a_typed_booking_request_outside_the_hours_gets_the_slots(
 
 async def test_a_left_message_is_stored_masked(seeded_store, calendar, domain):
     action = ActionLeaveMessage(
-        store=seeded_store, calendar=calendar, clock=lambda: FRIDAY_EVENING,
+        store=seeded_store,
+        calendar=calendar,
+        clock=lambda: FRIDAY_EVENING,
         service_hours=NINE_TO_SIX,
     )
     note = "打印机坏了，明天上午打我13812345678，密码是654321"
@@ -282,11 +291,14 @@ async def test_a_left_message_is_stored_masked(seeded_store, calendar, domain):
 
 async def test_at_most_three_open_requests_per_conversation(seeded_store, calendar, domain):
     action = ActionLeaveMessage(
-        store=seeded_store, calendar=calendar, clock=lambda: FRIDAY_EVENING,
+        store=seeded_store,
+        calendar=calendar,
+        clock=lambda: FRIDAY_EVENING,
         service_hours=NINE_TO_SIX,
     )
     for _ in range(3):
         await run(action, make_tracker("inform", slots={"handoff_note": "你好"}), domain)
-    dispatcher, _ = await run(action, make_tracker("inform", slots={"handoff_note": "再来"}), domain)
+    fourth = make_tracker("inform", slots={"handoff_note": "再来"})
+    dispatcher, _ = await run(action, fourth, domain)
     assert said(dispatcher) == ["utter_after_hours_too_many"]
     assert len(requests(seeded_store)) == 3

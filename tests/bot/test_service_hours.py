@@ -87,8 +87,17 @@ def test_a_window_to_midnight():
 
 @pytest.mark.parametrize(
     "value",
-    ["2026-10-08 09:00", "2026-10-08T9:00", "2026-13-08T09:00", "", None, 5, "x" * 16, "../..",
-     "2026-10-08T09:00Z"],
+    [
+        "2026-10-08 09:00",
+        "2026-10-08T9:00",
+        "2026-13-08T09:00",
+        "",
+        None,
+        5,
+        "x" * 16,
+        "../..",
+        "2026-10-08T09:00Z",
+    ],
 )
 def test_a_bad_slot_value_is_no_slot(value):
     assert parse_slot(value) is None
@@ -100,8 +109,14 @@ def test_a_slot_value_round_trips():
 
 @pytest.mark.parametrize(
     ("text", "window"),
-    [("09:00-18:00", (540, 1080)), ("9:30 - 17:00", (570, 1020)), ("00:00-24:00", (0, 1440)),
-     ("always", None), ("ALWAYS", None), ("", None)],
+    [
+        ("09:00-18:00", (540, 1080)),
+        ("9:30 - 17:00", (570, 1020)),
+        ("00:00-24:00", (0, 1440)),
+        ("always", None),
+        ("ALWAYS", None),
+        ("", None),
+    ],
 )
 def test_the_hours_setting(text, window):
     assert HANDOFF_HOURS.read({HANDOFF_HOURS.env: text}) == window
