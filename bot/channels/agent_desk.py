@@ -178,6 +178,8 @@ class AgentDeskInput(InputChannel):
             agent = agent_of(request)
             if agent is None:
                 return response.json({"error": "model loading"}, status=503)
+            if await _tracker(request, sender_id) is None:
+                return response.json({"error": "no such conversation"}, status=404)
             async with agent.lock_store.lock(sender_id):
                 tracker = await agent.tracker_store.retrieve(sender_id)
                 if tracker is None:

@@ -101,7 +101,7 @@ def test_an_idle_handoff_goes_back_to_the_bot_on_the_next_message(running_bot):
 
 def test_an_agent_hands_back_and_the_merchant_is_told(running_bot):
     bot, store = running_bot
-    sender = "e2e-handback"
+    sender = "web-" + "0123456789abcdef01234567"  # a widget's id: its inbox is readable
     bot.say(sender, "转人工")
     conversation = f"{bot.url}/agent/conversations/rest:{sender}"
     agent_call(f"{conversation}/reply", "POST", {"text": "您好，我是客服小王"})
