@@ -19,7 +19,7 @@ from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.delivery import deliver
 from bot.channels.hand_back import AGENT_HANDED_BACK, hand_back_to_bot
-from bot.channels.pages import agent_of, framing_headers
+from bot.channels.pages import STATIC_DIR, agent_of, framing_headers, html_page, static_file
 from bot.clock import china_now
 from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_pii
@@ -81,14 +81,25 @@ class AgentDeskInput(InputChannel):
 
         @desk.middleware("response")
         async def no_framing(_request: Request, reply: HTTPResponse) -> None:
-            # Agent data is never shown inside another site's frame.
-            reply.headers.update(framing_headers())
+            # Agent data is never shown inside another site's frame (the page's own headers
+            # already say so, with its full Content-Security-Policy).
+            if "Content-Security-Policy" not in reply.headers:
+                reply.headers.update(framing_headers())
 
         async def _tracker(request: Request, sender_id: str) -> Any:
             agent = agent_of(request)
             if agent is None or not agent.is_ready():
                 return None
             return await agent.tracker_store.retrieve(sender_id)
+
+        @desk.get("/")
+        async def page(_request: Request) -> HTTPResponse:
+            # The page holds no data: it asks the APIs below with the agent's token.
+            return html_page((STATIC_DIR / "desk.html").read_text(encoding="utf-8"))
+
+        @desk.get("/static/<name>")
+        async def asset(_request: Request, name: str) -> HTTPResponse:
+            return static_file(name)
 
         @desk.get("/conversations")
         async def waiting(request: Request) -> HTTPResponse:

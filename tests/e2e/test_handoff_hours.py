@@ -32,6 +32,8 @@ from tests.e2e.conftest import (
     Bot,
 )
 
+pytestmark = [pytest.mark.e2e, pytest.mark.model]
+
 QUEUE = re.compile(r"您前面还有 (\d+) 位在等待，预计约 (\d+) 分钟内接入")
 REVIEW_TIME = "3-7 个工作日"
 
