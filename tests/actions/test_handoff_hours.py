@@ -302,3 +302,18 @@ async def test_at_most_three_open_requests_per_conversation(seeded_store, calend
     dispatcher, _ = await run(action, fourth, domain)
     assert said(dispatcher) == ["utter_after_hours_too_many"]
     assert len(requests(seeded_store)) == 3
+
+
+async def test_a_long_message_is_cut_to_500_characters(seeded_store, calendar, domain):
+    action = ActionLeaveMessage(
+        store=seeded_store,
+        calendar=calendar,
+        clock=lambda: FRIDAY_EVENING,
+        service_hours=NINE_TO_SIX,
+    )
+    dispatcher, _ = await run(
+        action, make_tracker("inform", slots={"handoff_note": "很" * 600}), domain
+    )
+    assert said(dispatcher) == ["utter_message_left"]
+    (request,) = requests(seeded_store)
+    assert request.message == "很" * 500

@@ -177,7 +177,7 @@ def test_outside_the_hours_a_callback_is_booked_and_the_bot_keeps_answering(clos
     slots = buttons(replies)
     chosen = slots[1]
     assert "请输入客服回电的手机号" in texts(bot.say(sender, chosen["payload"]))
-    assert "不是有效的11位手机号" in texts(bot.say(sender, "12345"))
+    assert "不是有效的11位手机号" in texts(bot.say(sender, "12345678901"))
     booked = texts(bot.say(sender, "13912345678"))
     assert f"已预约回电：{chosen['title']}" in booked and "139****5678" in booked
     assert "13912345678" not in booked
@@ -224,8 +224,9 @@ def test_forged_and_foreign_slot_payloads_book_nothing(closed_bot):
     # Another conversation replays the owner's button: not offered to it, read as text.
     bot.say(other, payload)
     bot.say(other, "13900001111")
-    # The owner alters the time of an offered button.
-    altered = re.sub(r'T\d\d:\d\d"', 'T03:00"', payload)
+    # The owner alters the time of an offered button (to a time no button ever offers).
+    altered = re.sub(r'T\d\d:\d\d"', 'T05:45"', payload)
+    assert altered != payload
     bot.say(owner, altered)
     bot.say(owner, "13900001111")
     senders = [r["sender_id"] for r in after_hours(bot)]
