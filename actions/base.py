@@ -9,11 +9,13 @@ from rasa_sdk import Tracker
 
 from bot.clock import Clock, china_now
 from bot.nlu.evidence import on_topic_intent
+from bot.service_hours import ServiceHours
 from bot.services.applications import ApplicationService
 from bot.services.base import CaseStore, StoreUnavailable
 from bot.services.case_changes import CaseChangeService
 from bot.services.cases import CaseService
 from bot.services.content import content_calendar
+from bot.services.handoff_hours import HandoffHoursService
 from bot.services.handoffs import HandoffService
 from bot.services.identity import IdentityService
 from bot.services.misses import MissService
@@ -37,16 +39,30 @@ class StoreBacked:
         store: CaseStore | None = None,
         calendar: WorkdayCalendar | None = None,
         clock: Clock = china_now,
+        service_hours: ServiceHours | None = None,
     ) -> None:
         self._store = store
         self._calendar = calendar
         self.clock = clock
+        self._service_hours = service_hours
 
     @property
     def calendar(self) -> WorkdayCalendar:
         """The working-day calendar (the process-wide one, with the operators' holiday edit of
         the content store, unless one was injected)."""
         return self._calendar if self._calendar is not None else content_calendar()
+
+    @property
+    def service_hours(self) -> ServiceHours:
+        """The agents' hours (``POSBOT_HANDOFF_HOURS`` unless injected)."""
+        if self._service_hours is None:
+            self._service_hours = ServiceHours.from_env()
+        return self._service_hours
+
+    @cached_property
+    def handoff_hours(self) -> HandoffHoursService:
+        """Queue position, expected wait and after-hours requests."""
+        return HandoffHoursService(self._store)
 
     @cached_property
     def cases(self) -> CaseService:

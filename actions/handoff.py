@@ -1,8 +1,13 @@
-"""Handing the conversation to a human agent: a ticket with a masked summary, bot paused."""
+"""Handing the conversation to a human agent: a ticket with a masked summary, bot paused.
+
+Inside the agents' hours (``POSBOT_HANDOFF_HOURS``, bot.service_hours) the merchant learns the
+queue position and the expected wait. Outside them the bot is not paused: it offers to leave a
+message or book a call-back slot (actions/after_hours.py) and keeps answering questions.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused
@@ -11,6 +16,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import DomainDict, StoreBacked, StoreUnavailable
 from actions.constants import UTTER_STORE_UNAVAILABLE, VERIFIED, VERIFIED_MERCHANT_ID
 from bot.redaction import mask_pii
+from bot.service_hours import format_slot, slot_label
+from bot.settings import HANDOFF_MINUTES_PER_CONVERSATION
+
+UTTER_HANDOFF: Final = "utter_handoff"
+UTTER_HANDOFF_CLOSED: Final = "utter_handoff_closed"
+UTTER_CALLBACK_SLOTS: Final = "utter_callback_slots"
+BOOK_CALLBACK: Final = "book_callback"
+CALLBACK_SLOT: Final = "callback_slot"
 
 # The action call carries the events of the last 10 user turns (bot.action_payload,
 # ACTION_HISTORY_USER_TURNS): the summary must not ask for more.
@@ -35,28 +48,66 @@ def conversation_summary(tracker: Tracker, reason: str = "") -> str:
     return "\n".join([header, *lines[-MAX_SUMMARY_TURNS:]])
 
 
+def callback_buttons(action: StoreBacked) -> list[dict[str, str]]:
+    """One button per call-back slot of the next opening day (none when always open)."""
+    slots = action.service_hours.callback_slots(action.clock(), action.calendar)
+    return [
+        {
+            "title": slot_label(slot),
+            "payload": f'/{BOOK_CALLBACK}{{"{CALLBACK_SLOT}":"{format_slot(slot)}"}}',
+        }
+        for slot in slots
+    ]
+
+
+def offer_after_hours(action: StoreBacked, dispatcher: CollectingDispatcher) -> None:
+    """Outside the agents' hours: the hours, the next opening, a message or a call-back slot."""
+    hours = action.service_hours
+    opening = hours.next_opening(action.clock(), action.calendar)
+    dispatcher.utter_message(
+        response=UTTER_HANDOFF_CLOSED,
+        hours=hours.label(),
+        next_opening=slot_label(opening) if opening else "",
+    )
+    buttons = callback_buttons(action)
+    if buttons:
+        dispatcher.utter_message(response=UTTER_CALLBACK_SLOTS, buttons=buttons)
+
+
 async def hand_off(
     action: StoreBacked, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str = ""
 ) -> list[dict[str, Any]]:
-    """Opens a handoff ticket, tells the merchant, and pauses the bot for this conversation.
+    """Opens a handoff ticket, tells the merchant the queue position and expected wait, and
+    pauses the bot for this conversation.
 
-    When the store is down the merchant gets the hotline instead and the bot is not paused
-    (nobody would know to pick the conversation up).
+    Outside the agents' hours nothing is paused: the merchant may leave a message or book a
+    call-back, and the bot keeps answering. When the store is down the merchant gets the
+    hotline instead and the bot is not paused (nobody would know to pick the conversation up).
     """
+    now = action.clock()
+    if not action.service_hours.is_open(now, action.calendar):
+        offer_after_hours(action, dispatcher)
+        return []
     summary = conversation_summary(tracker, reason)
     merchant_id = tracker.get_slot(VERIFIED_MERCHANT_ID) if tracker.get_slot(VERIFIED) else None
     try:
-        ticket_id = await action.handoffs.open(
+        queued = await action.handoff_hours.open_queued(
             sender_id=tracker.sender_id,
             summary=summary,
-            now=action.clock(),
+            now=now,
             merchant_id=merchant_id,
+            default_minutes=HANDOFF_MINUTES_PER_CONVERSATION.read(),
         )
     except StoreUnavailable:
         dispatcher.utter_message(response=UTTER_STORE_UNAVAILABLE)
         dispatcher.utter_message(response="utter_contact")
         return []
-    dispatcher.utter_message(response="utter_handoff", ticket_id=ticket_id)
+    dispatcher.utter_message(
+        response=UTTER_HANDOFF,
+        ticket_id=queued.ticket_id,
+        queue_ahead=queued.queue.ahead,
+        wait_minutes=queued.queue.expected_wait_minutes,
+    )
     return [ConversationPaused()]
 
 

@@ -65,6 +65,9 @@ _HIDDEN: Final = "(value not shown)"
 _URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 _RATE_UNITS: Final = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+ALWAYS_OPEN: Final = "always"
+_WINDOW_SPEC: Final = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+_MAX_MINUTES: Final = 7 * 24 * 60
 _RATE_SPEC: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|m|min|h)?\s*$", re.IGNORECASE)
 
 
@@ -283,6 +286,45 @@ def _sms_template(text: str) -> str:
     return text
 
 
+def _service_window(text: str) -> tuple[int, int] | None:
+    """``HH:MM-HH:MM`` (working days) as minutes after midnight; ``always`` gives ``None``."""
+    if text.lower() == ALWAYS_OPEN:
+        return None
+    match = _WINDOW_SPEC.match(text)
+    if not match:
+        raise ValueError(
+            f"expected the agents' hours on working days as HH:MM-HH:MM, e.g. 09:00-18:00, "
+            f"or {ALWAYS_OPEN}"
+        )
+    start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
+    start, end = start_h * 60 + start_m, end_h * 60 + end_m
+    if start_h > 23 or start_m > 59 or end_m > 59 or end > 24 * 60:
+        raise ValueError("hours run from 00:00 to 24:00 and minutes from 00 to 59")
+    if end <= start:
+        raise ValueError(
+            f"the closing time {end_h:02d}:{end_m:02d} must be after the opening time "
+            f"{start_h:02d}:{start_m:02d} (hours past midnight are not supported)"
+        )
+    return start, end
+
+
+def _minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not 0 <= minutes <= _MAX_MINUTES:
+        raise ValueError(f"expected minutes between 0 and {_MAX_MINUTES}")
+    return minutes
+
+
+def _positive_minutes(text: str) -> float:
+    minutes = _minutes(text)
+    if minutes <= 0:
+        raise ValueError("expected minutes above 0")
+    return minutes
+
+
 # --- the settings -------------------------------------------------------------------------------
 
 DB_URL: Final = Setting(
@@ -499,6 +541,34 @@ PROVIDER_NAME: Final[Setting[str | None]] = Setting(
     "`provider_name` of the operator file",
     group=OPERATOR,
 )
+HANDOFF_HOURS: Final[Setting[tuple[int, int] | None]] = Setting(
+    "POSBOT_HANDOFF_HOURS",
+    None,
+    "hours of the human agents on working days (holidays and 调休 from the holiday calendar), "
+    f"`HH:MM-HH:MM` such as `09:00-18:00`, or `{ALWAYS_OPEN}`; outside them a handoff offers "
+    "a message or a call-back slot instead of pausing the bot (docs/handoff.md)",
+    _service_window,
+    f"`{ALWAYS_OPEN}` (every handoff goes to the agents' queue)",
+    group=OPERATOR,
+)
+HANDOFF_IDLE_MINUTES: Final = Setting(
+    "POSBOT_HANDOFF_IDLE_MINUTES",
+    30.0,
+    "minutes without an agent's reply after which a handed-off conversation goes back to the "
+    "bot (checked when the merchant's next message arrives; `0`: never)",
+    _minutes,
+    "`30`",
+    group=OPERATOR,
+)
+HANDOFF_MINUTES_PER_CONVERSATION: Final = Setting(
+    "POSBOT_HANDOFF_MINUTES_PER_CONVERSATION",
+    5.0,
+    "minutes an agent needs per waiting conversation, for the expected wait when there are "
+    "fewer than 3 handoffs closed in the last 7 days to measure it from",
+    _positive_minutes,
+    "`5`",
+    group=OPERATOR,
+)
 OPERATOR_FILE: Final = Setting(
     "POSBOT_OPERATOR_FILE",
     Path("operator.yml"),
@@ -653,6 +723,9 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "provider_name": PROVIDER_NAME,
     "operator_file": OPERATOR_FILE,
     "content_check_seconds": CONTENT_CHECK_SECONDS,
+    "handoff_hours": HANDOFF_HOURS,
+    "handoff_idle_minutes": HANDOFF_IDLE_MINUTES,
+    "handoff_minutes_per_conversation": HANDOFF_MINUTES_PER_CONVERSATION,
     "test_pg_url": TEST_PG_URL,
     "test_redis_url": TEST_REDIS_URL,
     "test_shared_redis_url": TEST_SHARED_REDIS_URL,
@@ -700,6 +773,9 @@ class Settings:
     provider_name: str | None
     operator_file: Path
     content_check_seconds: float
+    handoff_hours: tuple[int, int] | None
+    handoff_idle_minutes: float
+    handoff_minutes_per_conversation: float
     test_pg_url: str = field(repr=False)
     test_redis_url: str
     test_shared_redis_url: str

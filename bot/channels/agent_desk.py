@@ -1,4 +1,5 @@
-"""Human handoff for agents: waiting conversations, masked history, reply, hand back."""
+"""Human handoff for agents: waiting conversations, masked history, reply, hand back, and the
+messages and call-backs left outside the agents' hours (``GET /agent/after-hours``)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,7 @@ from typing import Any, Final
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.lock_store import LockError
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import (
-    ActionExecuted,
-    BotUttered,
-    ConversationPaused,
-    ConversationResumed,
-    UserUtteranceReverted,
-    UserUttered,
-)
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -26,13 +19,21 @@ from bot.channels.auth import AgentTokens
 from bot.channels.body import BodyTooLarge, read_json_body
 from bot.channels.delivery import deliver
 from bot.channels.documents import AgentDocuments
-from bot.channels.pages import agent_of, domain_text, framing_headers
+from bot.channels.hand_back import AGENT_HANDED_BACK, hand_back_to_bot
+from bot.channels.pages import (
+    STATIC_DIR,
+    agent_of,
+    framing_headers,
+    html_page,
+    static_file,
+)
 from bot.channels.satisfaction import deliver_rating, rating_request
 from bot.clock import china_now
 from bot.errors import TrackerStoreUnavailable
 from bot.redaction import mask_pii
 from bot.services.base import CaseStore, StoreUnavailable
 from bot.services.documents import DocumentService
+from bot.services.handoff_hours import HandoffHoursService
 from bot.services.handoffs import HandoffService
 
 logger = logging.getLogger(__name__)
@@ -41,17 +42,6 @@ MAX_REPLY_CHARS: Final = 2000
 HISTORY_LIMIT: Final = 100
 # A reply is {"text": ...}: 2000 characters of up to 4 UTF-8 bytes, escaped.
 MAX_BODY_BYTES: Final = 16 * 1024
-
-
-def _turns_while_paused(tracker: Any) -> int:
-    """User messages logged since the conversation was last paused."""
-    count = 0
-    for event in reversed(tracker.events):
-        if isinstance(event, ConversationPaused):
-            return count
-        if isinstance(event, UserUttered):
-            count += 1
-    return 0
 
 
 def _conversation_store_guard(
@@ -88,6 +78,7 @@ class AgentDeskInput(InputChannel):
         self.tokens = tokens or AgentTokens.from_env()
         self.handoffs = HandoffService(store)
         self.documents = AgentDocuments(self.tokens, documents or DocumentService(store))
+        self.handoff_hours = HandoffHoursService(store)
 
     @classmethod
     def name(cls) -> str:
@@ -128,6 +119,15 @@ class AgentDeskInput(InputChannel):
             if agent is None or not agent.is_ready():
                 return None
             return await agent.tracker_store.retrieve(sender_id)
+
+        @desk.get("/")
+        async def page(_request: Request) -> HTTPResponse:
+            # The page holds no data: it asks the APIs below with the agent's token.
+            return html_page((STATIC_DIR / "desk.html").read_text(encoding="utf-8"))
+
+        @desk.get("/static/<name>")
+        async def asset(_request: Request, name: str) -> HTTPResponse:
+            return static_file(name)
 
         @desk.get("/conversations")
         async def waiting(request: Request) -> HTTPResponse:
@@ -201,6 +201,10 @@ class AgentDeskInput(InputChannel):
             )
             if tracker is None:
                 return response.json({"error": "no such conversation"}, status=404)
+            try:
+                await self.handoff_hours.note_agent_reply(sender_id=sender_id, now=china_now())
+            except StoreUnavailable as error:
+                logger.error("agent desk: could not note the reply: %s", error)
             route = await deliver(tracker.get_latest_input_channel(), sender_id, text, "agent")
             return response.json({"delivered_via": route})
 
@@ -213,28 +217,39 @@ class AgentDeskInput(InputChannel):
             agent = agent_of(request)
             if agent is None:
                 return response.json({"error": "model loading"}, status=503)
-            back = domain_text(agent, "utter_back_to_bot")
-            current = await _tracker(request, sender_id)
-            if current is None:
+            if await _tracker(request, sender_id) is None:
                 return response.json({"error": "no such conversation"}, status=404)
-            # Messages the merchant sent while a human was in charge stay in the history but
-            # are taken out of what the bot predicts from, and the bot resumes listening (a
-            # paused conversation never reached action_listen): the next turn starts clean.
-            reverts = [UserUtteranceReverted() for _ in range(_turns_while_paused(current))]
-            resume = [ConversationResumed(), ActionExecuted(ACTION_LISTEN_NAME), BotUttered(back)]
-            rating = rating_request(agent, agent_id, current)
-            tracker = await _append(request, sender_id, [*reverts, *resume, *rating])
-            if tracker is None:
-                return response.json({"error": "no such conversation"}, status=404)
+            async with agent.lock_store.lock(sender_id):
+                tracker = await agent.tracker_store.retrieve(sender_id)
+                if tracker is None:
+                    return response.json({"error": "no such conversation"}, status=404)
+                # The rating question is only for a conversation a human had (still paused).
+                rating = rating_request(agent, agent_id, tracker)
+                texts = hand_back_to_bot(tracker, agent, AGENT_HANDED_BACK)
+                for event in rating:
+                    tracker.update(event)
+                await agent.tracker_store.save(tracker)
             try:
-                closed = await self.handoffs.close(
+                closed = await self.handoff_hours.close_handed_back(
                     sender_id=sender_id, agent_id=agent_id, now=china_now()
                 )
             except StoreUnavailable as error:
                 logger.error("agent desk: could not close tickets: %s", error)
                 closed = []
-            await deliver(tracker.get_latest_input_channel(), sender_id, back, "bot")
+            for text in texts:
+                await deliver(tracker.get_latest_input_channel(), sender_id, text, "bot")
             await deliver_rating(tracker.get_latest_input_channel(), sender_id, rating)
             return response.json({"resumed": True, "closed_tickets": closed})
+
+        @desk.get("/after-hours")
+        async def after_hours(request: Request) -> HTTPResponse:
+            if self.tokens.agent_for(request) is None:
+                return _unauthorized()
+            try:
+                requests = await self.handoff_hours.requests()
+            except StoreUnavailable as error:
+                logger.error("agent desk: store unavailable: %s", error)
+                return response.json({"error": "case store unavailable"}, status=503)
+            return response.json({"requests": requests})
 
         return desk

@@ -152,7 +152,8 @@ def _retention(args: argparse.Namespace) -> int:
         print(f"posbot retention: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(
-        f"older than {args.days} days: {report.misses_deleted} missed messages and "
+        f"older than {args.days} days: {report.misses_deleted} missed messages, "
+        f"{report.after_hours_deleted} after-hours requests and "
         f"{report.attempts_deleted} identity checks deleted, {report.tickets_anonymised} "
         f"tickets anonymised, {report.tracker_events_deleted} conversation events deleted, "
         f"{report.drafts_deleted} application drafts older than a day deleted; "

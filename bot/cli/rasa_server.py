@@ -9,7 +9,12 @@ from bot import feedback_offer, payload_guard, server_limits, tracker_speedups
 from bot.action_payload import send_recent_events
 from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
 from bot.history_window import bound_policy_history
-from bot.settings import RateLimit
+from bot.settings import (
+    HANDOFF_HOURS,
+    HANDOFF_IDLE_MINUTES,
+    HANDOFF_MINUTES_PER_CONVERSATION,
+    RateLimit,
+)
 from bot.speedups import apply
 
 JIEBA_CACHE_DIR = Path("var") / "cache"
@@ -43,6 +48,9 @@ def main() -> None:
     try:
         RateLimit.from_env()
         trusted_proxies()
+        # The agents' hours and idle time: a typo stops the server with the variable named.
+        for setting in (HANDOFF_HOURS, HANDOFF_IDLE_MINUTES, HANDOFF_MINUTES_PER_CONVERSATION):
+            setting.read()
     except RateLimitConfigError as error:
         sys.exit(f"posbot: {error}")
     server_limits.apply()

@@ -290,6 +290,43 @@ class Document(Base):
 # --- handoff hours (issue 13) ---
 
 
+class HandoffTiming(Base):
+    """When an agent first answered a handoff ticket, last answered it, and when it closed.
+
+    The expected wait told to the next merchants comes from these (bot.store.handoff_hours);
+    a ticket with no agent answer for ``POSBOT_HANDOFF_IDLE_MINUTES`` goes back to the bot.
+    """
+
+    __tablename__ = "handoff_timings"
+
+    ticket_id = Column(ForeignKey("tickets.ticket_id"), primary_key=True)
+    picked_up_at = Column(DateTime, nullable=True)
+    last_agent_reply_at = Column(DateTime, nullable=True)
+    closed_at = Column(DateTime, nullable=True, index=True)
+    # The agent who handed the conversation back, or "idle" (no agent answer in time).
+    closed_by = Column(String(64), nullable=True)
+
+
+class AfterHoursRequest(Base):
+    """A message left or a call-back booked outside the agents' hours (one per ticket).
+
+    ``message`` is masked (bot.redaction); ``phone`` is the number to call (the verified
+    merchant's registered phone or one the merchant typed), shown only to agents.
+    """
+
+    __tablename__ = "after_hours_requests"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(ForeignKey("tickets.ticket_id"), nullable=False, unique=True)
+    kind = Column(String(16), nullable=False)
+    sender_id = Column(String(255), nullable=False, index=True)
+    merchant_id = Column(String(15), nullable=True)
+    callback_at = Column(DateTime, nullable=True, index=True)
+    phone = Column(String(11), nullable=True)
+    message = Column(Text, nullable=False, default="")
+    created_at = Column(DateTime, nullable=False)
+
+
 # --- answer feedback (issue 13) ---
 
 

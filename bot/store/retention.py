@@ -5,7 +5,8 @@ is not: missed messages and identity checks are deleted, handoff/escalation tick
 numbers and kinds but lose the conversation summary and sender, and conversation events of a
 SQL tracker store are deleted. Application drafts (the full contact phone of an application in
 progress) only live for one conversation: any untouched for a day is deleted, whatever ``days``,
-and so are the identity checks' lock rows (they name conversations).
+and so are the identity checks' lock rows (they name conversations). Messages and call-back
+numbers left outside the agents' hours are deleted with the conversation data.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from sqlalchemy.sql import column, table
 
 from bot.clock import CHINA_TZ
 from bot.store.database import CaseStore
-from bot.store.models import CaseAccessAudit, NluMiss, Ticket, VerificationAttempt
+from bot.store.models import (
+    AfterHoursRequest,
+    CaseAccessAudit,
+    NluMiss,
+    Ticket,
+    VerificationAttempt,
+)
 from bot.store.repositories import ApplicationDraftRepository, VerificationLockRepository
 
 ANONYMISED: Final = "[已按数据保留策略匿名化]"
@@ -37,6 +44,7 @@ class RetentionReport:
     audits_deleted: int
     tracker_events_deleted: int
     drafts_deleted: int = 0
+    after_hours_deleted: int = 0
 
 
 def apply_retention(
@@ -64,6 +72,11 @@ def apply_retention(
         attempts = session.execute(
             delete(VerificationAttempt).where(VerificationAttempt.attempted_at < cutoff)
         ).rowcount
+        # Messages and call-back numbers left outside the agents' hours (before their tickets
+        # lose the sender).
+        after_hours = session.execute(
+            delete(AfterHoursRequest).where(AfterHoursRequest.created_at < cutoff)
+        ).rowcount
         tickets = session.execute(
             update(Ticket)
             .where(Ticket.created_at < cutoff, Ticket.sender_id != ANONYMOUS_SENDER)
@@ -79,7 +92,7 @@ def apply_retention(
             )
         ).rowcount
     events = _delete_tracker_events(tracker_url, cutoff) if tracker_url else 0
-    return RetentionReport(misses, attempts, tickets, audits, events, drafts)
+    return RetentionReport(misses, attempts, tickets, audits, events, drafts, after_hours)
 
 
 def _delete_tracker_events(url: str, cutoff: datetime) -> int:

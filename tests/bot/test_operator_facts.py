@@ -141,10 +141,18 @@ async def test_the_nlg_fills_facts_next_to_the_action_values(configured):
     domain = Domain.load(str(ROOT / "domain.yml"))
     nlg = OperatorFactsNLG(domain=domain)
     tracker = DialogueStateTracker.from_events("someone", [], slots=domain.slots)
-    filled = await nlg.generate("utter_handoff", tracker, "rest", ticket_id="TK202611260001")
+    filled = await nlg.generate(
+        "utter_handoff",
+        tracker,
+        "rest",
+        ticket_id="TK202611260001",
+        queue_ahead=2,
+        wait_minutes=10,
+    )
     assert filled["text"] == (
-        "已为您转人工客服，工单号 TK202611260001。人工客服服务时间：工作日 9:00-18:00，"
-        "客服会在这里回复您；您也可以拨打客服热线 95000，报上工单号。"
+        "已为您转人工客服，工单号 TK202611260001。您前面还有 2 位在等待，预计约 10 分钟内接入。"
+        "人工客服服务时间：工作日 9:00-18:00，客服会在这里回复您；您也可以拨打客服热线 95000，"
+        "报上工单号。"
     )
 
 

@@ -1,5 +1,6 @@
-// Agent desk: documents merchants sent. Every value is rendered with textContent; files are
-// fetched with the agent's token and saved as downloads (never shown inline).
+// Agent desk page: the waiting conversations, the after-hours requests and the documents
+// merchants sent. Every value is rendered with textContent; files are fetched with the agent's
+// token and saved as downloads (never shown inline). The token is the copilot's (one login).
 (function () {
   "use strict";
   var TOKEN_KEY = "posbot.copilot.token";
@@ -23,7 +24,35 @@
     return response;
   }
 
-  function label(d) {
+  function get(path) {
+    return fetch(path, authorized()).then(check).then(function (response) { return response.json(); });
+  }
+
+  function list(element, items) {
+    element.textContent = "";
+    items.forEach(function (lines) {
+      var li = document.createElement("li");
+      li.className = "answer";
+      li.textContent = lines.filter(Boolean).join("\n");
+      element.appendChild(li);
+    });
+  }
+
+  function when(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
+
+  function waitingLines(c) {
+    return [c.ticket_id + "  " + c.sender_id + "  " + when(c.created_at), c.summary];
+  }
+
+  function requestLines(r) {
+    var head = r.kind === "callback"
+      ? "回电 " + when(r.callback_at) + "  拨打 " + r.phone
+      : "留言：" + r.message;
+    return [head, r.ticket_id + "  " + r.sender_id + (r.merchant_id ? "  商户 " + r.merchant_id : "") +
+      "  提交于 " + when(r.created_at)];
+  }
+
+  function documentLabel(d) {
     var item = d.missing_item === null ? "待商户确认" : (d.missing_item || "补充材料");
     return "#" + d.document_id + " " + d.case_id + " · " + item + " · " + d.mime + " · " +
       Math.ceil(d.size / 1024) + " KB · " + d.uploaded_at.replace("T", " ");
@@ -43,16 +72,20 @@
     }).catch(function (error) { $("status").textContent = error.message; });
   }
 
-  function show(documents) {
-    var list = $("documents");
-    list.textContent = "";
-    if (!documents.length) { $("status").textContent = "没有材料"; return; }
-    $("status").textContent = "";
+  function showDocuments(documents) {
+    var element = $("documents");
+    element.textContent = "";
+    if (!documents.length) {
+      var none = document.createElement("li");
+      none.textContent = "没有材料";
+      element.appendChild(none);
+      return;
+    }
     documents.forEach(function (d) {
       var li = document.createElement("li");
       li.className = "doc";
       var text = document.createElement("span");
-      text.textContent = label(d);
+      text.textContent = documentLabel(d);
       var button = document.createElement("button");
       button.type = "button";
       button.className = "primary";
@@ -61,18 +94,32 @@
       li.appendChild(text);
       li.appendChild(document.createTextNode(" "));
       li.appendChild(button);
-      list.appendChild(li);
+      element.appendChild(li);
     });
+  }
+
+  function documentsUrl() {
+    var caseId = $("case-id").value.trim().toUpperCase();
+    return "/agent/documents" + (caseId ? "?case_id=" + encodeURIComponent(caseId) : "");
+  }
+
+  function refreshDocuments() {
+    if (!token()) { return Promise.resolve(); }
+    return get(documentsUrl()).then(function (result) { showDocuments(result.documents || []); });
   }
 
   function refresh() {
     if (!token()) { return; }
-    var caseId = $("case-id").value.trim().toUpperCase();
-    var url = "/agent/documents" + (caseId ? "?case_id=" + encodeURIComponent(caseId) : "");
     $("status").textContent = "加载中…";
-    fetch(url, authorized()).then(check).then(function (response) { return response.json(); })
-      .then(function (result) { show(result.documents || []); })
-      .catch(function (error) { $("status").textContent = error.message; });
+    Promise.all([get("/agent/conversations"), get("/agent/after-hours"), refreshDocuments()])
+      .then(function (results) {
+        var waiting = results[0].conversations, requests = results[1].requests;
+        $("waiting-count").textContent = String(waiting.length);
+        $("after-hours-count").textContent = String(requests.length);
+        list($("waiting"), waiting.map(waitingLines));
+        list($("after-hours"), requests.map(requestLines));
+        $("status").textContent = "";
+      }).catch(function (error) { $("status").textContent = error.message; });
   }
 
   $("login").addEventListener("submit", function (event) {
@@ -82,10 +129,14 @@
     loggedIn();
     refresh();
   });
-  $("filter").addEventListener("submit", function (event) { event.preventDefault(); refresh(); });
+  $("filter").addEventListener("submit", function (event) {
+    event.preventDefault();
+    refreshDocuments().catch(function (error) { $("status").textContent = error.message; });
+  });
+  $("refresh").addEventListener("click", refresh);
   $("logout").addEventListener("click", function () {
     window.sessionStorage.removeItem(TOKEN_KEY);
-    $("documents").textContent = "";
+    ["waiting", "after-hours", "documents"].forEach(function (id) { $(id).textContent = ""; });
     loggedIn();
   });
 
