@@ -5,7 +5,7 @@ Fills a tracker ``events`` table (Rasa's schema) and a case store with bulk inse
 then serves ``/ops`` in-process and measures ``GET /ops/api/dashboard`` (every figure) for the
 last 30 days and for the whole 90 days, and one CSV export. SQLite always; PostgreSQL when
 ``--pg-admin-url`` reaches a server (its own database ``posbot_console_bench``, recreated and
-dropped). Run under ``flock /tmp/posbot-test.lock`` (``make bench`` does).
+dropped). Run it, like `make bench`, under ``flock /tmp/posbot-test.lock``.
 
     python -m load.bench_console --out reports/bench/console.md
 """

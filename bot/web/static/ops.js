@@ -15,7 +15,7 @@
   function token() { return window.sessionStorage.getItem(TOKEN_KEY) || ""; }
   function status(text) { $("status").textContent = text; }
   function shown(key, value) {
-    return /_rate$/.test(key) ? (Math.round(value * 1000) / 10) + "%" : String(value);
+    return /(_rate|^share)$/.test(key) ? (Math.round(value * 1000) / 10) + "%" : String(value);
   }
   function query() {
     var parts = [];
@@ -128,11 +128,15 @@
     status(data.since + " 至 " + data.until);
   }
 
+  // Only the latest request's answer is shown (an earlier one may arrive after it).
+  var latest = 0;
   function load() {
     if (!token()) { return; }
+    var mine = ++latest;
     status("加载中…");
     request("/ops/api/dashboard" + query()).then(function (reply) { return reply.json(); })
-      .then(render).catch(function (error) { status(error.message); });
+      .then(function (data) { if (mine === latest) { render(data); } })
+      .catch(function (error) { if (mine === latest) { status(error.message); } });
   }
 
   $("login").addEventListener("submit", function (event) {
