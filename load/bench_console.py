@@ -54,7 +54,13 @@ INTENTS: Final = (
     "request_human", "thank", "goodbye", "ask_fees", "report_hardware_fault",
 )  # fmt: skip
 CODES: Final = ("03", "58", "97", "51", "55", "A0", "96")
-MISS_TEXTS: Final = ("打印机卡纸了", "今天天气怎么样", "能不能便宜点", "机器一直滴滴响", "你们老板是谁")
+MISS_TEXTS: Final = (
+    "打印机卡纸了",
+    "今天天气怎么样",
+    "能不能便宜点",
+    "机器一直滴滴响",
+    "你们老板是谁",
+)
 REPEATS: Final = 7
 EVENT_COLUMNS: Final = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 CHUNK: Final = 50_000
@@ -123,15 +129,11 @@ def fill_events(engine: Engine, conversations: int) -> Filled:
                 buffer = io.StringIO()
                 for row in chunk:
                     buffer.write(
-                        "\t".join(
-                            "\\N" if v is None else str(v).replace("\\", "\\\\") for v in row
-                        )
+                        "\t".join("\\N" if v is None else str(v).replace("\\", "\\\\") for v in row)
                         + "\n"
                     )
                 buffer.seek(0)
-                cursor.copy_expert(
-                    f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN", buffer
-                )
+                cursor.copy_expert(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN", buffer)
                 count += len(chunk)
         else:
             sql = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
@@ -158,15 +160,20 @@ def fill_cases(store: CaseStore, conversations: int, seed: int = 15) -> None:
     rng = random.Random(seed)
     first = datetime.combine(LAST_DAY - timedelta(days=DAYS - 1), datetime.min.time())
     with store.session() as session:
-        session.add(Merchant(merchant_id="898310058100000", name="压测", registered_phone="13800000000"))
+        session.add(
+            Merchant(merchant_id="898310058100000", name="压测", registered_phone="13800000000")
+        )
         session.flush()
         tickets, terminals, cases, misses = [], [], [], []
         for number in range(conversations):
             at = first + timedelta(seconds=rng.random() * DAYS * 86400)
             if number % 10 == 0:
-                reason = rng.choice(("", "；转人工原因：身份验证失败3次", "；转人工原因：连续两次未能理解"))
+                reason = rng.choice(
+                    ("", "；转人工原因：身份验证失败3次", "；转人工原因：连续两次未能理解")
+                )
+                sender = f"bench-{number:06d}"
                 tickets.append(
-                    {"ticket_id": f"TK{number:012d}", "kind": "handoff", "sender_id": f"bench-{number:06d}",
+                    {"ticket_id": f"TK{number:012d}", "kind": "handoff", "sender_id": sender,
                      "summary": f"身份未验证{reason}", "status": "open", "created_at": at}
                 )  # fmt: skip
             if number % 33 == 0:
@@ -300,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 sections += run_backend("PostgreSQL", rendered, rendered, args.conversations)
             finally:
-                _postgres(args.pg_admin_url, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+                _postgres(
+                    args.pg_admin_url, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'
+                )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(sections), encoding="utf-8")
     print("\n".join(sections))

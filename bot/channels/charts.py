@@ -6,7 +6,7 @@ Every text that goes into the SVG is escaped; the page shows the SVG as an image
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Final
 
@@ -40,7 +40,7 @@ def _scale_top(values: Sequence[float]) -> float:
 
 
 def line_chart(
-    title: str, labels: Sequence[str], series: dict[str, Sequence[float]], percent: bool = False
+    title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], percent: bool = False
 ) -> str:
     """One line per series over ``labels`` (days), a y axis from 0 to the largest value."""
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
@@ -110,8 +110,7 @@ def figure_svg(result: Figure) -> str:
     if result.chart == LINES:
         labels = [str(row[0]) for row in result.rows]
         series = {
-            name: [float(row[columns.index(name)]) for row in result.rows]
-            for name in result.series
+            name: [float(row[columns.index(name)]) for row in result.rows] for name in result.series
         }
         percent = all(name.endswith("_rate") for name in result.series)
         return line_chart(result.title, labels, series, percent)
@@ -119,7 +118,10 @@ def figure_svg(result: Figure) -> str:
         index = columns.index(result.series[0])
         return bar_chart(
             result.title,
-            [str(row[0]) if columns[0] != "group" else f"#{row[0]} {row[3]}" for row in result.rows],
+            [
+                str(row[0]) if columns[0] != "group" else f"#{row[0]} {row[3]}"
+                for row in result.rows
+            ],
             [float(row[index]) for row in result.rows],
         )
     return ""

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import csv
-import math
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +12,17 @@ from sqlalchemy.orm import Session
 from bot.services.miss_groups import MAX_EXAMPLES_PER_GROUP, MissGroup, group_misses
 from bot.store.models import NluMiss
 from bot.store.repositories import NluMissRepository
+
+# The clustering lives in bot.services.miss_groups (the console uses it too).
+__all__ = [
+    "MAX_EXAMPLES_PER_GROUP",
+    "MissGroup",
+    "group_misses",
+    "load_misses",
+    "one_line",
+    "spreadsheet_safe",
+    "write_worksheet",
+]
 
 # A cell starting with one of these is a formula to Excel, WPS and LibreOffice (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")

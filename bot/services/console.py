@@ -209,25 +209,28 @@ def rate(part: int, whole: int) -> float:
 def _daily(sources: Sources, period: Period) -> dict[date, tuple[int, int, int]]:
     def compute() -> dict[date, tuple[int, int, int]]:
         rows = queries.daily_messages(sources.events, period.since, period.until)
-        return {day: (messages, conversations, fallbacks) for day, messages, conversations, fallbacks in rows}
+        return {
+            day: (messages, conversations, fallbacks)
+            for day, messages, conversations, fallbacks in rows
+        }
 
-    return sources.once("daily", compute)  # type: ignore[no-any-return]
+    return sources.once("daily", compute)
 
 
 def _totals(sources: Sources, period: Period) -> tuple[int, int, int]:
-    return sources.once(  # type: ignore[no-any-return]
+    return sources.once(
         "totals", lambda: queries.range_totals(sources.events, period.since, period.until)
     )
 
 
 def _handoffs(sources: Sources, period: Period) -> list[tuple[date, str, int, int]]:
-    return sources.once(  # type: ignore[no-any-return]
+    return sources.once(
         "handoffs", lambda: queries.handoffs_by_day(sources.cases, period.since, period.until)
     )
 
 
 def _handoff_totals(sources: Sources, period: Period) -> tuple[int, int]:
-    return sources.once(  # type: ignore[no-any-return]
+    return sources.once(
         "handoff_totals", lambda: queries.handoff_totals(sources.cases, period.since, period.until)
     )
 
@@ -401,15 +404,15 @@ def applications(sources: Sources, period: Period) -> Figure:
     by_day: dict[date, dict[str, int]] = {}
     for day, status, count in queries.bot_applications(sources.cases, period.since, period.until):
         by_day.setdefault(day, {})[status] = count
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for day in period.days:
         statuses = by_day.get(day, {})
         rows.append(
             (day, sum(statuses.values()), *(statuses.get(s, 0) for s in APPLICATION_OUTCOMES))
         )
-    totals: dict[str, float | int] = {"filed": sum(row[1] for row in rows)}
+    totals: dict[str, float | int] = {"filed": sum(int(row[1]) for row in rows)}
     for index, status in enumerate(APPLICATION_OUTCOMES, 2):
-        totals[status] = sum(row[index] for row in rows)
+        totals[status] = sum(int(row[index]) for row in rows)
     return Figure(
         "applications",
         FIGURES["applications"].title,

@@ -22,11 +22,12 @@ def format_figure(result: Figure) -> str:
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(result.columns))]
     lines = [f"== {result.title} ({result.key}) =="]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines += [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     if result.totals:
-        lines.append(
-            "total: " + ", ".join(f"{k}={_cell(k, v)}" for k, v in result.totals.items())
-        )
+        lines.append("total: " + ", ".join(f"{k}={_cell(k, v)}" for k, v in result.totals.items()))
     return "\n".join(lines)
 
 

@@ -73,7 +73,9 @@ def _window(since: date, until: date) -> dict[str, float]:
     return {"start": epoch_of(since), "end": epoch_of(until + timedelta(days=1))}
 
 
-def daily_messages(connection: Connection, since: date, until: date) -> list[tuple[date, int, int, int]]:
+def daily_messages(
+    connection: Connection, since: date, until: date
+) -> list[tuple[date, int, int, int]]:
     """Per China day from ``since`` to ``until`` (inclusive) with messages: (day, user
     messages, conversations with a message that day, messages the NLU fell back on)."""
     day = _day_number_sql(connection)
@@ -102,7 +104,9 @@ def range_totals(connection: Connection, since: date, until: date) -> tuple[int,
     return int(row[0]), int(row[1]), int(row[2] or 0)
 
 
-def top_intents(connection: Connection, since: date, until: date, limit: int) -> list[tuple[str, int]]:
+def top_intents(
+    connection: Connection, since: date, until: date, limit: int
+) -> list[tuple[str, int]]:
     """The most frequent intents of user messages, most frequent first (ties by name)."""
     sql = (
         "SELECT COALESCE(intent_name, ''), COUNT(*) AS n FROM events "

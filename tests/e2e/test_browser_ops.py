@@ -80,9 +80,7 @@ def console_url(tmp_path: Path) -> Iterator[str]:
 
 
 def _wait_for_figures(page: Any) -> None:  # noqa: F811
-    page.wait_for_function(
-        f"document.querySelectorAll('.ops-figure').length === {len(FIGURES)}"
-    )
+    page.wait_for_function(f"document.querySelectorAll('.ops-figure').length === {len(FIGURES)}")
 
 
 def test_login_read_dashboard_and_export(console_url: str, page: Any, tmp_path: Path) -> None:  # noqa: F811
@@ -112,7 +110,9 @@ def test_login_read_dashboard_and_export(console_url: str, page: Any, tmp_path: 
         "applications.filed": "3",
     }
     titles = page.locator(".ops-figure h2").all_inner_texts()
-    assert [t.replace("导出 CSV", "").strip() for t in titles] == [s.title for s in FIGURES.values()]
+    assert [t.replace("导出 CSV", "").strip() for t in titles] == [
+        s.title for s in FIGURES.values()
+    ]
     # Charts are SVG images drawn by the server.
     assert page.locator("#figure-volume img").get_attribute("src").startswith("data:image/svg+xml")
     intents = page.locator("#figure-top_intents td").all_text_contents()

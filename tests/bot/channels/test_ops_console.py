@@ -143,7 +143,7 @@ async def test_csv_export(client: Any) -> None:
 
 
 async def test_every_figure_has_a_csv_export(client: Any) -> None:
-    for key, spec in FIGURES.items():
+    for key in FIGURES:
         status, _, body = await _get(client, f"/ops/api/figures/{key}.csv?{RANGE}", OPS)
         assert status == 200, key
         assert body.decode().splitlines()[0].split(",")[0] in ("day", "intent", "code", "group")
@@ -165,7 +165,9 @@ async def test_unknown_figure_is_404_for_an_operator(client: Any) -> None:
     ],
 )
 @pytest.mark.parametrize("path", ["/ops/api/dashboard", "/ops/api/figures/volume.csv"])
-async def test_bad_dates_are_400_with_the_reason(client: Any, path: str, query: str, message: str) -> None:
+async def test_bad_dates_are_400_with_the_reason(
+    client: Any, path: str, query: str, message: str
+) -> None:
     import json
 
     status, _, body = await _get(client, f"{path}?{query}", OPS)
@@ -173,7 +175,9 @@ async def test_bad_dates_are_400_with_the_reason(client: Any, path: str, query: 
     assert json.loads(body) == {"error": message}
 
 
-async def test_database_down_is_503(tmp_path: Path, store: CaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_database_down_is_503(
+    tmp_path: Path, store: CaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(Sanic, "test_mode", True)
     missing = events_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'tracker.db'}")
     async for client in _serve(_channel(ConsoleData(store, missing))):

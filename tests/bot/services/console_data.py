@@ -110,7 +110,9 @@ def _ticket(number: int, kind: str, sender: str, at: datetime, reason: str = "")
 def fill_cases(store: CaseStore) -> None:
     """Handoff tickets, bot-filed applications and missed messages of the known days."""
     with store.session() as session:
-        session.add(Merchant(merchant_id="898310058121234", name="测试商户", registered_phone="13812345678"))
+        session.add(
+            Merchant(merchant_id="898310058121234", name="测试商户", registered_phone="13812345678")
+        )
         for number in range(1, 5):
             session.add(Terminal(terminal_id=f"6001345{number}", merchant_id="898310058121234"))
         session.flush()
@@ -149,7 +151,13 @@ def fill_cases(store: CaseStore) -> None:
         ]
         for sender, text, at in misses:
             session.add(
-                NluMiss(sender_id=sender, text=text, guess="report_hardware_fault", confidence=0.2, recorded_at=at)
+                NluMiss(
+                    sender_id=sender,
+                    text=text,
+                    guess="report_hardware_fault",
+                    confidence=0.2,
+                    recorded_at=at,
+                )
             )
 
 

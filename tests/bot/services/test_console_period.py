@@ -28,14 +28,16 @@ def test_explicit_range() -> None:
         ("20261101", None, "since: '20261101' is not a date (YYYY-MM-DD)"),
         (None, "yesterday", "until: 'yesterday' is not a date (YYYY-MM-DD)"),
         ("２０２６-11-01", None, "since: '２０２６-11-01' is not a date (YYYY-MM-DD)"),
-        ("2026-11-01' OR 1=1", None, "since: \"2026-11-01' OR 1=1\" is not a date (YYYY-MM-DD)"),
+        ("2026-11-01' OR 1=1", None, 'since: "2026-11-01\' OR 1=1" is not a date (YYYY-MM-DD)'),
         ("2026-11-05", "2026-11-01", "since 2026-11-05 is after until 2026-11-01"),
         ("2025-01-01", "2026-11-01", "the range has 670 days; at most 366 are allowed"),
         ("1900-01-01", "1900-01-02", "since: year 1900 is outside 2000-2100"),
         ("x" * 500, None, "since: 'xxxxxxxxxxxxxxxxxxxx…' is not a date (YYYY-MM-DD)"),
     ],
 )
-def test_bad_ranges_are_refused_precisely(since: str | None, until: str | None, message: str) -> None:
+def test_bad_ranges_are_refused_precisely(
+    since: str | None, until: str | None, message: str
+) -> None:
     with pytest.raises(PeriodError) as error:
         Period.parse(since, until, TODAY)
     assert str(error.value) == message
