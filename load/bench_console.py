@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+import jieba
 import sqlalchemy as sa
 from rasa.core.channels.channel import register
 from rasa.core.tracker_store import SQLTrackerStore
@@ -246,6 +247,9 @@ def run_backend(label: str, events_url: str, case_url: str, conversations: int) 
     filled = fill_events(engine, conversations)
     fill_cases(store, conversations)
     data = ConsoleData(store, engine)
+    # The Rasa server has jieba loaded by the NLU pipeline (JiebaTokenizer) before anyone
+    # opens the console; the clustering of missed messages uses the same jieba.
+    jieba.initialize()
     timings = asyncio.run(measure(data))
     lines = [
         f"## {label}",

@@ -12,6 +12,8 @@ import asyncio
 import csv
 import io
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +37,10 @@ from bot.store.tracker_store import engine_options, tracker_url
 logger = logging.getLogger(__name__)
 
 MAX_DAYS: Final = 366
+#: Pooled connections of the console to the tracker's database (more open while computing).
+POOL_SIZE: Final = 2
+#: Figures whose own queries are the longest: started before the others.
+EARLY: Final = ("top_intents", "response_codes", "volume", "containment")
 DEFAULT_DAYS: Final = 30
 TOP_LIMIT: Final = 10
 CLUSTERED_MISSES: Final = 300
@@ -155,20 +161,42 @@ def figure_csv(result: Figure) -> str:
     return out.getvalue()
 
 
+class Shared:
+    """Aggregates several figures of one computation read (each computed once, by the
+    first figure that asks; the others wait for it, from any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[str, Future[Any]] = {}
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for; its result every time."""
+        with self._lock:
+            future = self._results.get(key)
+            owner = future is None
+            if future is None:
+                future = self._results[key] = Future()
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as error:
+                future.set_exception(error)
+                raise
+        return future.result()
+
+
 @dataclass
 class Sources:
-    """What the figures read: a connection to the tracker's database, a case store session,
-    and what the figures of one request share (computed once)."""
+    """What one figure reads: a connection to the tracker's database, a case store session,
+    and the aggregates shared by the figures of one computation."""
 
     events: Connection
     cases: Session
-    shared: dict[str, Any] = field(default_factory=dict)
+    shared: Shared = field(default_factory=Shared)
 
     def once(self, key: str, compute: Callable[[], Any]) -> Any:
-        """``compute()`` the first time ``key`` is asked for in this request."""
-        if key not in self.shared:
-            self.shared[key] = compute()
-        return self.shared[key]
+        """See :meth:`Shared.once`."""
+        return self.shared.once(key, compute)
 
 
 Compute = Callable[[Sources, Period], Figure]
@@ -241,9 +269,10 @@ def _handoff_totals(sources: Sources, period: Period) -> tuple[int, int]:
 @figure("volume", "会话与消息")
 def volume(sources: Sources, period: Period) -> Figure:
     """Conversations (distinct senders with a message that day) and user messages per day."""
+    # The range totals first: another figure is reading the days meanwhile.
+    messages, conversations, _ = _totals(sources, period)
     daily = _daily(sources, period)
     rows = [(day, *daily.get(day, (0, 0, 0))[1::-1]) for day in period.days]
-    messages, conversations, _ = _totals(sources, period)
     return Figure(
         "volume",
         FIGURES["volume"].title,
@@ -470,6 +499,7 @@ class ConsoleData:
         self._engine = events_engine
         self._tracker_url = tracker_database_url
         self._indexed = False
+        self._setup_lock = threading.Lock()
 
     @property
     def store(self) -> CaseStore:
@@ -483,19 +513,23 @@ class ConsoleData:
         """The engine of the tracker's database (``POSBOT_TRACKER_URL`` unless given)."""
         if self._engine is None:
             url = tracker_url(self._tracker_url)
-            self._engine = sa.create_engine(url, **engine_options(url, 2))
+            options = engine_options(url, POOL_SIZE)
+            # Every figure of a computation reads on a connection of its own (SQLite too).
+            options.update(pool_size=POOL_SIZE, max_overflow=len(FIGURES) + POOL_SIZE)
+            self._engine = sa.create_engine(url, **options)
         return self._engine
 
     @contextmanager
-    def sources(self) -> Iterator[Sources]:
-        """A connection to the events and a case store session, for one computation."""
+    def sources(self, shared: Shared | None = None) -> Iterator[Sources]:
+        """A connection to the events and a case store session, for one figure."""
         with self.engine.connect() as connection, self.store.session() as session:
-            if not self._indexed:
-                # A console started before the bot's first conversation finds no table yet.
-                SQLTrackerStore.SQLEvent.__table__.create(connection, checkfirst=True)
-                queries.ensure_event_indexes(connection)
-                self._indexed = True
-            yield Sources(connection, session)
+            with self._setup_lock:
+                if not self._indexed:
+                    # A console started before the bot's first conversation finds no table.
+                    SQLTrackerStore.SQLEvent.__table__.create(connection, checkfirst=True)
+                    queries.ensure_event_indexes(connection)
+                    self._indexed = True
+            yield Sources(connection, session, shared or Shared())
 
     def compute(self, period: Period, keys: Sequence[str] | None = None) -> list[Figure]:
         """The figures named by ``keys`` (all by default), in registry order.
@@ -507,8 +541,18 @@ class ConsoleData:
         for key in wanted:
             if key not in FIGURES:
                 raise KeyError(key)
-        with self.sources() as sources:
-            return [FIGURES[key].compute(sources, period) for key in wanted]
+        shared = Shared()
+
+        def run(key: str) -> Figure:
+            with self.sources(shared) as sources:
+                return FIGURES[key].compute(sources, period)
+
+        # The figures' queries run side by side (each on its own connection); the shared
+        # aggregates are read once. The heaviest independent ones are started first.
+        order = sorted(wanted, key=lambda key: key not in EARLY)
+        with ThreadPoolExecutor(len(order), thread_name_prefix="console") as pool:
+            futures = {key: pool.submit(run, key) for key in order}
+            return [futures[key].result() for key in wanted]
 
 
 class ConsoleService:
