@@ -519,16 +519,22 @@ class ConsoleData:
             self._engine = sa.create_engine(url, **options)
         return self._engine
 
+    def _set_up(self) -> None:
+        """The events table (a console started before the bot's first conversation finds
+        none) and the console's index, on a connection outside any transaction."""
+        with self.engine.connect() as plain:
+            connection = plain.execution_options(isolation_level="AUTOCOMMIT")
+            SQLTrackerStore.SQLEvent.__table__.create(connection, checkfirst=True)
+            queries.ensure_event_indexes(connection)
+
     @contextmanager
     def sources(self, shared: Shared | None = None) -> Iterator[Sources]:
         """A connection to the events and a case store session, for one figure."""
+        with self._setup_lock:
+            if not self._indexed:
+                self._set_up()
+                self._indexed = True
         with self.engine.connect() as connection, self.store.session() as session:
-            with self._setup_lock:
-                if not self._indexed:
-                    # A console started before the bot's first conversation finds no table.
-                    SQLTrackerStore.SQLEvent.__table__.create(connection, checkfirst=True)
-                    queries.ensure_event_indexes(connection)
-                    self._indexed = True
             yield Sources(connection, session, shared or Shared())
 
     def compute(self, period: Period, keys: Sequence[str] | None = None) -> list[Figure]:

@@ -63,8 +63,20 @@ def _day_number_sql(connection: Connection) -> str:
 
 
 def ensure_event_indexes(connection: Connection) -> None:
-    """Creates the console's index on ``events`` when it is missing (idempotent)."""
-    connection.execute(sa.text(EVENTS_INDEX))
+    """Creates the console's index on ``events`` when it is missing (idempotent).
+
+    On PostgreSQL (an autocommit connection, as the tracker store's) the index is built
+    ``CONCURRENTLY``, so the bot's turns are not blocked meanwhile, and without the statement
+    timeout of the tracker store's connections.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET statement_timeout = 0")
+        try:
+            connection.exec_driver_sql(EVENTS_INDEX.replace("INDEX IF", "INDEX CONCURRENTLY IF"))
+        finally:
+            connection.exec_driver_sql("RESET statement_timeout")
+    else:
+        connection.execute(sa.text(EVENTS_INDEX))
     if connection.in_transaction():
         connection.commit()
 

@@ -10,13 +10,22 @@ import pytest
 from bot.services.console import FIGURES, ConsoleData, Figure, Period, figure_csv
 from bot.store.database import CaseStore
 from tests.bot.services.console_data import SINCE, UNTIL, events_engine, fill_cases, fill_events
+from tests.bot.store.conftest import pg_store  # noqa: F401  (fixture)
 
 D1, D2, D3 = date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)
 
 
-@pytest.fixture
-def data(tmp_path: Path, store: CaseStore) -> ConsoleData:
-    engine = events_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def data(request: pytest.FixtureRequest, tmp_path: Path) -> ConsoleData:
+    """The known conversations; on PostgreSQL the events share the case store's database,
+    as in the production profile."""
+    if request.param == "sqlite":
+        store = request.getfixturevalue("store")
+        engine = events_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    else:
+        store = request.getfixturevalue("pg_store")
+        store.create_schema()
+        engine = events_engine(store.url)
     fill_events(engine)
     fill_cases(store)
     return ConsoleData(store, engine)
