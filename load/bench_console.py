@@ -146,13 +146,12 @@ def fill_events(engine: Engine, conversations: int) -> Filled:
         raw.close()
     filled = time.perf_counter() - started
     started = time.perf_counter()
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("ANALYZE events")
+    with engine.connect() as plain:
+        # As the console builds it: outside a transaction (CONCURRENTLY on PostgreSQL).
+        connection = plain.execution_options(isolation_level="AUTOCOMMIT")
         queries.ensure_event_indexes(connection)
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE events")
-            connection.commit()
     return Filled(conversations, count, filled, time.perf_counter() - started)
 
 
