@@ -112,6 +112,7 @@ BENCH_ARGS ?=
 bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
 	$(BIN)/python -m load.bench_nlg --out reports/bench
+	$(BIN)/python -m load.bench_console --out reports/bench/console.md
 	$(BIN)/python -m bot.quality.docs_figures bench
 
 # In-process detail (not part of `test`; ~10 min): NLU parse, one Rasa process at 1/10/50

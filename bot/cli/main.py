@@ -128,6 +128,23 @@ def _review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from bot.services.console import ConsoleData, Period, PeriodError
+    from bot.services.console_report import format_report, write_csv_files
+
+    try:
+        period = Period.parse(args.since, args.until)
+    except PeriodError as error:
+        print(f"posbot report: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    figures = ConsoleData(_migrated_store()).compute(period)
+    print(format_report(period, figures), end="")
+    if args.csv:
+        written = write_csv_files(period, figures, Path(args.csv))
+        print(f"{len(written)} CSV files in {args.csv}")
+    return EXIT_OK
+
+
 def _embedded_tracker_url() -> str | None:
     """The SQLite tracker store of ``make run`` when it exists (POSBOT_TRACKER_URL unset)."""
     from bot.store.tracker_store import DEFAULT_TRACKER_URL
@@ -220,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--out", default="reports/review")
     review.add_argument("--groups", type=int, default=None, help="number of groups")
     review.set_defaults(run=_review)
+
+    report = commands.add_parser(
+        "report", help="the operators' console figures for a range of days (China time)"
+    )
+    report.add_argument("--since", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--until", default=None, help="last day, YYYY-MM-DD (default today)")
+    report.add_argument("--csv", default=None, help="also write one CSV file per figure here")
+    report.set_defaults(run=_report)
 
     codes = commands.add_parser("codes", help="the response code table (POSBOT_RESPONSE_CODES)")
     codes_commands = codes.add_subparsers(dest="codes_command", required=True)

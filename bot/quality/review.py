@@ -4,21 +4,29 @@ and lists the answers merchants most often marked not helpful (with masked examp
 from __future__ import annotations
 
 import csv
-import math
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from bot.services.feedback import HELPFUL, NOT_HELPFUL
+from bot.services.miss_groups import MAX_EXAMPLES_PER_GROUP, MissGroup, group_misses
 from bot.store.feedback import FeedbackRepository, UnhelpfulAnswer
 from bot.store.models import NluMiss
 from bot.store.repositories import NluMissRepository
 
-MAX_EXAMPLES_PER_GROUP = 8
+# The clustering lives in bot.services.miss_groups (the console uses it too).
+__all__ = [
+    "MAX_EXAMPLES_PER_GROUP",
+    "MissGroup",
+    "group_misses",
+    "load_misses",
+    "one_line",
+    "spreadsheet_safe",
+    "write_worksheet",
+]
+
 # A cell starting with one of these is a formula to Excel, WPS and LibreOffice (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -36,59 +44,6 @@ def one_line(value: str) -> str:
     """A message as one line of the worksheet's YAML block: line breaks and control
     characters become spaces, so a message can never add lines (or intents) of its own."""
     return " ".join("".join(c if c.isprintable() else " " for c in value).split())
-
-
-@dataclass(frozen=True)
-class MissGroup:
-    """Similar missed messages with the intent most often guessed for them."""
-
-    size: int
-    suggested_intent: str
-    examples: tuple[str, ...]
-    conversations: int
-
-
-def group_misses(misses: Sequence[NluMiss], max_groups: int | None = None) -> list[MissGroup]:
-    """Clusters the messages (jieba tokens + char n-grams, TF-IDF, agglomerative clustering)."""
-    texts = [m.text for m in misses]
-    if not texts:
-        return []
-    if len(texts) == 1:
-        labels = [0]
-    else:
-        import jieba
-        from sklearn.cluster import AgglomerativeClustering
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
-            tokenizer=lambda text: (
-                [t for t in jieba.lcut(text) if t.strip()]
-                + [text[i : i + 2] for i in range(len(text) - 1)]
-            ),
-            token_pattern=None,
-            lowercase=True,
-        )
-        vectors = vectorizer.fit_transform(texts).toarray()
-        clusters = max_groups or max(1, round(math.sqrt(len(texts))))
-        labels = AgglomerativeClustering(
-            n_clusters=min(clusters, len(texts)), affinity="cosine", linkage="average"
-        ).fit_predict(vectors)
-    groups: dict[int, list[NluMiss]] = {}
-    for label, miss in zip(labels, misses, strict=True):
-        groups.setdefault(int(label), []).append(miss)
-    result = []
-    for members in groups.values():
-        guesses = Counter(m.guess or "?" for m in members)
-        unique = list(dict.fromkeys(m.text for m in members))
-        result.append(
-            MissGroup(
-                size=len(members),
-                suggested_intent=guesses.most_common(1)[0][0],
-                examples=tuple(unique[:MAX_EXAMPLES_PER_GROUP]),
-                conversations=len({m.sender_id for m in members}),
-            )
-        )
-    return sorted(result, key=lambda g: (-g.size, g.suggested_intent))
 
 
 def load_misses(session: Session, since: datetime | None = None) -> list[NluMiss]:

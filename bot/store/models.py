@@ -399,3 +399,6 @@ class ContentEdit(Base):
 
 
 # --- operators' console (issue 14) ---
+# The console's day ranges (bot/store/console.py): handoffs by day, applications the bot filed.
+Index("ix_tickets_kind_created", Ticket.kind, Ticket.created_at)
+Index("ix_cases_source_submitted", Case.source, Case.submitted_at)

@@ -31,7 +31,7 @@ def _schema_diff(store: CaseStore) -> list:
 
 def test_from_empty_to_head_matches_the_models(empty_store):
     upgrade(empty_store)
-    assert current_revision(empty_store) == "0010"
+    assert current_revision(empty_store) == "0011"
     assert _schema_diff(empty_store) == []
 
 
@@ -61,7 +61,7 @@ def test_from_the_previous_revision_keeps_the_data(empty_store):
             {"at": datetime(2026, 11, 18, 9, 30)},
         )  # fmt: skip
     upgrade(empty_store)
-    assert current_revision(empty_store) == "0010"
+    assert current_revision(empty_store) == "0011"
     assert _schema_diff(empty_store) == []
     with empty_store.session() as session:
         assert session.get(Merchant, "898310058121234").name == "张记便利店"
@@ -72,6 +72,6 @@ def test_a_store_created_from_the_models_is_adopted(tmp_path):
     store = CaseStore(f"sqlite:///{tmp_path / 'legacy.db'}")
     store.create_schema()
     upgrade(store)
-    assert current_revision(store) == "0010"
+    assert current_revision(store) == "0011"
     upgrade(store)  # idempotent
-    assert current_revision(store) == "0010"
+    assert current_revision(store) == "0011"
