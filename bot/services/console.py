@@ -483,6 +483,99 @@ def review_clusters(sources: Sources, period: Period) -> Figure:
     )
 
 
+NOTIFICATION_STATUSES: Final = ("sent", "failed", "pending", "skipped")
+
+
+@figure("notifications", "进度通知送达")
+def notifications(sources: Sources, period: Period) -> Figure:
+    """Status notifications planned per day by their current status (``posbot notify``);
+    the delivery rate counts sent against sent + failed (pending ones are still trying)."""
+    by_day: dict[date, dict[str, int]] = {}
+    for day, status, count in queries.notifications_by_day(
+        sources.cases, period.since, period.until
+    ):
+        by_day.setdefault(day, {})[status] = count
+    rows: list[tuple[Any, ...]] = []
+    for day in period.days:
+        statuses = by_day.get(day, {})
+        counts = [statuses.get(status, 0) for status in NOTIFICATION_STATUSES]
+        rows.append((day, sum(statuses.values()), *counts))
+    totals: dict[str, float | int] = {"planned": sum(int(row[1]) for row in rows)}
+    for index, status in enumerate(NOTIFICATION_STATUSES, 2):
+        totals[status] = sum(int(row[index]) for row in rows)
+    totals["delivery_rate"] = rate(int(totals["sent"]), int(totals["sent"]) + int(totals["failed"]))
+    return Figure(
+        "notifications",
+        FIGURES["notifications"].title,
+        ("day", "planned", *NOTIFICATION_STATUSES),
+        rows,
+        totals,
+        LINES,
+        ("sent", "failed"),
+    )
+
+
+@figure("feedback", "回答反馈")
+def feedback(sources: Sources, period: Period) -> Figure:
+    """The merchants' verdicts (有帮助 / 没帮助) per answer, the least helpful first."""
+    found = queries.feedback_by_answer(sources.cases, period.since, period.until, TOP_LIMIT)
+    rows = [
+        (intent, response, helpful, unhelpful, rate(helpful, helpful + unhelpful))
+        for intent, response, helpful, unhelpful in found
+    ]
+    helpful_total = sum(row[2] for row in rows)
+    unhelpful_total = sum(row[3] for row in rows)
+    return Figure(
+        "feedback",
+        FIGURES["feedback"].title,
+        ("intent", "response", "helpful", "not_helpful", "helpful_rate"),
+        rows,
+        {
+            "helpful": helpful_total,
+            "not_helpful": unhelpful_total,
+            "helpful_rate": rate(helpful_total, helpful_total + unhelpful_total),
+        },
+        BARS,
+        ("not_helpful",),
+    )
+
+
+SCORES: Final = (1, 2, 3, 4, 5)
+
+
+@figure("satisfaction", "人工服务满意度")
+def satisfaction(sources: Sources, period: Period) -> Figure:
+    """The 1-5 ratings merchants gave after a human conversation, per day and overall."""
+    by_day: dict[date, dict[int, int]] = {}
+    for day, score, count in queries.ratings_by_day(sources.cases, period.since, period.until):
+        by_day.setdefault(day, {})[score] = count
+    rows: list[tuple[Any, ...]] = []
+    overall = dict.fromkeys(SCORES, 0)
+    for day in period.days:
+        scores = by_day.get(day, {})
+        ratings = sum(scores.values())
+        points = sum(score * count for score, count in scores.items())
+        for score, count in scores.items():
+            overall[score] = overall.get(score, 0) + count
+        rows.append((day, ratings, round(points / ratings, 2) if ratings else 0.0))
+    ratings_total = sum(overall.values())
+    points_total = sum(score * count for score, count in overall.items())
+    totals: dict[str, float | int] = {
+        "ratings": ratings_total,
+        "mean_score": round(points_total / ratings_total, 2) if ratings_total else 0.0,
+    }
+    totals.update({f"score_{score}": overall.get(score, 0) for score in SCORES})
+    return Figure(
+        "satisfaction",
+        FIGURES["satisfaction"].title,
+        ("day", "ratings", "mean_score"),
+        rows,
+        totals,
+        LINES,
+        ("mean_score",),
+    )
+
+
 # --- computing -----------------------------------------------------------------------------
 
 

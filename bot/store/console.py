@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.store.models import Case, NluMiss, Ticket
+from bot.store.models import (
+    AnswerFeedback,
+    Case,
+    NluMiss,
+    Notification,
+    SatisfactionRating,
+    Ticket,
+)
 
 CHINA_OFFSET_SECONDS: Final = 8 * 3600
 DAY_SECONDS: Final = 86400
@@ -243,3 +250,46 @@ def count_misses(session: Session, since: date, until: date) -> int:
         NluMiss.recorded_at >= start, NluMiss.recorded_at < end
     )
     return int(session.execute(query).scalar_one())
+
+
+def notifications_by_day(session: Session, since: date, until: date) -> list[tuple[date, str, int]]:
+    """Status notifications per China day they were planned and their current status."""
+    start, end = _naive_window(since, until)
+    day = _day_of(session, Notification.created_at).label("day")
+    query = (
+        sa.select(day, Notification.status, sa.func.count())
+        .where(Notification.created_at >= start, Notification.created_at < end)
+        .group_by(day, Notification.status)
+        .order_by(day, Notification.status)
+    )
+    return [(_as_date(d), str(s), int(n)) for d, s, n in session.execute(query)]
+
+
+def feedback_by_answer(
+    session: Session, since: date, until: date, limit: int
+) -> list[tuple[str, str, int, int]]:
+    """(intent, response, helpful, not helpful) per answer, most "not helpful" first."""
+    start, end = _naive_window(since, until)
+    helpful = sa.func.sum(sa.case((AnswerFeedback.verdict == "helpful", 1), else_=0))
+    unhelpful = sa.func.sum(sa.case((AnswerFeedback.verdict == "not_helpful", 1), else_=0))
+    query = (
+        sa.select(AnswerFeedback.intent, AnswerFeedback.response, helpful, unhelpful)
+        .where(AnswerFeedback.created_at >= start, AnswerFeedback.created_at < end)
+        .group_by(AnswerFeedback.intent, AnswerFeedback.response)
+        .order_by(unhelpful.desc(), helpful.desc(), AnswerFeedback.intent, AnswerFeedback.response)
+        .limit(limit)
+    )
+    return [(str(i), str(r), int(h or 0), int(u or 0)) for i, r, h, u in session.execute(query)]
+
+
+def ratings_by_day(session: Session, since: date, until: date) -> list[tuple[date, int, int]]:
+    """Per China day: (day, score, ratings with that score)."""
+    start, end = _naive_window(since, until)
+    day = _day_of(session, SatisfactionRating.created_at).label("day")
+    query = (
+        sa.select(day, SatisfactionRating.score, sa.func.count())
+        .where(SatisfactionRating.created_at >= start, SatisfactionRating.created_at < end)
+        .group_by(day, SatisfactionRating.score)
+        .order_by(day, SatisfactionRating.score)
+    )
+    return [(_as_date(d), int(score), int(n)) for d, score, n in session.execute(query)]

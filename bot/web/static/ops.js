@@ -9,7 +9,10 @@
     ["containment", "containment_rate", "自助解决率"],
     ["fallback", "fallback_rate", "未理解率"],
     ["handoffs", "handoff_rate", "转人工率"],
-    ["applications", "filed", "机器人受理申请"]
+    ["applications", "filed", "机器人受理申请"],
+    ["notifications", "delivery_rate", "通知送达率"],
+    ["feedback", "helpful_rate", "回答有帮助"],
+    ["satisfaction", "mean_score", "人工服务满意度（1–5）"]
   ];
 
   function token() { return window.sessionStorage.getItem(TOKEN_KEY) || ""; }

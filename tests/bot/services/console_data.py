@@ -18,9 +18,19 @@ from typing import Any
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from bot.store.database import CaseStore
-from bot.store.models import Case, Merchant, NluMiss, Terminal, Ticket
+from bot.store.models import (
+    AnswerFeedback,
+    Case,
+    Merchant,
+    NluMiss,
+    Notification,
+    SatisfactionRating,
+    Terminal,
+    Ticket,
+)
 
 CHINA = timezone(timedelta(hours=8))
 SINCE = date(2026, 11, 20)
@@ -143,6 +153,7 @@ def fill_cases(store: CaseStore) -> None:
                 _ticket(5, "handoff", "G", datetime(2026, 11, 23, 0, 0)),
             ]
         )
+        _add_notifications_feedback_and_ratings(session)
         misses = [
             ("D", "打印机卡纸了", datetime(2026, 11, 21, 12)),
             ("D", "打印机卡纸了", datetime(2026, 11, 21, 12, 1)),
@@ -159,6 +170,60 @@ def fill_cases(store: CaseStore) -> None:
                     recorded_at=at,
                 )
             )
+
+
+def _add_notifications_feedback_and_ratings(session: Session) -> None:
+    """Notifications of two known days (and one after the range), answer verdicts and
+    satisfaction ratings (and one of each outside the range)."""
+    notifications = [
+        ("widget", "sent", datetime(2026, 11, 20, 10)),
+        ("sms", "failed", datetime(2026, 11, 20, 11)),
+        ("wechat", "sent", datetime(2026, 11, 21, 9)),
+        ("widget", "pending", datetime(2026, 11, 21, 23, 59)),
+        ("widget", "sent", datetime(2026, 11, 23, 0, 0)),
+    ]
+    for number, (channel, status, at) in enumerate(notifications, 1):
+        session.add(
+            Notification(
+                idempotency_key=f"test:{number}",
+                case_id="JC202611200001",
+                merchant_id="898310058121234",
+                channel=channel,
+                status=status,
+                next_attempt_at=at,
+                created_at=at,
+                sent_at=at if status == "sent" else None,
+            )
+        )
+    verdicts = [
+        ("ask_review_time", "utter_review_time", "helpful", datetime(2026, 11, 20, 10)),
+        ("ask_review_time", "utter_review_time", "helpful", datetime(2026, 11, 20, 12)),
+        ("ask_review_time", "utter_review_time", "not_helpful", datetime(2026, 11, 21, 9)),
+        ("ask_documents", "utter_documents", "not_helpful", datetime(2026, 11, 21, 10)),
+        ("ask_documents", "utter_documents", "not_helpful", datetime(2026, 11, 22, 23, 59)),
+        ("ask_documents", "utter_documents", "helpful", datetime(2026, 11, 19, 23, 59)),
+    ]
+    for intent, response, verdict, at in verdicts:
+        session.add(
+            AnswerFeedback(
+                intent=intent,
+                response=response,
+                verdict=verdict,
+                masked_text="审核要多久",
+                sender_hash="0" * 64,
+                created_at=at,
+            )
+        )
+    ratings = [
+        (5, datetime(2026, 11, 20, 10)),
+        (4, datetime(2026, 11, 20, 15)),
+        (1, datetime(2026, 11, 21, 9)),
+        (3, datetime(2026, 11, 23, 0, 0)),
+    ]
+    for score, at in ratings:
+        session.add(
+            SatisfactionRating(sender_hash="1" * 64, agent_id="alice", score=score, created_at=at)
+        )
 
 
 def events_engine(url: str) -> Engine:

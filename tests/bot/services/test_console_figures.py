@@ -139,6 +139,46 @@ def test_review_clusters(data: ConsoleData) -> None:
     assert result.totals == {"misses": 3, "clustered": 3}
 
 
+def test_notifications_by_status(data: ConsoleData) -> None:
+    result = compute(data, "notifications")
+    assert result.rows == [
+        (D1, 2, 1, 1, 0, 0),
+        (D2, 2, 1, 0, 1, 0),
+        (D3, 0, 0, 0, 0, 0),
+    ]
+    assert result.totals == {
+        "planned": 4,
+        "sent": 2,
+        "failed": 1,
+        "pending": 1,
+        "skipped": 0,
+        "delivery_rate": 0.6667,
+    }
+
+
+def test_feedback_least_helpful_first(data: ConsoleData) -> None:
+    result = compute(data, "feedback")
+    assert result.rows == [
+        ("ask_documents", "utter_documents", 0, 2, 0.0),
+        ("ask_review_time", "utter_review_time", 2, 1, 0.6667),
+    ]
+    assert result.totals == {"helpful": 2, "not_helpful": 3, "helpful_rate": 0.4}
+
+
+def test_satisfaction_per_day(data: ConsoleData) -> None:
+    result = compute(data, "satisfaction")
+    assert result.rows == [(D1, 2, 4.5), (D2, 1, 1.0), (D3, 0, 0.0)]
+    assert result.totals == {
+        "ratings": 3,
+        "mean_score": 3.33,
+        "score_1": 1,
+        "score_2": 0,
+        "score_3": 0,
+        "score_4": 1,
+        "score_5": 1,
+    }
+
+
 def test_every_registered_figure_is_tested() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     for key in FIGURES:
