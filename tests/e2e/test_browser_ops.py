@@ -108,6 +108,9 @@ def test_login_read_dashboard_and_export(console_url: str, page: Any, tmp_path: 
         "fallback.fallback_rate": "23.1%",
         "handoffs.handoff_rate": "60%",
         "applications.filed": "3",
+        "notifications.delivery_rate": "66.7%",
+        "feedback.helpful_rate": "40%",
+        "satisfaction.mean_score": "3.33",
     }
     titles = page.locator(".ops-figure h2").all_inner_texts()
     assert [t.replace("导出 CSV", "").strip() for t in titles] == [
