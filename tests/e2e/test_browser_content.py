@@ -65,7 +65,8 @@ def test_an_edit_is_live_in_the_widget_and_the_faq(content_bot, page, tmp_path: 
     page.goto(f"{content_bot}/chat")
     page.wait_for_selector(".msg.bot")
     _send(page, "审核要多久")
-    assert _bot_texts(page)[-1].startswith("审核一般需要 3-7 个工作日")
+    # The answer, then the feedback offer (docs/feedback.md).
+    assert _bot_texts(page)[-2].startswith("审核一般需要 3-7 个工作日")
 
     page.goto(f"{content_bot}/ops/content")
     page.fill("#token", "not-the-token-at-all")
@@ -102,7 +103,7 @@ def test_an_edit_is_live_in_the_widget_and_the_faq(content_bot, page, tmp_path: 
     page.goto(f"{content_bot}/chat")
     page.wait_for_selector(".msg.bot")
     _send(page, "审核一般要几天")
-    assert _bot_texts(page)[-1] == NEW_TEXT
+    assert _bot_texts(page)[-2] == NEW_TEXT
 
     page.goto(f"{content_bot}/faq")
     assert page.locator("#review-time .answer").inner_text() == NEW_TEXT
@@ -115,4 +116,5 @@ def test_an_edit_is_live_in_the_widget_and_the_faq(content_bot, page, tmp_path: 
     page.goto(f"{content_bot}/chat")
     page.wait_for_selector(".msg.bot")
     _send(page, "审核要多久啊")
-    assert _bot_texts(page)[-1].startswith("审核一般需要 3-7 个工作日")
+    # The answer, then the feedback offer (docs/feedback.md).
+    assert _bot_texts(page)[-2].startswith("审核一般需要 3-7 个工作日")

@@ -112,6 +112,8 @@ def test_an_agent_hands_back_and_the_merchant_is_told(running_bot):
     assert inbox(bot, sender) == [
         "您好，我是客服小王",
         "人工客服已结束本次服务，接下来由智能助手继续为您解答。",
+        # The one-question rating of the human conversation (docs/feedback.md).
+        "本次人工服务已结束。请为客服的服务打个分（5 分最满意）：",
     ]
     assert REVIEW_TIME in texts(bot.say(sender, "审核要多久"))
     with store.session() as session:

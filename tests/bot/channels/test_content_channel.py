@@ -188,7 +188,7 @@ async def test_revert_and_unknown_edit(client, store):
 async def test_the_nlg_endpoint_speaks_rasas_protocol(client):
     body = {
         "response": "utter_handoff",
-        "arguments": {"ticket_id": "TK202611260001"},
+        "arguments": {"ticket_id": "TK202611260001", "queue_ahead": 1, "wait_minutes": 5},
         "tracker": {"sender_id": "m1", "slots": {}, "events": [{"event": "action"}] * 3},
         "channel": {"name": "rest"},
     }

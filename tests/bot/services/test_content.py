@@ -107,12 +107,16 @@ async def test_placeholders_are_filled_in_an_edited_text(service, cache, rasa_do
     await service.edit(
         RESPONSE,
         HANDOFF,
-        "工单 {ticket_id} 已建好，{service_hours} 有人回复；急事请拨打{hotline}。",
+        "工单 {ticket_id} 已建好，前面 {queue_ahead} 位，约 {wait_minutes} 分钟；{service_hours} "
+        "有人回复；急事请拨打{hotline}。",
         "ops1",
     )
-    text = await _text(nlg, rasa_domain, HANDOFF, ticket_id="TK202611260001")
-    assert (
-        text == "工单 TK202611260001 已建好，工作日 9:00-18:00 有人回复；急事请拨打客服热线 95000。"
+    text = await _text(
+        nlg, rasa_domain, HANDOFF, ticket_id="TK202611260001", queue_ahead=2, wait_minutes=10
+    )
+    assert text == (
+        "工单 TK202611260001 已建好，前面 2 位，约 10 分钟；工作日 9:00-18:00 有人回复；"
+        "急事请拨打客服热线 95000。"
     )
 
 
@@ -129,7 +133,7 @@ async def test_buttons_stay_when_the_text_is_edited(service, cache, rasa_domain)
     [
         (
             HANDOFF,
-            "已转人工，{service_hours}，请拨打{hotline}。",
+            "已转人工，前 {queue_ahead} 位，{wait_minutes} 分钟，{service_hours}，拨{hotline}。",
             "missing_placeholder",
             "缺少占位符 {ticket_id}",
         ),
@@ -258,9 +262,12 @@ async def test_store_down_serves_domain_text_and_logs_an_error(
     cache = ContentCache(lambda: broken, check_seconds=2.0)
     nlg = ContentNLG(domain=rasa_domain, cache=cache)
     with caplog.at_level(logging.ERROR, logger="bot.services.content"):
-        text = await _text(nlg, rasa_domain, HANDOFF, ticket_id="TK1")
+        text = await _text(
+            nlg, rasa_domain, HANDOFF, ticket_id="TK1", queue_ahead=0, wait_minutes=5
+        )
     assert text == (
-        "已为您转人工客服，工单号 TK1。人工客服服务时间：工作日 9:00-18:00，客服会在这里回复您；"
+        "已为您转人工客服，工单号 TK1。您前面还有 0 位在等待，预计约 5 分钟内接入。"
+        "人工客服服务时间：工作日 9:00-18:00，客服会在这里回复您；"
         "您也可以拨打客服热线 95000，报上工单号。"
     )
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
