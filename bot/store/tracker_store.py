@@ -418,13 +418,31 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         queries.insert_rows(connection, [_row(tracker.sender_id, e)[0] for e in new_events])
 
 
+def detached_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
+    """A copy of ``tracker``'s state whose events are copies too (one level: a caller assigning
+    an event's attributes never changes ``tracker``'s; nested values such as parse data are
+    shared, as between Rasa's own tracker copies)."""
+    clone = state_copy(tracker)
+    copies: dict[int, Event] = {}
+    for event in tracker.events:
+        twin = object.__new__(type(event))
+        twin.__dict__.update(event.__dict__)
+        copies[id(event)] = twin
+    clone.events.clear()
+    clone.events.extend(copies.values())
+    message, utterance = tracker.latest_message, tracker.latest_bot_utterance
+    clone.latest_message = copies.get(id(message), message)  # type: ignore[assignment]
+    clone.latest_bot_utterance = copies.get(id(utterance), utterance)  # type: ignore[assignment]
+    return clone
+
+
 class ReplayedTrackers:
     """The tracker of each recently read conversation, replayed from its stored rows and kept
     up to date by replaying only the rows stored since (Rasa replays every event of the session
     on every read: the largest per-turn cost that grew with a conversation's length).
 
-    A read gets a copy (:func:`bot.tracker_speedups.state_copy`: the same event objects, its
-    own slots, loop and latest action), never the kept tracker itself; the kept one holds the
+    A read gets a copy (:func:`detached_copy`: its own slots, loop, latest action and event
+    objects), never the kept tracker itself; the kept one holds the
     events as stored (redacted), exactly what ``DialogueStateTracker.from_dict`` of the rows
     gives. Bounded by the number of conversations (least recently read go first).
     """
@@ -452,7 +470,7 @@ class ReplayedTrackers:
             self._kept[sender_id] = (rows, replayed)
             while len(self._kept) > self.max_conversations:
                 self._kept.popitem(last=False)
-        return state_copy(replayed)
+        return detached_copy(replayed)
 
     def discard(self, sender_id: str) -> None:
         """Forgets ``sender_id``'s tracker."""
