@@ -431,8 +431,8 @@ def detached_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
     clone.events.clear()
     clone.events.extend(copies.values())
     message, utterance = tracker.latest_message, tracker.latest_bot_utterance
-    clone.latest_message = copies.get(id(message), message)  # type: ignore[assignment]
-    clone.latest_bot_utterance = copies.get(id(utterance), utterance)  # type: ignore[assignment]
+    clone.latest_message = copies.get(id(message), message)
+    clone.latest_bot_utterance = copies.get(id(utterance), utterance)
     return clone
 
 
