@@ -16,6 +16,10 @@ Differences from ``SQLTrackerStore`` (Rasa 3.6):
   conversation's latest session as stored (redacted); it stays right across several Rasa
   processes because every read checks the table, and the lock store serialises the turns of
   a conversation;
+- a read replays only the rows stored since this process last read the conversation
+  (:class:`ReplayedTrackers`, the 256 most recently read conversations): Rasa replays every
+  event of the session on every read, the largest per-turn cost that grew with the length of
+  a conversation;
 - the constructor never blocks: Rasa's retries forever (``sleep(5)``) while the database is
   down; this one creates the table on first successful use;
 - connect and statement time are bounded, a connection idle in the pool is pinged before use,
