@@ -165,7 +165,7 @@ def file_application(
 
 
 class ApplicationService(CalendarService):
-    """Drafts, ownership checks and filing (async, one transaction per call)."""
+    """Drafts, ownership checks and filing (async, one unit of work per call)."""
 
     async def save_phone(self, sender_id: str, phone: str, now: datetime) -> None:
         """Keeps the full contact phone of ``sender_id``'s application (never in a slot)."""
@@ -175,7 +175,7 @@ class ApplicationService(CalendarService):
 
     async def draft_phone(self, sender_id: str) -> str | None:
         """The contact phone kept for ``sender_id``, if any (none once filed)."""
-        return await self.transaction(
+        return await self.read(
             lambda session: ApplicationDraftRepository(session).phone_of(sender_id)
         )
 
@@ -189,7 +189,7 @@ class ApplicationService(CalendarService):
         self, *, merchant_id: str, terminal_id: str, today: date
     ) -> TerminalCheck:
         """See :func:`check_terminal`."""
-        return await self.transaction(
+        return await self.read(
             lambda session: check_terminal(
                 session,
                 merchant_id=merchant_id,

@@ -1,8 +1,10 @@
-"""How the services reach the case store: one short transaction per call, on a worker thread.
+"""How the services reach the case store: one short unit of work per call, on a worker thread.
 
 Actions and channels call services and never see a session: a service method opens a session
 from the store's factory, runs its unit of work in a worker thread (the event loop stays free)
 and commits, or rolls back and raises :class:`StoreUnavailable` when the database fails.
+Read-only work goes through :meth:`StoreService.read` (no transaction: fewer round trips to the
+database, see :mod:`bot.store.database`), writes through :meth:`StoreService.transaction`.
 """
 
 from __future__ import annotations
@@ -52,16 +54,26 @@ class StoreService:
         return self._store
 
     async def transaction(self, work: Callable[[Session], T]) -> T:
-        """Runs ``work`` in one session on a worker thread: committed, or rolled back.
+        """Runs ``work`` in one session on a worker thread: committed, or rolled back (and run
+        once more on a new connection when the database had dropped the pooled one before
+        ``work`` did anything).
 
         Raises:
             StoreUnavailable: the database failed.
         """
+        return await self._off_loop(lambda: self.store.writing(work))
 
-        def run() -> T:
-            with self.store.session() as session:
-                return work(session)
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Runs read-only ``work`` on a worker thread without a transaction (each statement
+        sees what is committed); a connection the database had dropped is replaced once.
 
+        Raises:
+            StoreUnavailable: the database failed.
+        """
+        return await self._off_loop(lambda: self.store.reading(work))
+
+    @staticmethod
+    async def _off_loop(run: Callable[[], T]) -> T:
         try:
             return await asyncio.to_thread(run)
         except SQLAlchemyError as error:

@@ -119,11 +119,11 @@ def change_phone_from_draft(
 
 
 class CaseChangeService(CalendarService):
-    """Withdrawals and contact phone changes (async, one transaction per call)."""
+    """Withdrawals and contact phone changes (async, one unit of work per call)."""
 
     async def open_cases(self, merchant_id: str, today: date) -> list[CaseView]:
         """See :func:`open_cases_of_merchant`."""
-        return await self.transaction(
+        return await self.read(
             lambda session: open_cases_of_merchant(session, merchant_id, self.calendar, today)
         )
 

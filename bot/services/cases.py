@@ -195,7 +195,7 @@ def terminals_of(session: Session, merchant_id: str) -> Sequence[TerminalView]:
 
 
 class CaseService(CalendarService):
-    """What a verified merchant may see and ask for about its cases (async, one transaction
+    """What a verified merchant may see and ask for about its cases (async, one unit of work
     per call)."""
 
     async def lookup(
@@ -207,7 +207,7 @@ class CaseService(CalendarService):
         case_id: str | None = None,
     ) -> CaseLookup:
         """See :func:`lookup_for_merchant`."""
-        return await self.transaction(
+        return await self.read(
             lambda session: lookup_for_merchant(
                 session,
                 merchant_id=merchant_id,
@@ -226,10 +226,10 @@ class CaseService(CalendarService):
 
     async def open_case_of_terminal(self, terminal_id: str, today: date) -> CaseView | None:
         """The terminal's open case, if any."""
-        return await self.transaction(
+        return await self.read(
             lambda session: open_case_of_terminal(session, terminal_id, self.calendar, today)
         )
 
     async def terminals_of(self, merchant_id: str) -> Sequence[TerminalView]:
         """The merchant's terminals."""
-        return await self.transaction(lambda session: terminals_of(session, merchant_id))
+        return await self.read(lambda session: terminals_of(session, merchant_id))

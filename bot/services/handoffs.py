@@ -50,7 +50,7 @@ def close_handoffs(session: Session, *, sender_id: str, agent_id: str, now: date
 
 
 class HandoffService(StoreService):
-    """Handoff tickets (async, one transaction per call)."""
+    """Handoff tickets (async, one unit of work per call)."""
 
     async def open(
         self, *, sender_id: str, summary: str, now: datetime, merchant_id: str | None = None
@@ -64,7 +64,7 @@ class HandoffService(StoreService):
 
     async def waiting(self) -> list[dict[str, Any]]:
         """See :func:`waiting_conversations`."""
-        return await self.transaction(waiting_conversations)
+        return await self.read(waiting_conversations)
 
     async def close(self, *, sender_id: str, agent_id: str, now: datetime) -> list[str]:
         """See :func:`close_handoffs`."""

@@ -1,25 +1,43 @@
-"""Engine and session factory of the case store. Nothing connects at import time."""
+"""Engine and session factories of the case store. Nothing connects at import time.
+
+A unit of work costs as few network round trips as it can on PostgreSQL:
+
+- no ``SELECT 1`` before each use of a pooled connection (``pool_pre_ping``: one round trip
+  per unit of work). :func:`bot.store.pool_ping.ping_when_idle` polls the socket instead (a
+  connection the server closed or reset is replaced for free) and pings only a connection
+  idle for seconds;
+- read-only work (:meth:`CaseStore.reading`) runs on an autocommit connection: no ``BEGIN``,
+  ``COMMIT`` or ``ROLLBACK`` around its statements (each statement sees committed data, as in
+  a ``READ COMMITTED`` transaction). A read that meets a connection the database dropped is
+  tried once more on a new connection, so a restarted database is used again at once;
+- writes keep one transaction per unit of work (``BEGIN`` … ``COMMIT``), never retried: a
+  write is not known to be undone when its connection dies.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.settings import DB_URL, SettingError
 from bot.store.models import Base
+from bot.store.pool_ping import ping_when_idle
+
+T = TypeVar("T")
 
 DB_URL_ENV = DB_URL.env
 DEFAULT_DB_URL = DB_URL.default
 PG_CONNECT_TIMEOUT_SECONDS = 3
+AUTOCOMMIT: Final = "AUTOCOMMIT"
 
 
 class StoreConfigError(SettingError):
@@ -42,8 +60,11 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, autocommit: bool = False) -> Engine:
     """Creates an engine for ``url``; SQLite gets foreign keys and its folder created.
+
+    ``autocommit``: the connections never open a transaction (a server database only; for
+    SQLite the argument is ignored).
 
     Raises:
         StoreConfigError: when the URL cannot be parsed.
@@ -65,13 +86,48 @@ def create_db_engine(url: str) -> Engine:
             **({"poolclass": QueuePool, "pool_size": 5, "max_overflow": 5} if file_backed else {}),
         )
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "after_cursor_execute", _count_statement)
         return engine
     connect_args: dict[str, object] = {}
     if parsed.get_backend_name() == "postgresql":
         # A database that does not answer at all must fail the look-up within seconds (the
         # user then hears "cannot look it up now"), well before nginx cuts the action call.
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
-    return create_engine(parsed, future=True, pool_pre_ping=True, connect_args=connect_args)
+    options: dict[str, Any] = {"isolation_level": AUTOCOMMIT} if autocommit else {}
+    engine = create_engine(parsed, future=True, connect_args=connect_args, **options)
+    # A dead pooled connection is replaced without a ping per unit of work: a closed one is
+    # seen on checkout, one found dead by the first statement is retried (CaseStore).
+    ping_when_idle(engine)
+    event.listen(engine, "after_cursor_execute", _count_statement)
+    return engine
+
+
+def _is_disconnect(error: BaseException) -> bool:
+    """Whether ``error`` is the database having dropped the connection (now invalidated)."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+# Statements completed by this thread's current unit of work (a unit runs in one thread).
+_completed = threading.local()
+
+
+def _count_statement(*_args: Any) -> None:
+    _completed.statements = getattr(_completed, "statements", 0) + 1
+
+
+def _twice_on_disconnect(unit: Callable[[], T], *, always: bool) -> T:
+    """Runs ``unit``; when the database had dropped its connection (no ping before use, see
+    :mod:`bot.store.pool_ping`), runs it once more on a new one: ``always``, or when none of
+    its statements had completed."""
+    for attempt in (1, 2):
+        _completed.statements = 0
+        try:
+            return unit()
+        except DBAPIError as error:
+            untouched = always or _completed.statements == 0
+            if attempt == 2 or not (untouched and _is_disconnect(error)):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class CaseStore:
@@ -81,6 +137,16 @@ class CaseStore:
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+        # Reads get a pool of their own, in autocommit from the start: switching a connection
+        # of the main pool to autocommit and back costs psycopg2 a round trip (``SET
+        # default_transaction_isolation``) each time. SQLite reads share the main pool (no
+        # network; a ``:memory:`` database exists once per engine).
+        self.read_engine = (
+            self.engine
+            if self.engine.dialect.name == "sqlite"
+            else create_db_engine(url, autocommit=True)
+        )
+        self._read_sessions = sessionmaker(self.read_engine, future=True, expire_on_commit=False)
 
     @classmethod
     def from_env(cls) -> CaseStore:
@@ -98,6 +164,30 @@ class CaseStore:
                 session.rollback()
                 raise
 
+    def reading(self, work: Callable[[Session], T]) -> T:
+        """Runs read-only ``work`` in an autocommit session (no transaction round trips on a
+        server database) and returns its result; run once more on a new connection when the
+        database had dropped the pooled one.
+
+        ``work`` must not write: nothing is rolled back.
+        """
+        return _twice_on_disconnect(lambda: self._read(work), always=True)
+
+    def writing(self, work: Callable[[Session], T]) -> T:
+        """Runs ``work`` in one transaction (:meth:`session`) and returns its result; run once
+        more on a new connection when the database had dropped the pooled one before any of
+        ``work``'s statements completed (nothing of it can be stored then: the server rolls
+        an unfinished transaction back)."""
+        return _twice_on_disconnect(lambda: self._write(work), always=False)
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        with self._read_sessions() as session:
+            return work(session)
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        with self.session() as session:
+            return work(session)
+
     def create_schema(self) -> None:
         """Creates missing tables (idempotent)."""
         Base.metadata.create_all(self.engine)
@@ -110,6 +200,7 @@ class CaseStore:
     def dispose(self) -> None:
         """Closes pooled connections."""
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 _default_store: CaseStore | None = None

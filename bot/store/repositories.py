@@ -35,7 +35,7 @@ TICKET_CLOSED = "closed"
 CONTACT_PHONE_CHANGED = "contact_phone_changed"
 
 
-def upsert(session: Session, model: type, values: dict[str, object]) -> Insert:
+def dialect_insert(session: Session, model: type) -> Any:
     """An ``INSERT`` of ``model`` in the session's dialect, with ``ON CONFLICT`` available.
 
     SQLite (3.24+) and PostgreSQL spell the upsert the same way; only the SQLAlchemy construct
@@ -45,7 +45,13 @@ def upsert(session: Session, model: type, values: dict[str, object]) -> Insert:
     inserts = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
     if dialect not in inserts:
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
-    return inserts[dialect](model).values(**values)
+    return inserts[dialect](model)
+
+
+def upsert(session: Session, model: type, values: dict[str, object]) -> Insert:
+    """:func:`dialect_insert` of one row of ``values``."""
+    insert: Insert = dialect_insert(session, model).values(**values)
+    return insert
 
 
 def _next_daily_id(
@@ -450,20 +456,22 @@ class VerificationAttemptRepository:
     def client_state(
         self, sender_id: str, *, since: datetime, outcomes: Sequence[str]
     ) -> ClientState:
-        """The client's checks ending in ``outcomes`` after ``since`` and its last success."""
-        last_success = self.session.execute(
-            select(func.max(VerificationAttempt.attempted_at)).where(
+        """The client's checks ending in ``outcomes`` after ``since`` and its last success
+        (one statement: the last success is a subquery)."""
+        last_success = (
+            select(func.max(VerificationAttempt.attempted_at))
+            .where(
                 VerificationAttempt.sender_id == sender_id,
                 VerificationAttempt.succeeded.is_(True),
                 VerificationAttempt.attempted_at > since,
             )
-        ).scalar_one_or_none()
-        start = max(since, last_success) if last_success else since
+            .scalar_subquery()
+        )
         rows = self.session.execute(
             select(VerificationAttempt.outcome).where(
                 VerificationAttempt.sender_id == sender_id,
                 VerificationAttempt.outcome.in_(outcomes),
-                VerificationAttempt.attempted_at > start,
+                VerificationAttempt.attempted_at > func.coalesce(last_success, since),
             )
         ).scalars()
         found = list(rows)
@@ -479,18 +487,21 @@ class VerificationLockRepository:
     def lock(self, keys: Sequence[str], *, now: datetime) -> None:
         """Locks the rows of ``keys`` (created if missing) until the transaction ends.
 
-        One upsert per key, in sorted order (no deadlock between two checks): on PostgreSQL the
-        updated row stays locked, on SQLite the first write takes the database write lock. The
-        reads that follow see what the previous holder committed.
+        One multi-row upsert, its rows in sorted order (PostgreSQL inserts and locks them in
+        that order: no deadlock between two checks); on PostgreSQL the updated rows stay
+        locked, on SQLite the write takes the database write lock. The reads that follow see
+        what the previous holder committed.
         """
-        table = VerificationLock.__table__
-        for key in sorted(set(keys)):
-            statement = upsert(self.session, VerificationLock, {"lock_key": key, "touched_at": now})
-            self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c.lock_key], set_={"touched_at": now}
-                )
+        rows = [{"lock_key": key, "touched_at": now} for key in sorted(set(keys))]
+        if not rows:
+            return
+        statement = dialect_insert(self.session, VerificationLock).values(rows)
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[VerificationLock.__table__.c.lock_key],
+                set_={"touched_at": statement.excluded.touched_at},
             )
+        )
 
     def discard_older_than(self, cutoff: datetime) -> int:
         """Deletes lock rows untouched since ``cutoff``; returns how many."""

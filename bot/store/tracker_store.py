@@ -16,6 +16,10 @@ Differences from ``SQLTrackerStore`` (Rasa 3.6):
   conversation's latest session as stored (redacted); it stays right across several Rasa
   processes because every read checks the table, and the lock store serialises the turns of
   a conversation;
+- a read replays only the rows stored since this process last read the conversation
+  (:class:`ReplayedTrackers`, the 256 most recently read conversations): Rasa replays every
+  event of the session on every read, the largest per-turn cost that grew with the length of
+  a conversation;
 - the constructor never blocks: Rasa's retries forever (``sleep(5)``) while the database is
   down; this one creates the table on first successful use;
 - connect and statement time are bounded, a connection idle in the pool is pinged before use,
@@ -48,6 +52,7 @@ import itertools
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,8 +64,8 @@ import sqlalchemy.orm
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.events import Event, deserialise_events
+from rasa.shared.core.trackers import AnySlotDict, DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -72,6 +77,7 @@ from bot.store import tracker_queries as queries
 from bot.store.lock_context import current_hold
 from bot.store.pool_ping import ping_when_idle
 from bot.store.tracker_cache import SessionEntry, StoredRow, TrackerCache
+from bot.tracker_speedups import state_copy
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +93,8 @@ POOL_OVERFLOW: Final = 2
 # The tracker remembers how many of its events are stored, and as which cache entry.
 _STORED: Final = "_posbot_stored"
 _JSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+# Conversations whose replayed tracker is kept (the most recently read ones).
+DEFAULT_REPLAYED: Final = 256
 
 T = TypeVar("T")
 
@@ -224,6 +232,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="tracker-store")
         self.cache = TrackerCache(**({"max_events": int(cache_events)} if cache_events else {}))
+        self.replayed = ReplayedTrackers(DEFAULT_REPLAYED)
         self._schema_ready = False
         self._schema_lock = threading.Lock()
         self._healthy = True
@@ -292,6 +301,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             entry = await self._current_entry(sender_id)
         except TrackerStoreUnavailable:
             self.cache.discard(sender_id)
+            self.replayed.discard(sender_id)
             raise
         return self._tracker(sender_id, entry)
 
@@ -328,8 +338,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     def _tracker(self, sender_id: str, entry: SessionEntry) -> DialogueStateTracker | None:
         if not entry.count:
             return None
-        events = [orjson.loads(data) for data in entry.data]
-        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        tracker = self.replayed.tracker(sender_id, entry, self.domain.slots)
         setattr(tracker, _STORED, (entry, len(tracker.events)))
         return tracker
 
@@ -411,3 +420,62 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         stored = queries.count_session(connection, tracker.sender_id)
         new_events: Sequence[Event] = list(itertools.islice(tracker.events, stored, None))
         queries.insert_rows(connection, [_row(tracker.sender_id, e)[0] for e in new_events])
+
+
+def detached_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
+    """A copy of ``tracker``'s state whose events are copies too (one level: a caller assigning
+    an event's attributes never changes ``tracker``'s; nested values such as parse data are
+    shared, as between Rasa's own tracker copies)."""
+    clone = state_copy(tracker)
+    copies: dict[int, Event] = {}
+    for event in tracker.events:
+        twin = object.__new__(type(event))
+        twin.__dict__.update(event.__dict__)
+        copies[id(event)] = twin
+    clone.events.clear()
+    clone.events.extend(copies.values())
+    message, utterance = tracker.latest_message, tracker.latest_bot_utterance
+    clone.latest_message = copies.get(id(message), message)
+    clone.latest_bot_utterance = copies.get(id(utterance), utterance)
+    return clone
+
+
+class ReplayedTrackers:
+    """The tracker of each recently read conversation, replayed from its stored rows and kept
+    up to date by replaying only the rows stored since (Rasa replays every event of the session
+    on every read: the largest per-turn cost that grew with a conversation's length).
+
+    A read gets a copy (:func:`detached_copy`: its own slots, loop, latest action and event
+    objects), never the kept tracker itself; the kept one holds the
+    events as stored (redacted), exactly what ``DialogueStateTracker.from_dict`` of the rows
+    gives. Bounded by the number of conversations (least recently read go first).
+    """
+
+    def __init__(self, max_conversations: int) -> None:
+        self.max_conversations = max_conversations
+        # sender -> (the rows replayed, the tracker they replay to)
+        self._kept: OrderedDict[str, tuple[tuple[str, ...], DialogueStateTracker]] = OrderedDict()
+
+    def tracker(self, sender_id: str, entry: SessionEntry, slots: Any) -> DialogueStateTracker:
+        """A tracker of ``entry``'s rows (``slots``: the domain's)."""
+        kept = self._kept.pop(sender_id, None)
+        rows = entry.data
+        if kept is not None and len(kept[0]) <= len(rows) and rows[: len(kept[0])] == kept[0]:
+            done, replayed = kept
+            new = rows[len(done) :]
+            for event in deserialise_events([orjson.loads(data) for data in new]):
+                replayed.update(event)
+        else:
+            events = [orjson.loads(data) for data in rows]
+            replayed = DialogueStateTracker.from_dict(sender_id, events, slots)
+        if isinstance(replayed.slots, AnySlotDict):
+            return replayed  # no domain: nothing kept
+        if self.max_conversations > 0:
+            self._kept[sender_id] = (rows, replayed)
+            while len(self._kept) > self.max_conversations:
+                self._kept.popitem(last=False)
+        return detached_copy(replayed)
+
+    def discard(self, sender_id: str) -> None:
+        """Forgets ``sender_id``'s tracker."""
+        self._kept.pop(sender_id, None)
