@@ -71,10 +71,10 @@ def running_bot(tmp_path_factory) -> Iterator[tuple[Bot, CaseStore]]:
     }
     try:
         # The same launcher as `posbot serve` and the production profile (with bot.speedups);
-        # in-memory trackers.
+        # in-memory trackers; replies from the content store (docs/content.md), as `make run`.
         with runtime.running_bot(
             MODEL, env=env, workdir=workdir, cwd=ROOT, rasa_ready_seconds=180,
-            endpoints={"nlg": {"type": "bot.nlg.OperatorFactsNLG"}},
+            endpoints={"nlg": {"type": "bot.nlg.ContentNLG"}},
         ) as bot:  # fmt: skip
             yield Bot(bot.url, embed_port), store
     finally:

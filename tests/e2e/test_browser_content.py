@@ -1,5 +1,6 @@
-"""An operator edits a reply at /ops/content in a real browser; the widget answers with it at
-once (no retraining, no restart), and the FAQ page shows it too."""
+"""An operator logs in to the console, reads the dashboard, edits a reply at /ops/content in a
+real browser; the widget answers with it at once (no retraining, no restart), and the FAQ page
+shows it too."""
 
 from __future__ import annotations
 
@@ -75,8 +76,15 @@ def test_an_edit_is_live_in_the_widget_and_the_faq(content_bot, page, tmp_path: 
     assert "运营令牌" in page.inner_text("#notice")
     assert page.is_hidden("#content")
 
+    # The operator logs in on the dashboard, reads it, and goes to the reply texts by its nav:
+    # one login for both pages.
+    page.goto(f"{content_bot}/ops")
     page.fill("#token", OPS_TOKEN)
     page.click("#login button")
+    page.wait_for_selector(".ops-card")
+    cards = page.locator(".ops-card").all_inner_texts()
+    assert any("会话数" in card for card in cards), cards
+    page.click("nav.ops-nav a:has-text('回复内容')")
     page.wait_for_selector("#content:not([hidden])")
     assert page.evaluate("sessionStorage.getItem('posbot-ops-token')") == OPS_TOKEN
     assert page.get_attribute("nav.ops-nav a >> nth=0", "href") == "/ops"
