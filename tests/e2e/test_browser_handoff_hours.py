@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.clock import china_now
 from bot.services.handoff_hours import CALLBACK, MESSAGE, record_after_hours
 from tests.e2e.conftest import AGENT_TOKEN
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT_MS = 30_000
+from tests.e2e.test_browser import TIMEOUT_MS, browser  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} missing: .ci/run installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser):
+def page(browser):  # noqa: F811
     # Playwright's waiting helpers need eval, which the page's CSP forbids (checked below).
     context = browser.new_context(locale="zh-CN", bypass_csp=True)
     page = context.new_page()
