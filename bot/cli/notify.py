@@ -51,13 +51,14 @@ def _set_status(args: argparse.Namespace) -> int:
 def _worker() -> NotificationWorker:
     from bot.channels.notifications import NotificationWorker, policy_for, senders_from_env
     from bot.cli.main import _migrated_store
+    from bot.services.content import ContentCache
     from bot.services.notifications import NotificationService, NotificationTexts
 
     store = _migrated_store()
     senders = senders_from_env()
-    return NotificationWorker(
-        NotificationService(store), senders, policy_for(senders), NotificationTexts.from_domain()
-    )
+    # Texts edited at /ops/content reach the notifications too (checked once per interval).
+    texts = NotificationTexts.from_domain(edits=ContentCache(lambda: store))
+    return NotificationWorker(NotificationService(store), senders, policy_for(senders), texts)
 
 
 def _notify(args: argparse.Namespace) -> int:

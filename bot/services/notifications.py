@@ -24,8 +24,10 @@ import yaml
 from sqlalchemy.orm import Session
 
 from bot.domain_values import mask_phone
+from bot.operator_facts import fill_operator_facts
 from bot.redaction import mask_pii
 from bot.services.base import StoreService
+from bot.services.content import ContentCache
 from bot.store.notifications import (
     FAILED,
     PENDING,
@@ -104,26 +106,39 @@ class NotificationPolicy:
 
 @dataclass(frozen=True)
 class NotificationTexts:
-    """The message per new status (domain.yml responses ``utter_notify_status_<status>``)."""
+    """The message per new status (domain.yml responses ``utter_notify_status_<status>``),
+    overridden by the operators' edits of the content store (``/ops/content``) when given."""
 
     by_status: Mapping[str, str] = field(default_factory=dict)
+    #: The operators' edits, read when a message is written (a check per interval, not per row).
+    edits: ContentCache | None = None
 
     @classmethod
-    def from_domain(cls, path: Path = DEFAULT_DOMAIN) -> NotificationTexts:
+    def from_domain(
+        cls, path: Path = DEFAULT_DOMAIN, edits: ContentCache | None = None
+    ) -> NotificationTexts:
         """Reads the first text variant of each ``utter_notify_status_*`` response."""
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         texts: dict[str, str] = {}
         for name, variants in (data.get("responses") or {}).items():
             if str(name).startswith(TEXT_PREFIX) and variants:
                 texts[str(name)[len(TEXT_PREFIX) :]] = str(variants[0].get("text") or "")
-        return cls(texts)
+        return cls(texts, edits)
+
+    def template(self, status: str) -> str | None:
+        """The live text for ``status``: the operators' edit, else domain.yml's."""
+        if self.edits is not None:
+            edited = self.edits.current_sync().responses.get(TEXT_PREFIX + status)
+            if edited:
+                return edited
+        return self.by_status.get(status)
 
     def render(self, status: str, case_id: str) -> str | None:
         """The masked message for a case's new status, or ``None`` when there is no text."""
-        template = self.by_status.get(status)
+        template = self.template(status)
         if not template:
             return None
-        return mask_pii(template.replace("{case_id}", case_id))
+        return mask_pii(fill_operator_facts(template.replace("{case_id}", case_id)))
 
 
 @dataclass(frozen=True)

@@ -434,3 +434,20 @@ def test_two_worker_processes_never_send_a_row_twice(migrated_store, sms):  # no
     keys = sms.keys_requested()
     assert len(keys) == 150 and len(set(keys)) == 150, outputs
     assert {(r.status, r.attempts) for r in rows(migrated_store)} == {("sent", 1)}
+
+
+async def test_an_operator_edit_of_a_notification_text_is_used(store):
+    """A text edited at /ops/content is the one the worker sends; a revert restores domain.yml's."""
+    import yaml
+
+    from bot.services.content import RESPONSE, ContentCache, ContentService
+
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    cache = ContentCache(lambda: store, check_seconds=0.0)
+    service = ContentService(responses, store, cache)
+    texts = NotificationTexts.from_domain(ROOT / "domain.yml", edits=cache)
+    edited = "【进度】申请 {case_id} 审核通过了，终端可以正常使用。回复“不要再通知我”可退订。"
+    edit = await service.edit(RESPONSE, "utter_notify_status_approved", edited, "ops1")
+    assert texts.render("approved", CASE) == edited.replace("{case_id}", CASE)
+    await service.revert(edit.id, "ops1")
+    assert texts.render("approved", CASE) == TEXTS.render("approved", CASE)
