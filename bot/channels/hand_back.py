@@ -2,8 +2,10 @@
 
 Both paths go through :func:`hand_back_to_bot`, the one place that writes the hand-back (a
 closing question after a human conversation belongs there too). The idle path needs no
-background thread: :func:`install` patches Rasa's ``MessageProcessor.handle_message`` so that
-when a message arrives for a paused conversation whose handoff tickets had no agent answer for
+background thread: :func:`install` patches Rasa's
+``MessageProcessor.fetch_tracker_and_update_session`` (the tracker ``handle_message`` reads
+anyway, so the check costs no extra read) so that when a message arrives for a paused
+conversation whose handoff tickets had no agent answer for
 ``POSBOT_HANDOFF_IDLE_MINUTES``, the tickets are closed and the conversation is resumed before
 the message is handled; the merchant gets the notice, then the bot's answer to the message.
 """
@@ -74,13 +76,16 @@ async def resume_if_idle(
     *,
     service: HandoffHoursService | None = None,
     clock: Clock = china_now,
+    tracker: Any = None,
 ) -> bool:
     """Hands an idle paused conversation back to the bot; whether it did.
 
-    Called with the conversation's lock held (inside ``handle_message``). Only a paused
-    conversation touches the case store; a store or setting failure leaves it paused.
+    Called with the conversation's lock held (inside ``handle_message``), with the tracker
+    Rasa has just read (else it is read here). Only a paused conversation touches the case
+    store; a store or setting failure leaves it paused.
     """
-    tracker = await processor.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        tracker = await processor.tracker_store.retrieve(sender_id)
     if tracker is None or not tracker.is_paused():
         return False
     try:
@@ -102,17 +107,24 @@ async def resume_if_idle(
 
 
 def install() -> None:
-    """Patches ``MessageProcessor.handle_message`` with the idle check (idempotent)."""
+    """Patches ``MessageProcessor.fetch_tracker_and_update_session`` with the idle check
+    (idempotent); only a message's own read (with an output channel) is checked."""
     from rasa.core.processor import MessageProcessor
 
-    original: Callable[..., Any] = MessageProcessor.handle_message
+    original: Callable[..., Any] = MessageProcessor.fetch_tracker_and_update_session
     if getattr(original, _APPLIED_MARK, False):
         return
 
-    async def handle_message(self: MessageProcessor, message: Any) -> Any:
-        if message.sender_id and message.output_channel is not None:
-            await resume_if_idle(self, message.sender_id, message.output_channel)
-        return await original(self, message)
+    async def fetch_tracker_and_update_session(
+        self: MessageProcessor,
+        sender_id: str,
+        output_channel: Any = None,
+        metadata: Any = None,
+    ) -> Any:
+        tracker = await original(self, sender_id, output_channel, metadata)
+        if sender_id and output_channel is not None and tracker.is_paused():
+            await resume_if_idle(self, sender_id, output_channel, tracker=tracker)
+        return tracker
 
-    setattr(handle_message, _APPLIED_MARK, True)
-    MessageProcessor.handle_message = handle_message
+    setattr(fetch_tracker_and_update_session, _APPLIED_MARK, True)
+    MessageProcessor.fetch_tracker_and_update_session = fetch_tracker_and_update_session

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot import feedback_offer, payload_guard, server_limits, tracker_speedups
 from bot.action_payload import send_recent_events
+from bot.channels import hand_back
 from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
 from bot.history_window import bound_policy_history
 from bot.settings import (
@@ -33,8 +34,8 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 def main() -> None:
     """Applies :mod:`bot.speedups`, :mod:`bot.tracker_speedups`, :mod:`bot.history_window`,
-    :mod:`bot.action_payload`, :mod:`bot.server_limits`, :mod:`bot.payload_guard` and
-    :mod:`bot.feedback_offer`, then runs
+    :mod:`bot.action_payload`, :mod:`bot.server_limits`, :mod:`bot.payload_guard`,
+    :mod:`bot.feedback_offer` and the idle hand-back (:mod:`bot.channels.hand_back`), then runs
     Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
@@ -56,6 +57,7 @@ def main() -> None:
     server_limits.apply()
     payload_guard.install()
     feedback_offer.install()
+    hand_back.install()
     # Operator facts ({hotline}…) are filled even when an endpoints file has no nlg section.
     from bot.nlg import install_as_default
 
