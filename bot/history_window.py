@@ -61,6 +61,8 @@ _UNDONE_BY: Final = {
 MIN_WINDOW_ACTIONS: Final = 8
 _APPLIED_MARK: Final = "_posbot_bounded_history"
 _WINDOW_ATTRIBUTE: Final = "_posbot_window_actions"
+#: On a tracker: the window last made of it, with the marker of the events it was made from.
+_RECENT_ATTRIBUTE: Final = "_posbot_recent_history"
 
 
 class _Rewinds:
@@ -132,13 +134,14 @@ def _changed_in(window: Sequence[Event], slots: set[str]) -> set[str]:
 
 
 def _state_before(
-    events: Sequence[Event], start: int, slots: set[str]
+    events: Sequence[Event], start: int, slots: set[str], loop_unknown: bool = True
 ) -> tuple[dict[str, Any], int | None]:
     """The values of ``slots`` just before index ``start`` (missing: the initial value), and
-    the index of the event that activated the loop running there (None: no loop running)."""
+    the index of the event that activated the loop running there (None: no loop running;
+    ``loop_unknown=False``: the caller knows none is, and the walk stops with the slots)."""
     values: dict[str, Any] = {}
     slots_open = bool(slots)
-    loop_open = True
+    loop_open = loop_unknown
     loop_activation: int | None = None
     rewinds = _Rewinds()
     for index, event in _backwards(events, start):
@@ -180,7 +183,13 @@ def recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueS
             return tracker
         window = list(islice(reversed(events), len(events) - start))[::-1]
         changed = _changed_in(window, featurized)
-        values, loop_activation = _state_before(events, start, changed)
+        # With no loop event in the window, the loop running at its start is the one running
+        # now: when there is none, the walk back need not look for the loop's activation
+        # (it would otherwise walk the whole session of a conversation without forms).
+        loop_unknown = tracker.active_loop_name is not None or any(
+            event.type_name in _LOOP for event in window
+        )
+        values, loop_activation = _state_before(events, start, changed, loop_unknown)
         if loop_activation is not None:
             before = loop_activation  # start before the running loop was activated
             continue
@@ -198,6 +207,24 @@ def recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueS
         before = start
 
 
+def events_marker(tracker: DialogueStateTracker) -> tuple[int, int]:
+    """What changes when ``tracker`` gets an event (Rasa only appends to a tracker's events)."""
+    events = tracker.events
+    return len(events), id(events[-1]) if events else 0
+
+
+def shared_recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueStateTracker:
+    """:func:`recent_history`, made once for the policies that predict from the same tracker
+    with the same window (the rules and memoization on every prediction)."""
+    marker = (*events_marker(tracker), min_actions)
+    kept = tracker.__dict__.get(_RECENT_ATTRIBUTE)
+    if kept is not None and kept[0] == marker:
+        return kept[1]
+    recent = recent_history(tracker, min_actions)
+    tracker.__dict__[_RECENT_ATTRIBUTE] = (marker, recent)
+    return recent
+
+
 def longest_history(policy: Any) -> int:
     """The number of states a memoizing policy compares: its longest rule or ``max_history``."""
     from rasa.core.constants import POLICY_MAX_HISTORY
@@ -212,7 +239,7 @@ def longest_history(policy: Any) -> int:
 def bound_policy_history(min_actions: int = MIN_WINDOW_ACTIONS) -> None:
     """Makes RulePolicy and MemoizationPolicy (and subclasses) predict from
     :func:`recent_history` of at least ``min_actions`` actions, and at least one more than
-    their longest rule or ``max_history`` (idempotent)."""
+    their longest rule or ``max_history``, made once per tracker for both (idempotent)."""
     from rasa.core.policies.memoization import MemoizationPolicy
     from rasa.core.policies.rule_policy import RulePolicy
 
@@ -231,7 +258,7 @@ def _bounded(predict: Any, min_actions: int) -> Any:
         if window is None:
             window = max(min_actions, longest_history(self) + 1)
             self.__dict__[_WINDOW_ATTRIBUTE] = window
-        return predict(self, recent_history(tracker, window), domain, *args, **kwargs)
+        return predict(self, shared_recent_history(tracker, window), domain, *args, **kwargs)
 
     setattr(predict_action_probabilities, _APPLIED_MARK, True)
     return predict_action_probabilities

@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot import feedback_offer, payload_guard, server_limits, tracker_speedups
+from bot import (
+    feedback_offer,
+    graph_runner,
+    payload_guard,
+    policy_speedups,
+    server_limits,
+    tracker_speedups,
+)
 from bot.action_payload import send_recent_events
 from bot.channels import hand_back
 from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
@@ -33,18 +40,21 @@ def keep_jieba_cache_in(directory: Path) -> None:
 
 
 def main() -> None:
-    """Applies :mod:`bot.speedups`, :mod:`bot.tracker_speedups`, :mod:`bot.history_window`,
-    :mod:`bot.action_payload`, :mod:`bot.server_limits`, :mod:`bot.payload_guard`,
+    """Applies the speed fixes (:mod:`bot.speedups`, :mod:`bot.graph_runner`,
+    :mod:`bot.tracker_speedups`, :mod:`bot.history_window`, :mod:`bot.policy_speedups`,
+    :mod:`bot.action_payload`), :mod:`bot.server_limits`, :mod:`bot.payload_guard`,
     :mod:`bot.feedback_offer` and the idle hand-back (:mod:`bot.channels.hand_back`), then runs
     Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
     apply()
+    graph_runner.install()
     # Turn cost independent of the conversation's length: the policies read the recent
     # actions, the action server gets the recent events (each module says why it is exact).
     tracker_speedups.apply()
     bound_policy_history()
+    policy_speedups.apply()
     send_recent_events()
     try:
         RateLimit.from_env()

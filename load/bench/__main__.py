@@ -30,7 +30,7 @@ from typing import Any, Final
 from bot import runtime
 from bot.settings import TEST_PG_URL
 from load.bench import chart, profiles
-from load.bench.cpu import cpu_seconds, spent
+from load.bench.cpu import cpu_seconds, settle, spent
 from load.bench.figures import PROD, SINGLE, curve_points, ratios, run_figures
 from load.bench.report import render
 from load.bench.script import CONVERSATION, load
@@ -39,7 +39,9 @@ from load.servers import MODEL, ROOT
 
 WORK_DIR: Final = Path("var/bench")
 SENDERS: Final = (10, 20)
-REPEATS: Final = 4
+# 12 conversations of 5 turns per sender: 600 and 1200 turns, several seconds per run (4 gave
+# runs of 1.5 s whose turns per second swung by ±15 % from run to run).
+REPEATS: Final = 12
 CURVE_TURNS: Final = 400
 WARM_UP_SENDERS: Final = 4
 PROD_BASE_PORT: Final = 5470  # nginx; the profile takes base..base+12
@@ -85,6 +87,10 @@ def measure(
     webhook = started.url + WEBHOOK
     merchants = load_merchants(max(senders) + 1)
     asyncio.run(load(webhook, merchants[:WARM_UP_SENDERS], 1, f"{name}-warm"))
+    # Steady state: what a profile does once after starting (the notification worker imports
+    # its libraries for about a CPU second) is not counted against the turns.
+    waited = settle(started.pids)
+    print(f"bench: {name} idle after {waited:.1f} s", flush=True)
     runs: dict[str, Any] = {}
     for count in senders:
         pids = started.pids()

@@ -4,7 +4,8 @@ less disturbed by other work on a shared machine than turns per second."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
@@ -50,3 +51,22 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
 def spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two readings (processes in both, or new in ``after``)."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def settle(
+    pids: Callable[[], set[int]],
+    idle_share: float = 0.1,
+    window_seconds: float = 0.5,
+    limit_seconds: float = 30.0,
+) -> float:
+    """Waits until the processes ``pids()`` use less than ``idle_share`` of one core over
+    ``window_seconds`` (a worker still importing its libraries, a cache being warmed), at most
+    ``limit_seconds``; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_seconds:
+        watched = pids()
+        before = cpu_seconds(watched)
+        time.sleep(window_seconds)
+        if spent(before, cpu_seconds(watched)) < idle_share * window_seconds:
+            break
+    return time.monotonic() - started

@@ -133,3 +133,25 @@ def test_the_summary_has_both_profiles_ratios_and_the_curve():
     skipped = render({**results, "profiles": {"single": PROFILES["single"]},
                       "skipped": {"prod": "Redis is not reachable"}})  # fmt: skip
     assert "- **prod**: skipped: Redis is not reachable" in skipped
+
+
+def test_settle_waits_for_a_busy_process_to_go_idle():
+    import subprocess
+    import sys
+
+    from load.bench.cpu import settle
+
+    busy = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass\ntime.sleep(30)",
+        ]
+    )
+    try:
+        waited = settle(lambda: {busy.pid}, window_seconds=0.25, limit_seconds=10)
+        assert 1.0 <= waited < 5  # busy for 1.5 s, then idle
+        assert settle(lambda: {busy.pid}, window_seconds=0.25) < 0.5  # idle already
+    finally:
+        busy.kill()
+        busy.wait()

@@ -21,6 +21,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from bot.store.tracker_store import RedactingSQLTrackerStore
+from bot.tracker_speedups import fast_applied_events
 from tests.conftest import ROOT
 
 SENDER = "replayed"
@@ -79,8 +80,14 @@ async def test_every_read_equals_the_replay_of_the_stored_rows(store, domain: Do
             tracker.update(SessionStarted())
         await store.save(tracker)
         read = await store.retrieve(SENDER)
-        assert _state(read) == _state(_replay_of_rows(store, domain))
+        replay = _replay_of_rows(store, domain)
+        assert _state(read) == _state(replay)
         assert "13812345678" not in str(_state(read))  # the stored (redacted) events
+        # The walk carried from the kept tracker holds the read's own events (its twins of the
+        # latest messages, not the kept tracker's).
+        applied = fast_applied_events(read)
+        assert applied == replay.applied_events()
+        assert {id(event) for event in applied} <= {id(event) for event in read.events}
         tracker = read
 
 
@@ -98,3 +105,18 @@ async def test_a_change_to_a_tracker_read_does_not_reach_the_next_read(store, do
     assert second.active_loop_name is None
     assert len(second.events) == len(first.events) - 2
     assert _state(second) == _state(_replay_of_rows(store, domain))
+
+
+async def test_the_latest_messages_of_a_read_are_its_own(store, domain) -> None:
+    tracker = DialogueStateTracker(SENDER, domain.slots)
+    _turn(tracker, 1)
+    await store.save(tracker)
+    first = await store.retrieve(SENDER)
+    first.latest_message.text = "改掉"  # Rasa sets attributes of the latest message
+    first.latest_bot_utterance.text = "改掉"
+
+    second = await store.retrieve(SENDER)
+
+    assert second.latest_message.text == "第1次 手机138****5678"
+    assert second.latest_bot_utterance.text == "好的 1"
+    assert "改掉" not in str(_state(second))
