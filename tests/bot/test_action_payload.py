@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,58 @@ def test_the_actions_read_the_same_from_the_recent_events(domain):
     assert pending_case_intent(recent) == pending_case_intent(full)
     assert recent.slots == full.slots
     assert recent.latest_message == full.latest_message
+
+
+def test_json_bodies_read_back_as_rasas_would(domain):
+    import numpy as np
+
+    from bot.action_payload import dumps
+
+    body = {
+        "text": '商户号898310058121234 \u2028 "quoted"',
+        "confidence": np.float32(0.5),
+        "count": np.int64(3),
+        "tags": {"a"},
+        1: "integer key",
+        "huge": 2**70,
+        "domain": domain.as_dict(),
+    }
+    expected = json.loads(json.dumps({**body, "confidence": 0.5, "count": 3, "tags": ["a"]}))
+    assert json.loads(dumps(body)) == expected
+    with pytest.raises(TypeError):
+        dumps({"object": object()})
+
+
+async def test_endpoint_requests_carry_the_fast_json():
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.action_payload import fast_json_requests
+
+    received: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    original = EndpointConfig.session
+    try:
+        fast_json_requests()
+        fast_json_requests()  # idempotent
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "1"})
+        answer = await endpoint.request(json={"text": "你好", "n": 1}, method="post")
+        await asyncio.sleep(0)
+    finally:
+        EndpointConfig.session = original
+        await runner.cleanup()
+    assert answer == {"events": [], "responses": []}
+    assert received == ['{"text":"你好","n":1}'.encode()]
