@@ -25,6 +25,14 @@ from typing import Any, Final
 
 import orjson
 
+from bot.domain_cache import (
+    DIGEST_KEY,
+    DOMAIN_KEY,
+    DOMAIN_UNKNOWN_ERROR,
+    DOMAIN_UNKNOWN_STATUS,
+    domain_digest,
+)
+
 #: User turns whose events each custom action call carries (``actions/handoff.py`` summarises
 #: the last 10).
 ACTION_HISTORY_USER_TURNS: Final = 10
@@ -53,6 +61,29 @@ def recent_events(events: Sequence[Any], user_turns: int = ACTION_HISTORY_USER_T
     return tail
 
 
+class _DomainDigests:
+    """The Rasa server's side of :mod:`bot.domain_cache`: each domain's digest (computed once
+    per domain dictionary: Rasa never changes a loaded domain), and the digests an action
+    server has accepted a call with the domain for."""
+
+    def __init__(self) -> None:
+        self._digests: dict[int, tuple[dict[str, Any], str | None]] = {}
+        self.domains: dict[str, dict[str, Any]] = {}
+        self.accepted: set[str] = set()
+
+    def digest(self, data: dict[str, Any]) -> str | None:
+        known = self._digests.get(id(data))
+        if known is None or known[0] is not data:
+            known = (data, domain_digest(data))
+            self._digests = {id(data): known}  # one model's domain at a time
+            if known[1] is not None:
+                self.domains = {known[1]: data}
+        return known[1]
+
+
+_domain_digests = _DomainDigests()
+
+
 def send_recent_events() -> None:
     """Makes custom action calls carry :func:`recent_events` instead of every event
     (idempotent)."""
@@ -76,7 +107,12 @@ def send_recent_events() -> None:
         }
         selective = self._is_selective_domain_enabled()
         if not selective or domain.does_custom_action_explicitly_need_domain(self.name()):
-            result["domain"] = domain.as_dict()
+            data = domain.as_dict()
+            digest = _domain_digests.digest(data)
+            if digest is not None:
+                result[DIGEST_KEY] = digest
+            if digest is None or digest not in _domain_digests.accepted:
+                result[DOMAIN_KEY] = data
         return result
 
     setattr(_action_call_format, _APPLIED_MARK, True)
@@ -105,15 +141,43 @@ def dumps(value: Any) -> str:
         return json.dumps(value, default=_default)
 
 
+def _names_unknown_domain(error: Any) -> bool:
+    text = error.text
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return error.status == DOMAIN_UNKNOWN_STATUS and DOMAIN_UNKNOWN_ERROR in str(text)
+
+
 def fast_json_requests() -> None:
     """Makes the HTTP sessions of Rasa's endpoints (action server, NLG, model server) write
-    JSON bodies with :func:`dumps` (idempotent)."""
+    JSON bodies with :func:`dumps`, and action calls that name their domain by its digest be
+    sent again with the domain when the action server does not know it (idempotent)."""
     import aiohttp
     from rasa.utils import endpoints
 
     original = endpoints.EndpointConfig.session
     if getattr(original, _APPLIED_MARK, False):
         return
+    original_request = endpoints.EndpointConfig.request
+
+    async def request(self: endpoints.EndpointConfig, *args: Any, **kwargs: Any) -> Any:
+        body = kwargs.get("json")
+        if not isinstance(body, dict) or not isinstance(body.get(DIGEST_KEY), str):
+            return await original_request(self, *args, **kwargs)
+        digest: str = body[DIGEST_KEY]
+        try:
+            answer = await original_request(self, *args, **kwargs)
+        except endpoints.ClientResponseError as error:
+            domain = _domain_digests.domains.get(digest)
+            if DOMAIN_KEY in body or domain is None or not _names_unknown_domain(error):
+                raise
+            kwargs["json"] = {**body, DOMAIN_KEY: domain}
+            answer = await original_request(self, *args, **kwargs)
+        _domain_digests.accepted.add(digest)
+        return answer
+
+    setattr(request, _APPLIED_MARK, True)
+    endpoints.EndpointConfig.request = request
 
     def session(self: endpoints.EndpointConfig) -> aiohttp.ClientSession:
         # Rasa's session (EndpointConfig.session), with the JSON writer.

@@ -5,6 +5,11 @@ launcher builds the same Sanic app (``rasa_sdk.endpoint.create_app``), refuses e
 but ``/health`` that does not carry ``Authorization: Bearer <POSBOT_ACTIONS_SECRET>`` (401,
 nothing run) and listens on ``POSBOT_ACTIONS_HOST`` (127.0.0.1 unless configured otherwise).
 It takes rasa-sdk's command-line options.
+
+Calls that name their domain by its digest get the domain back from the ones this server was
+sent before (:mod:`bot.domain_cache`): the Rasa server sends the 67 kB domain only until a call
+with it has succeeded. The domain handed to the actions is then the one kept here, shared by
+the calls (the actions only read it).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain_cache import DOMAIN_UNKNOWN_ERROR, DOMAIN_UNKNOWN_STATUS, KnownDomains
 from bot.server_secrets import (
     ACTIONS_AUTH_HEADER,
     ACTIONS_SECRET_ENV,
@@ -31,6 +37,7 @@ from bot.settings import ACTIONS_SECRET
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS: Final = frozenset({"/health"})
+WEBHOOK_PATH: Final = "/webhook"
 
 
 def require_secret(app: Sanic, secret: str) -> None:
@@ -53,6 +60,29 @@ def require_secret(app: Sanic, secret: str) -> None:
     app.register_middleware(check_secret, "request")
 
 
+def fill_domains(app: Sanic, known: KnownDomains | None = None) -> KnownDomains:
+    """Registers a request middleware completing action calls that name their domain by its
+    digest (:meth:`KnownDomains.fill`); 409 when the digest is not known here."""
+    domains = known if known is not None else KnownDomains()
+
+    async def fill_domain(request: Request) -> HTTPResponse | None:
+        if request.path != WEBHOOK_PATH or request.method != "POST":
+            return None
+        try:
+            call = request.json
+        except Exception:  # a body that is not JSON: rasa-sdk answers it as before
+            return None
+        if not isinstance(call, dict) or domains.fill(call):
+            return None
+        return response.json(
+            {"error": DOMAIN_UNKNOWN_ERROR, "message": "send the call again with its domain"},
+            status=DOMAIN_UNKNOWN_STATUS,
+        )
+
+    app.register_middleware(fill_domain, "request")
+    return domains
+
+
 def create_app(
     actions: str,
     secret: str,
@@ -64,6 +94,7 @@ def create_app(
 
     app = create_sdk_app(actions, cors_origins=cors_origins, auto_reload=auto_reload)
     require_secret(app, secret)
+    fill_domains(app)  # after the secret check: middlewares run in order
     return app
 
 

@@ -1,0 +1,164 @@
+"""Action calls name their domain by its digest; the action server puts it back.
+
+Unit tests of :class:`bot.domain_cache.KnownDomains`, then a real action server
+(``python -m bot.actions_server``) called through Rasa's own endpoint client with our request
+patch: a call naming an unknown domain is answered 409 and sent again with the domain, later
+calls carry only the digest, and the actions answer exactly as with the domain in the call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+from bot import action_payload
+from bot.domain_cache import (
+    DIGEST_KEY,
+    DOMAIN_KEY,
+    DOMAIN_UNKNOWN_ERROR,
+    DOMAIN_UNKNOWN_STATUS,
+    KnownDomains,
+    domain_digest,
+)
+from bot.runtime import actions_spec, bot_environment, free_port, running_processes
+from bot.server_secrets import ACTIONS_SECRET_ENV
+from bot.store.database import CaseStore
+from bot.store.seed import seed_demo_data
+from tests.conftest import ROOT
+from tests.security.test_action_server_auth import forged_call
+
+SECRET = "domain-cache-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def domain_data() -> dict:
+    return Domain.load(ROOT / "domain.yml").as_dict()
+
+
+def test_the_digest_is_the_same_after_a_trip_through_json(domain_data):
+    digest = domain_digest(domain_data)
+    assert digest is not None and len(digest) == 64
+    assert domain_digest(json.loads(json.dumps(domain_data))) == digest
+    assert domain_digest({**domain_data, "intents": []}) != digest
+    assert domain_digest({"value": object()}) is None
+
+
+def test_known_domains_fill_calls_by_digest(domain_data):
+    known = KnownDomains()
+    digest = domain_digest(domain_data)
+    assert known.fill({"next_action": "x"})  # Rasa's own format: left alone
+    assert not known.fill({DIGEST_KEY: digest})  # not known yet
+    assert known.fill({DIGEST_KEY: digest, DOMAIN_KEY: domain_data})
+    call = {DIGEST_KEY: digest}
+    assert known.fill(call) and call[DOMAIN_KEY] is domain_data
+
+
+def test_a_domain_whose_digest_does_not_match_is_not_kept(domain_data):
+    known = KnownDomains()
+    forged = {**domain_data, "responses": {}}
+    assert known.fill({DIGEST_KEY: domain_digest(domain_data), DOMAIN_KEY: forged})
+    assert not known.fill({DIGEST_KEY: domain_digest(domain_data)})
+
+
+def test_only_the_latest_domains_are_kept():
+    known = KnownDomains(kept=2)
+    domains = [{"version": number} for number in range(3)]
+    for domain in domains:
+        known.fill({DIGEST_KEY: domain_digest(domain), DOMAIN_KEY: domain})
+    assert not known.fill({DIGEST_KEY: domain_digest(domains[0])})
+    assert known.fill({DIGEST_KEY: domain_digest(domains[2])})
+
+
+@pytest.fixture(scope="module")
+def action_url(tmp_path_factory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("domain-cache")
+    store = CaseStore(f"sqlite:///{workdir / 'cases.db'}")
+    store.create_schema()
+    seed_demo_data(store)
+    port = free_port()
+    env = bot_environment({"POSBOT_DB_URL": store.url, ACTIONS_SECRET_ENV: SECRET})
+    try:
+        with running_processes([[actions_spec(port, env, cwd=ROOT)]], workdir):
+            yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        store.dispose()
+
+
+@pytest.fixture()
+def patched() -> Iterator[None]:
+    session, request = EndpointConfig.session, EndpointConfig.request
+    action_payload.fast_json_requests()
+    action_payload._domain_digests.accepted.clear()
+    try:
+        yield
+    finally:
+        EndpointConfig.session, EndpointConfig.request = session, request
+        action_payload._domain_digests.accepted.clear()
+
+
+def _call(action: str, domain: dict | None, digest: str | None) -> dict:
+    call = json.loads(forged_call(action))
+    call.pop(DOMAIN_KEY)
+    if domain is not None:
+        call[DOMAIN_KEY] = domain
+    if digest is not None:
+        call[DIGEST_KEY] = digest
+    return call
+
+
+async def test_the_action_server_answers_the_same_from_its_kept_domain(
+    action_url, domain_data, patched
+):
+    endpoint = EndpointConfig(action_url, headers={"Authorization": f"Bearer {SECRET}"})
+    digest = action_payload._domain_digests.digest(domain_data)
+    action = "action_suspend_reason"  # its reply carries a label read from the domain
+
+    with_domain = await endpoint.request(json=_call(action, domain_data, None), method="post")
+    # Unknown digest and no domain: answered 409, sent again with the domain by the patch.
+    first = await endpoint.request(json=_call(action, None, digest), method="post")
+    assert digest in action_payload._domain_digests.accepted
+    # Known now: the digest alone.
+    later = await endpoint.request(json=_call(action, None, digest), method="post")
+
+    assert first == later == with_domain
+    assert with_domain["responses"][0]["reason_label"] == "营业执照过期"  # from the domain
+
+
+async def test_an_unknown_digest_is_refused_without_the_patch(action_url, domain_data):
+    endpoint = EndpointConfig(action_url, headers={"Authorization": f"Bearer {SECRET}"})
+    with pytest.raises(ClientResponseError) as refused:
+        await endpoint.request(json=_call("action_suspend_reason", None, "0" * 64), method="post")
+    assert refused.value.status == DOMAIN_UNKNOWN_STATUS
+    assert DOMAIN_UNKNOWN_ERROR in refused.value.text.decode()
+
+
+def test_a_forged_digest_needs_the_secret_first(action_url):
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps(_call("action_handoff", None, "0" * 64)).encode()
+    request = urllib.request.Request(action_url, body, {"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401  # the secret is checked before anything else
+
+
+def test_the_rasa_side_sends_the_domain_until_an_action_server_took_it(patched):
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    action_payload.send_recent_events()
+    domain = Domain.load(ROOT / "domain.yml")
+    tracker = DialogueStateTracker("someone", domain.slots)
+    action = RemoteAction("action_suspend_reason", EndpointConfig("http://127.0.0.1:1/webhook"))
+
+    first = action._action_call_format(tracker, domain)
+    digest = first[DIGEST_KEY]
+    assert first[DOMAIN_KEY] == domain.as_dict() and digest == domain_digest(domain.as_dict())
+    action_payload._domain_digests.accepted.add(digest)  # what a successful call does
+    later = action._action_call_format(tracker, domain)
+    assert DOMAIN_KEY not in later and later[DIGEST_KEY] == digest
