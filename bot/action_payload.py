@@ -32,6 +32,7 @@ from bot.domain_cache import (
     DOMAIN_UNKNOWN_STATUS,
     domain_digest,
 )
+from bot.json_values import json_default
 
 #: User turns whose events each custom action call carries (``actions/handoff.py`` summarises
 #: the last 10).
@@ -119,26 +120,13 @@ def send_recent_events() -> None:
     RemoteAction._action_call_format = _action_call_format
 
 
-def _default(value: Any) -> Any:
-    """What orjson does not write itself: numpy scalars, float and int subclasses, sets."""
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, (set, frozenset)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def dumps(value: Any) -> str:
     """JSON of ``value`` as ``json.dumps`` reads it back, written by orjson (``json.dumps``
     itself for what orjson refuses, e.g. integers beyond 64 bits)."""
     try:
-        return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=json_default, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return json.dumps(value, default=_default)
+        return json.dumps(value, default=json_default)
 
 
 def _names_unknown_domain(error: Any) -> bool:

@@ -72,6 +72,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.errors import TrackerStoreUnavailable  # raised here; also importable from here
+from bot.json_values import json_default
 from bot.redaction import redact_event
 from bot.settings import TRACKER_URL
 from bot.store import tracker_queries as queries
@@ -167,24 +168,11 @@ def tracker_url(configured: str | None, environ: Mapping[str, str] | None = None
     return url
 
 
-def _json_default(value: Any) -> Any:
-    """What orjson cannot write itself: numpy scalars, float and int subclasses, sets."""
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, (set, frozenset)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def serialise_event(event: Event) -> tuple[dict[str, Any], str]:
     """The event as stored: redacted, and its compact JSON."""
     data = redact_event(event.as_dict())
     try:
-        text = orjson.dumps(data, default=_json_default, option=_JSON_OPTIONS).decode()
+        text = orjson.dumps(data, default=json_default, option=_JSON_OPTIONS).decode()
     except TypeError:
         text = json.dumps(data, ensure_ascii=False)
     return data, text

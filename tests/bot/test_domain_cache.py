@@ -24,14 +24,10 @@ from bot.domain_cache import (
     KnownDomains,
     domain_digest,
 )
-from bot.runtime import actions_spec, bot_environment, free_port, running_processes
-from bot.server_secrets import ACTIONS_SECRET_ENV
-from bot.store.database import CaseStore
-from bot.store.seed import seed_demo_data
 from tests.conftest import ROOT
-from tests.security.test_action_server_auth import forged_call
+from tests.security.test_action_server_auth import SECRET, action_server, forged_call
 
-SECRET = "domain-cache-secret-0123456789abcdef"
+__all__ = ["action_server"]  # the fixture, shared
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +70,8 @@ def test_only_the_latest_domains_are_kept():
 
 
 @pytest.fixture(scope="module")
-def action_url(tmp_path_factory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("domain-cache")
-    store = CaseStore(f"sqlite:///{workdir / 'cases.db'}")
-    store.create_schema()
-    seed_demo_data(store)
-    port = free_port()
-    env = bot_environment({"POSBOT_DB_URL": store.url, ACTIONS_SECRET_ENV: SECRET})
-    try:
-        with running_processes([[actions_spec(port, env, cwd=ROOT)]], workdir):
-            yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        store.dispose()
+def action_url(action_server) -> str:
+    return f"{action_server[0]}/webhook"
 
 
 @pytest.fixture()
