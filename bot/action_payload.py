@@ -30,6 +30,7 @@ from bot.domain_cache import (
     DOMAIN_KEY,
     DOMAIN_UNKNOWN_ERROR,
     DOMAIN_UNKNOWN_STATUS,
+    KEPT_KEY,
     domain_digest,
 )
 from bot.json_values import json_default
@@ -65,7 +66,7 @@ def recent_events(events: Sequence[Any], user_turns: int = ACTION_HISTORY_USER_T
 class _DomainDigests:
     """The Rasa server's side of :mod:`bot.domain_cache`: each domain's digest (computed once
     per domain dictionary: Rasa never changes a loaded domain), and the digests an action
-    server has accepted a call with the domain for."""
+    server answered that it keeps."""
 
     def __init__(self) -> None:
         self._digests: dict[int, tuple[dict[str, Any], str | None]] = {}
@@ -161,7 +162,8 @@ def fast_json_requests() -> None:
                 raise
             kwargs["json"] = {**body, DOMAIN_KEY: domain}
             answer = await original_request(self, *args, **kwargs)
-        _domain_digests.accepted.add(digest)
+        if isinstance(answer, dict) and answer.get(KEPT_KEY) == digest:
+            _domain_digests.accepted.add(digest)  # that action server keeps it
         return answer
 
     setattr(request, _APPLIED_MARK, True)

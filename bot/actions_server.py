@@ -18,13 +18,19 @@ import hmac
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.domain_cache import DOMAIN_UNKNOWN_ERROR, DOMAIN_UNKNOWN_STATUS, KnownDomains
+from bot.domain_cache import (
+    DIGEST_KEY,
+    DOMAIN_UNKNOWN_ERROR,
+    DOMAIN_UNKNOWN_STATUS,
+    KEPT_KEY,
+    KnownDomains,
+)
 from bot.server_secrets import (
     ACTIONS_AUTH_HEADER,
     ACTIONS_SECRET_ENV,
@@ -38,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 OPEN_PATHS: Final = frozenset({"/health"})
 WEBHOOK_PATH: Final = "/webhook"
+_APPLIED_MARK: Final = "_posbot_domain_kept"
+#: This process's domains (one action server app per process).
+KNOWN_DOMAINS: Final = KnownDomains()
 
 
 def require_secret(app: Sanic, secret: str) -> None:
@@ -60,10 +69,11 @@ def require_secret(app: Sanic, secret: str) -> None:
     app.register_middleware(check_secret, "request")
 
 
-def fill_domains(app: Sanic, known: KnownDomains | None = None) -> KnownDomains:
+def fill_domains(app: Sanic, domains: KnownDomains = KNOWN_DOMAINS) -> KnownDomains:
     """Registers a request middleware completing action calls that name their domain by its
-    digest (:meth:`KnownDomains.fill`); 409 when the digest is not known here."""
-    domains = known if known is not None else KnownDomains()
+    digest (:meth:`KnownDomains.fill`; 409 when the digest is not known here), and makes the
+    answers name the digest of the domain kept (:func:`say_kept_domains`)."""
+    say_kept_domains(domains)
 
     async def fill_domain(request: Request) -> HTTPResponse | None:
         if request.path != WEBHOOK_PATH or request.method != "POST":
@@ -81,6 +91,26 @@ def fill_domains(app: Sanic, known: KnownDomains | None = None) -> KnownDomains:
 
     app.register_middleware(fill_domain, "request")
     return domains
+
+
+def say_kept_domains(domains: KnownDomains = KNOWN_DOMAINS) -> None:
+    """Makes rasa-sdk's answers to calls naming a domain kept here say so (``KEPT_KEY``): the
+    Rasa server leaves the domain out of its calls only after such an answer (idempotent)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    original = ActionExecutor.run
+    if getattr(original, _APPLIED_MARK, False):
+        return
+
+    async def run(self: ActionExecutor, action_call: Any) -> dict[str, Any] | None:
+        result = await original(self, action_call)
+        digest = action_call.get(DIGEST_KEY) if isinstance(action_call, dict) else None
+        if isinstance(result, dict) and domains.knows(digest):
+            result[KEPT_KEY] = digest
+        return result
+
+    setattr(run, _APPLIED_MARK, True)
+    ActionExecutor.run = run
 
 
 def create_app(

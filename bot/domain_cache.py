@@ -3,12 +3,13 @@
 Rasa 3.6 puts the whole domain (67 kB of JSON) in every custom action call: Rasa writes it, the
 action server reads it (a third of the action server's CPU per call) and nginx carries it
 twice. The Rasa server (:mod:`bot.action_payload`) now sends the domain's SHA-256 digest with
-every call and the domain itself only until a call carrying it has succeeded; the action server
-(:mod:`bot.actions_server`) keeps the domains it was sent, checked against their digest, and
-puts the right one back into a call that carries only the digest. An action server that does
-not know the digest (it just started, or it is the other one behind nginx) answers
-:data:`DOMAIN_UNKNOWN_STATUS` with :data:`DOMAIN_UNKNOWN_ERROR`, and the Rasa server sends the
-call again with the domain: one extra round trip per action server and domain.
+every call and the domain itself until an action server's answer says it keeps that domain
+(:data:`KEPT_KEY`: an action server of an earlier version never says so, and keeps getting the
+domain); the action server (:mod:`bot.actions_server`) keeps the domains it was sent, checked
+against their digest, and puts the right one back into a call that carries only the digest.
+An action server that does not know the digest (it restarted, or it is the other one behind
+nginx) answers :data:`DOMAIN_UNKNOWN_STATUS` with :data:`DOMAIN_UNKNOWN_ERROR`, and the Rasa
+server sends the call again with the domain: one extra round trip per action server and domain.
 
 No Rasa import here: the action server runs without Rasa.
 """
@@ -26,6 +27,8 @@ import orjson
 DIGEST_KEY: Final = "posbot_domain_digest"
 #: The call's key holding the domain (rasa-sdk reads it there).
 DOMAIN_KEY: Final = "domain"
+#: The key of an action server's answer naming the digest of the domain it keeps.
+KEPT_KEY: Final = "posbot_domain_kept"
 #: The action server's answer to a digest it does not know.
 DOMAIN_UNKNOWN_STATUS: Final = 409
 DOMAIN_UNKNOWN_ERROR: Final = "posbot_domain_unknown"
@@ -50,6 +53,10 @@ class KnownDomains:
     def __init__(self, kept: int = KEPT_DOMAINS) -> None:
         self.kept = kept
         self._domains: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def knows(self, digest: Any) -> bool:
+        """Whether the domain of ``digest`` is kept here."""
+        return isinstance(digest, str) and digest in self._domains
 
     def fill(self, call: dict[str, Any]) -> bool:
         """Completes ``call`` in place: remembers a domain it carries (when its digest checks

@@ -21,6 +21,7 @@ from bot.domain_cache import (
     DOMAIN_KEY,
     DOMAIN_UNKNOWN_ERROR,
     DOMAIN_UNKNOWN_STATUS,
+    KEPT_KEY,
     KnownDomains,
     domain_digest,
 )
@@ -110,6 +111,8 @@ async def test_the_action_server_answers_the_same_from_its_kept_domain(
     # Known now: the digest alone.
     later = await endpoint.request(json=_call(action, None, digest), method="post")
 
+    assert first.pop(KEPT_KEY) == later.pop(KEPT_KEY) == digest  # the answers say it is kept
+    assert KEPT_KEY not in with_domain  # a call of Rasa's own format
     assert first == later == with_domain
     assert with_domain["responses"][0]["reason_label"] == "营业执照过期"  # from the domain
 
@@ -145,6 +148,34 @@ def test_the_rasa_side_sends_the_domain_until_an_action_server_took_it(patched):
     first = action._action_call_format(tracker, domain)
     digest = first[DIGEST_KEY]
     assert first[DOMAIN_KEY] == domain.as_dict() and digest == domain_digest(domain.as_dict())
-    action_payload._domain_digests.accepted.add(digest)  # what a successful call does
+    action_payload._domain_digests.accepted.add(digest)  # an answer said the domain is kept
     later = action._action_call_format(tracker, domain)
     assert DOMAIN_KEY not in later and later[DIGEST_KEY] == digest
+
+
+async def test_an_answer_not_saying_the_domain_is_kept_keeps_the_domain_in_the_calls(
+    domain_data, patched
+):
+    from aiohttp import web
+
+    bodies: list[dict] = []
+
+    async def earlier_version(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", earlier_version)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    digest = action_payload._domain_digests.digest(domain_data)
+    try:
+        await endpoint.request(json=_call("action_x", domain_data, digest), method="post")
+    finally:
+        await runner.cleanup()
+    assert bodies[0][DOMAIN_KEY] == domain_data
+    assert digest not in action_payload._domain_digests.accepted
