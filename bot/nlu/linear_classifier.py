@@ -103,8 +103,16 @@ def calibrated_probabilities(
     (folds, classes). Same arithmetic as sklearn's ``CalibratedClassifierCV.predict_proba``;
     all folds are scored with one sparse-dense product.
     """
+    return calibrate(np.asarray(features @ weights), intercept, slope, offset)
+
+
+def calibrate(
+    raw_scores: np.ndarray, intercept: np.ndarray, slope: np.ndarray, offset: np.ndarray
+) -> np.ndarray:
+    """:func:`calibrated_probabilities` from the scores ``features @ weights`` (one row per
+    message, folds × classes columns)."""
     folds, classes = intercept.shape
-    scores = np.asarray(features @ weights).reshape(-1, folds, classes) + intercept
+    scores = raw_scores.reshape(-1, folds, classes) + intercept
     probabilities = 1.0 / (1.0 + np.exp(slope * scores + offset))
     sums = probabilities.sum(axis=2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -146,6 +154,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self._words: CountVectorizer | None = None
         self._chars: CountVectorizer | None = None
         self._weights: np.ndarray | None = None
+        self._analyzers: tuple[Any, Any] | None = None
         if state:
             self._weights = stacked_weights(state["coef"])
             self._words, self._chars = _vectorizers(config["max_char_ngram"])
@@ -259,9 +268,47 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         """Probability of every intent (columns in ``classes`` order) for each message."""
         assert self._state is not None and self._weights is not None
         s = self._state
+        if len(messages) == 1:  # a conversation's message: no sparse matrices
+            raw = self._one_message_scores(messages[0])
+            return calibrate(raw, s["intercept"], s["slope"], s["offset"])
         return calibrated_probabilities(
             self._features(messages), self._weights, s["intercept"], s["slope"], s["offset"]
         )
+
+    def _one_message_scores(self, message: Message) -> np.ndarray:
+        """``_features([message]) @ weights`` without scipy: the same counts, TF-IDF values and
+        sums in the same order (scipy's sparse-dense product adds the rows of ``weights`` of
+        the message's features one after the other, in column order), so the same numbers;
+        scipy's machinery cost more than the arithmetic for one short message (5 % of a turn).
+        """
+        assert self._words is not None and self._chars is not None
+        assert self._state is not None and self._weights is not None
+        if self._analyzers is None:
+            self._analyzers = (self._words.build_analyzer(), self._chars.build_analyzer())
+        words, chars = self._analyzers
+        s = self._state
+        blocks = (
+            (words(word_document(message)), self._words.vocabulary_, s["word_idf"], 0),
+            (
+                chars(char_document(message)),
+                self._chars.vocabulary_,
+                s["char_idf"],
+                len(self._words.vocabulary_),
+            ),
+        )
+        scores = np.zeros((1, self._weights.shape[1]))
+        for terms, vocabulary, idf, offset in blocks:
+            counts = Counter(vocabulary[term] for term in terms if term in vocabulary)
+            if not counts:
+                continue
+            indices = np.array(sorted(counts), dtype=np.intp)
+            frequencies = np.array([counts[i] for i in indices], dtype=np.float64)
+            data = (1.0 + np.log(frequencies)) * idf[indices]
+            norm = np.sqrt(np.bincount(np.zeros(len(data), dtype=np.intp), weights=data * data))
+            norm[norm == 0] = 1.0
+            for index, value in zip(indices + offset, data / norm[0], strict=True):
+                scores[0] += value * self._weights[index]
+        return scores
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Sets the intent and the ranking of each message that has text."""

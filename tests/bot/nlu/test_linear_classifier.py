@@ -112,3 +112,56 @@ def test_messages_without_text_are_left_alone(storage):
     message = Message(data={"intent": {"name": "greet", "confidence": 1.0}})
     classifier.process([message])
     assert message.get("intent") == {"name": "greet", "confidence": 1.0}
+
+
+def _batch_probabilities(classifier: LinearIntentClassifier, message: Message) -> np.ndarray:
+    from bot.nlu.linear_classifier import calibrated_probabilities
+
+    s = classifier._state
+    features = classifier._features([message])
+    return calibrated_probabilities(
+        features, classifier._weights, s["intercept"], s["slope"], s["offset"]
+    )
+
+
+def test_one_message_gives_exactly_the_numbers_of_the_sparse_path(storage):
+    classifier = trained(storage)
+    words = [w for texts in TRAINING.values() for text in texts for w in text.split()]
+    words += ["商户号898310058121234", "天气", "13812345678", "的", "POS"]
+    texts = [" ".join(words[i : i + size]) for size in (1, 2, 3, 5) for i in range(len(words))]
+    texts += ["进度 进度 进度", "完全 没有 的 词", ""]
+    for text in texts:
+        message = tokenized(text) if text else Message(data={"text": "？"})
+        fast = classifier.predict_probabilities([message])
+        assert np.array_equal(fast, _batch_probabilities(classifier, message)), text
+
+
+@pytest.mark.model
+def test_the_trained_models_classifier_gives_the_same_numbers_one_message_at_a_time():
+    import yaml
+
+    from tests.conftest import ROOT
+
+    model = ROOT / "models" / "posbot.tar.gz"
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make test` (it trains first)")
+    from rasa.core.agent import Agent
+
+    nodes = Agent.load(str(model)).processor.graph_runner._instantiated_nodes
+    components = [getattr(node, "_component", None) for node in nodes.values()]
+    classifier = next(c for c in components if isinstance(c, LinearIntentClassifier))
+    before = [c for c in components if type(c).__name__ in ("TextNormalizer", "JiebaTokenizer")]
+    examples = yaml.safe_load((ROOT / "tests" / "nlu" / "test_nlu.yml").read_text())["nlu"]
+    texts = [
+        line[2:].strip()
+        for block in examples
+        for line in block["examples"].splitlines()
+        if line.startswith("- ")
+    ]
+    assert len(texts) > 300 and len(before) == 2
+    for text in texts:
+        message = Message(data={"text": text})
+        for component in sorted(before, key=lambda c: type(c).__name__ != "TextNormalizer"):
+            component.process([message])
+        fast = classifier.predict_probabilities([message])
+        assert np.array_equal(fast, _batch_probabilities(classifier, message)), text
