@@ -8,8 +8,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
+from bot.nlu.fingerprint import CodeFingerprinted
 
-class StatelessComponent(GraphComponent):
+
+class StatelessComponent(CodeFingerprinted, GraphComponent):
     """A component without configuration or trained state."""
 
     @classmethod

@@ -56,6 +56,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.evidence import LOW_EVIDENCE_KEY, low_evidence_mark
+from bot.nlu.fingerprint import CodeFingerprinted, hash_text
 from bot.nlu.id_placeholders import placeholder_for
 
 logger = logging.getLogger(__name__)
@@ -103,13 +104,23 @@ def common_chinese_words(min_frequency: int) -> set[str]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class ScopeGate(GraphComponent, IntentClassifier):
+class ScopeGate(CodeFingerprinted, GraphComponent, IntentClassifier):
     """Sends POS-intent predictions made of unfamiliar words to out_of_scope or fallback."""
 
     @classmethod
     def required_components(cls) -> list[type]:
         """Needs tokens."""
         return [Tokenizer]
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """Its code and the words of its dictionary (read when training)."""
+        words = ""
+        if config.get("dictionary_path"):
+            path = Path(config["dictionary_path"])
+            if path.exists():
+                words = "\n".join(sorted(read_dictionary_words(path)))
+        return f"{super().fingerprint_addon(config)}:{hash_text(words)}"
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:

@@ -165,3 +165,25 @@ def test_the_trained_models_classifier_gives_the_same_numbers_one_message_at_a_t
             component.process([message])
         fast = classifier.predict_probabilities([message])
         assert np.array_equal(fast, _batch_probabilities(classifier, message)), text
+
+
+def test_tfidf_is_sublinear_and_normalised_and_the_weights_are_the_models_own():
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    from bot.nlu.linear_classifier import smooth_idf, tfidf
+
+    documents = ["审核 要 多久 多久", "查 进度", "进度 进度 怎么样", "你好", "审核 进度"] * 3
+    documents += ["只 出现 一次 的 词"]
+    counts = CountVectorizer(tokenizer=str.split, token_pattern=None).fit_transform(documents)
+    reference = TfidfTransformer(sublinear_tf=True, smooth_idf=True).fit(counts)
+    reference.idf_ = smooth_idf(counts)[: counts.shape[1]]
+    np.testing.assert_allclose(
+        tfidf(counts, smooth_idf(counts)).toarray(),
+        reference.transform(counts).toarray(),
+        rtol=1e-12,
+    )
+    # The weights trained models hold (see smooth_idf): from the non-zeros of each row.
+    rows = np.diff(counts.tocsr().indptr)
+    expected = np.log(len(documents) + 1) - np.log1p(rows) + 1.0
+    assert len(smooth_idf(counts)) == max(counts.shape)
+    np.testing.assert_allclose(smooth_idf(counts)[: len(rows)], expected, rtol=1e-12)
