@@ -137,37 +137,45 @@ def _names_unknown_domain(error: Any) -> bool:
     return error.status == DOMAIN_UNKNOWN_STATUS and DOMAIN_UNKNOWN_ERROR in str(text)
 
 
-def fast_json_requests() -> None:
-    """Makes the HTTP sessions of Rasa's endpoints (action server, NLG, model server) write
-    JSON bodies with :func:`dumps`, and action calls that name their domain by its digest be
-    sent again with the domain when the action server does not know it (idempotent)."""
-    import aiohttp
+def resend_with_domain() -> None:
+    """Makes an action call that names its domain by its digest be sent again with the domain
+    when the action server answers that it does not know it, and marks the digest accepted
+    when an answer says the domain is kept (:mod:`bot.domain_cache`; idempotent)."""
     from rasa.utils import endpoints
 
-    original = endpoints.EndpointConfig.session
+    original = endpoints.EndpointConfig.request
     if getattr(original, _APPLIED_MARK, False):
         return
-    original_request = endpoints.EndpointConfig.request
 
     async def request(self: endpoints.EndpointConfig, *args: Any, **kwargs: Any) -> Any:
         body = kwargs.get("json")
         if not isinstance(body, dict) or not isinstance(body.get(DIGEST_KEY), str):
-            return await original_request(self, *args, **kwargs)
+            return await original(self, *args, **kwargs)
         digest: str = body[DIGEST_KEY]
         try:
-            answer = await original_request(self, *args, **kwargs)
+            answer = await original(self, *args, **kwargs)
         except endpoints.ClientResponseError as error:
             domain = _domain_digests.domains.get(digest)
             if DOMAIN_KEY in body or domain is None or not _names_unknown_domain(error):
                 raise
             kwargs["json"] = {**body, DOMAIN_KEY: domain}
-            answer = await original_request(self, *args, **kwargs)
+            answer = await original(self, *args, **kwargs)
         if isinstance(answer, dict) and answer.get(KEPT_KEY) == digest:
             _domain_digests.accepted.add(digest)  # that action server keeps it
         return answer
 
     setattr(request, _APPLIED_MARK, True)
     endpoints.EndpointConfig.request = request
+
+
+def fast_json_requests() -> None:
+    """Makes the HTTP sessions of Rasa's endpoints (action server, NLG, model server) write
+    JSON bodies with :func:`dumps` (idempotent)."""
+    import aiohttp
+    from rasa.utils import endpoints
+
+    if getattr(endpoints.EndpointConfig.session, _APPLIED_MARK, False):
+        return
 
     def session(self: endpoints.EndpointConfig) -> aiohttp.ClientSession:
         # Rasa's session (EndpointConfig.session), with the JSON writer.

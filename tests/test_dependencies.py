@@ -8,11 +8,12 @@ every import, also those inside functions, from the same starting points.
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from bot.nlu.fingerprint import OURS, imported_names, module_file
 
 ROOT = Path(__file__).resolve().parent.parent
 # Top-level modules that only the `bot` extra (Rasa and the channels) installs.
@@ -33,7 +34,6 @@ STARTS = ("bot.actions_server", "bot.store.migrate", "actions")
 # bot.quality.review clusters missed messages with jieba and scikit-learn for `posbot review`,
 # inside a function the action server never calls (record_miss is leaving bot.quality).
 ALLOWED = {("bot.quality.review", "jieba"), ("bot.quality.review", "sklearn")}
-OURS = ("bot", "actions")
 
 CHILD = textwrap.dedent(
     """
@@ -80,25 +80,6 @@ def test_the_action_server_runs_without_the_bot_extra() -> None:
     assert imported == "-"
 
 
-def _module_file(name: str) -> Path | None:
-    base = ROOT.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def test_no_import_of_the_action_server_code_reaches_the_bot_extra() -> None:
     """Also imports inside functions, which the child process may not run."""
     queue = list(STARTS) + [f"actions.{p.stem}" for p in (ROOT / "actions").glob("*.py")]
@@ -106,13 +87,13 @@ def test_no_import_of_the_action_server_code_reaches_the_bot_extra() -> None:
     offending: list[tuple[str, str]] = []
     while queue:
         name = queue.pop()
-        path = _module_file(name)
+        path = module_file(name)
         if name in seen or path is None:
             continue
         seen[name] = path
         parts = name.split(".")
         queue += [".".join(parts[:i]) for i in range(1, len(parts))]
-        for imported in _imports(path):
+        for imported in imported_names(path):
             if imported.split(".")[0] in OURS:
                 queue.append(imported)
             elif imported.split(".")[0] in BOT_ONLY:

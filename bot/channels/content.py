@@ -145,15 +145,32 @@ class ContentInput(InputChannel):
             presented.encode(), actions_authorization(secret).encode()
         )
 
-    async def _change(
-        self, request: Request, work: Callable[[ContentService, str], Awaitable[Any]]
-    ) -> HTTPResponse:
+    def _serving(self, request: Request) -> ContentService | HTTPResponse:
+        """The content service for an operator's request, or the refusal to send."""
         denied = self._denied(request)
         if denied is not None:
             return denied
         service = self._service(request)
-        if service is None:
-            return _error(503, *NOT_READY)
+        return _error(503, *NOT_READY) if service is None else service
+
+    async def _read(
+        self, request: Request, work: Callable[[ContentService], Awaitable[dict[str, Any]]]
+    ) -> HTTPResponse:
+        """Answers ``work``'s JSON to an operator (401/403/503 otherwise)."""
+        service = self._serving(request)
+        if isinstance(service, HTTPResponse):
+            return service
+        try:
+            return response.json(await work(service))
+        except StoreUnavailable:
+            return _error(503, *STORE_DOWN)
+
+    async def _change(
+        self, request: Request, work: Callable[[ContentService, str], Awaitable[Any]]
+    ) -> HTTPResponse:
+        service = self._serving(request)
+        if isinstance(service, HTTPResponse):
+            return service
         try:
             edit = await work(service, self._operator(request))
         except UnknownContent:
@@ -185,17 +202,10 @@ class ContentInput(InputChannel):
 
         @content.get("/api/items")
         async def items(request: Request) -> HTTPResponse:
-            denied = self._denied(request)
-            if denied is not None:
-                return denied
-            service = self._service(request)
-            if service is None:
-                return _error(503, *NOT_READY)
-            try:
-                listed = await service.items()
-            except StoreUnavailable:
-                return _error(503, *STORE_DOWN)
-            return response.json({"items": [item.as_json() for item in listed]})
+            async def work(service: ContentService) -> dict[str, Any]:
+                return {"items": [item.as_json() for item in await service.items()]}
+
+            return await self._read(request, work)
 
         @content.put("/api/<kind_path>/<name>")
         async def edit(request: Request, kind_path: str, name: str) -> HTTPResponse:
@@ -231,19 +241,13 @@ class ContentInput(InputChannel):
 
         @content.get("/api/history")
         async def history(request: Request) -> HTTPResponse:
-            denied = self._denied(request)
-            if denied is not None:
-                return denied
-            service = self._service(request)
-            if service is None:
-                return _error(503, *NOT_READY)
             kind = KINDS_BY_PATH.get(request.args.get("kind", ""))
             name = (request.args.get("name") or "")[:MAX_NAME_CHARS] or None
-            try:
-                edits = await service.history(kind, name)
-            except StoreUnavailable:
-                return _error(503, *STORE_DOWN)
-            return response.json({"edits": [edit_json(e) for e in edits]})
+
+            async def work(service: ContentService) -> dict[str, Any]:
+                return {"edits": [edit_json(e) for e in await service.history(kind, name)]}
+
+            return await self._read(request, work)
 
         @content.post("/nlg")
         async def nlg(request: Request) -> HTTPResponse:

@@ -13,7 +13,7 @@ from bot import (
     server_limits,
     tracker_speedups,
 )
-from bot.action_payload import fast_json_requests, send_recent_events
+from bot.action_payload import fast_json_requests, resend_with_domain, send_recent_events
 from bot.channels import hand_back
 from bot.channels.rate_limit import RateLimitConfigError, trusted_proxies
 from bot.history_window import bound_policy_history
@@ -57,6 +57,7 @@ def main() -> None:
     policy_speedups.apply()
     send_recent_events()
     fast_json_requests()
+    resend_with_domain()
     try:
         RateLimit.from_env()
         trusted_proxies()

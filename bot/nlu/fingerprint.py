@@ -19,7 +19,8 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 OURS: Final = ("bot", "actions")
 
 
-def _module_file(name: str) -> Path | None:
+def module_file(name: str) -> Path | None:
+    """The source file of our module ``name`` (None: not one of this project's files)."""
     base = ROOT.joinpath(*name.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
@@ -27,7 +28,8 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imported(path: Path) -> set[str]:
+def imported_names(path: Path) -> set[str]:
+    """Every module (and ``module.name``) the file imports absolutely, inside functions too."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -35,7 +37,7 @@ def _imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.split(".")[0] in OURS}
+    return names
 
 
 def hash_text(text: str) -> str:
@@ -49,11 +51,11 @@ def code_files(module: str) -> dict[str, Path]:
     queue = [module]
     while queue:
         name = queue.pop()
-        path = _module_file(name)
+        path = module_file(name)
         if name in files or path is None:
             continue
         files[name] = path
-        queue += _imported(path)
+        queue += [n for n in imported_names(path) if n.split(".")[0] in OURS]
     return files
 
 

@@ -115,35 +115,19 @@ def test_json_bodies_read_back_as_rasas_would(domain):
 
 
 async def test_endpoint_requests_carry_the_fast_json():
-    import asyncio
-
-    from aiohttp import web
     from rasa.utils.endpoints import EndpointConfig
 
     from bot.action_payload import fast_json_requests
+    from tests.webhook_recorder import EMPTY_RESULT, webhook_recorder
 
-    received: list[bytes] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.json_response({"events": [], "responses": []})
-
-    app = web.Application()
-    app.router.add_post("/webhook", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    original = EndpointConfig.session
+    original = EndpointConfig.session, EndpointConfig.request
     try:
         fast_json_requests()
         fast_json_requests()  # idempotent
-        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "1"})
-        answer = await endpoint.request(json={"text": "你好", "n": 1}, method="post")
-        await asyncio.sleep(0)
+        async with webhook_recorder() as (url, received):
+            endpoint = EndpointConfig(url, headers={"X-Test": "1"})
+            answer = await endpoint.request(json={"text": "你好", "n": 1}, method="post")
     finally:
-        EndpointConfig.session = original
-        await runner.cleanup()
-    assert answer == {"events": [], "responses": []}
+        EndpointConfig.session, EndpointConfig.request = original
+    assert answer == EMPTY_RESULT
     assert received == ['{"text":"你好","n":1}'.encode()]

@@ -27,6 +27,7 @@ from bot.domain_cache import (
 )
 from tests.conftest import ROOT
 from tests.security.test_action_server_auth import SECRET, action_server, forged_call
+from tests.webhook_recorder import webhook_recorder
 
 __all__ = ["action_server"]  # the fixture, shared
 
@@ -79,6 +80,7 @@ def action_url(action_server) -> str:
 def patched() -> Iterator[None]:
     session, request = EndpointConfig.session, EndpointConfig.request
     action_payload.fast_json_requests()
+    action_payload.resend_with_domain()
     action_payload._domain_digests.accepted.clear()
     try:
         yield
@@ -156,26 +158,33 @@ def test_the_rasa_side_sends_the_domain_until_an_action_server_took_it(patched):
 async def test_an_answer_not_saying_the_domain_is_kept_keeps_the_domain_in_the_calls(
     domain_data, patched
 ):
-    from aiohttp import web
-
-    bodies: list[dict] = []
-
-    async def earlier_version(request: web.Request) -> web.Response:
-        bodies.append(await request.json())
-        return web.json_response({"events": [], "responses": []})
-
-    app = web.Application()
-    app.router.add_post("/webhook", earlier_version)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
     digest = action_payload._domain_digests.digest(domain_data)
-    try:
+    async with webhook_recorder() as (url, received):
+        endpoint = EndpointConfig(url)
         await endpoint.request(json=_call("action_x", domain_data, digest), method="post")
-    finally:
-        await runner.cleanup()
+    bodies = [json.loads(body) for body in received]
     assert bodies[0][DOMAIN_KEY] == domain_data
     assert digest not in action_payload._domain_digests.accepted
+
+
+async def test_parallel_forged_domains_are_never_kept(action_url, domain_data):
+    import asyncio
+
+    digest = domain_digest({**domain_data, "session_config": {"forged": True}})
+    forged = {**domain_data, "responses": {}}  # does not match the digest it claims
+    endpoint = EndpointConfig(action_url, headers={"Authorization": f"Bearer {SECRET}"})
+    calls = [
+        endpoint.request(json=_call("action_suspend_reason", forged, digest), method="post")
+        for _ in range(10)
+    ] + [
+        endpoint.request(json=_call("action_suspend_reason", None, digest), method="post")
+        for _ in range(10)
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+
+    answered = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, ClientResponseError)]
+    assert len(answered) == 10 and all(KEPT_KEY not in r for r in answered)
+    assert len(refused) == 10 and all(r.status == DOMAIN_UNKNOWN_STATUS for r in refused)
+    with pytest.raises(ClientResponseError):  # still unknown afterwards
+        await endpoint.request(json=_call("action_suspend_reason", None, digest), method="post")
