@@ -3,10 +3,11 @@
 For each profile — the single process of ``make run`` and the production profile of
 ``posbot prod start`` (PostgreSQL tracker, Redis lock store, nginx, 2 Rasa + 2 action servers)
 — it starts the bot with fresh stores, warms it up, runs the load script
-(:mod:`load.bench.script`) with 10 and then 20 senders, then one conversation of 400 turns,
-and stops it. Writes ``bench.json``, ``summary.md`` and ``chart.svg`` to ``--out``; prints the
-ratios and a text chart. The production profile is skipped, with the reason, when
-PostgreSQL, Redis or nginx is unavailable. A few minutes in all; every server is on 127.0.0.1.
+(:mod:`load.bench.script`) with 10 and then 20 senders, then three conversations of 400 turns
+one after another (the conversation-length curve), and stops it. Writes ``bench.json``,
+``summary.md`` and ``chart.svg`` to ``--out``; prints the ratios and a text chart. The
+production profile is skipped, with the reason, when PostgreSQL, Redis or nginx is unavailable.
+A few minutes in all; every server is on 127.0.0.1.
 
 Exit code 1 when a turn failed or a profile did not start.
 """
@@ -31,7 +32,15 @@ from bot import runtime
 from bot.settings import TEST_PG_URL
 from load.bench import chart, profiles
 from load.bench.cpu import cpu_seconds, settle, spent
-from load.bench.figures import PROD, SINGLE, curve_points, ratios, run_figures
+from load.bench.figures import (
+    CURVE_CONVERSATIONS,
+    PROD,
+    SINGLE,
+    curve_points,
+    ratios,
+    run_figures,
+    turn_medians,
+)
 from load.bench.report import render
 from load.bench.script import CONVERSATION, load
 from load.merchants import load_merchants
@@ -66,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--senders", default=",".join(map(str, SENDERS)), help="e.g. 10,20")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="conversations per sender")
     parser.add_argument("--curve-turns", type=int, default=CURVE_TURNS)
+    parser.add_argument(
+        "--curve-conversations", type=int, default=CURVE_CONVERSATIONS,
+        help="conversations of the curve, one after another",
+    )  # fmt: skip
     parser.add_argument("--skip-prod", action="store_true", help="only the single process")
     parser.add_argument(
         "--single-trackers",
@@ -85,7 +98,7 @@ def measure(
 ) -> dict[str, Any]:
     """Warm-up, the load runs and the conversation-length curve against one profile."""
     webhook = started.url + WEBHOOK
-    merchants = load_merchants(max(senders) + 1)
+    merchants = load_merchants(max(senders) + args.curve_conversations)
     asyncio.run(load(webhook, merchants[:WARM_UP_SENDERS], 1, f"{name}-warm"))
     # Steady state: what a profile does once after starting (the notification worker imports
     # its libraries for about a CPU second) is not counted against the turns.
@@ -109,22 +122,32 @@ def measure(
             flush=True,
         )
     repeats = -(-args.curve_turns // len(CONVERSATION))
-    curve = asyncio.run(load(webhook, merchants[-1:], repeats, f"{name}-curve"))
-    latencies = [turn.seconds * 1000 for turn in sorted(curve.turns, key=lambda t: t.number)]
-    latencies = latencies[: args.curve_turns]
+    curves = [
+        asyncio.run(load(webhook, [merchant], repeats, f"{name}-curve-{number}"))
+        for number, merchant in enumerate(merchants[-args.curve_conversations :], start=1)
+    ]
+    conversations = [
+        [turn.seconds * 1000 for turn in sorted(curve.turns, key=lambda t: t.number)][
+            : args.curve_turns
+        ]
+        for curve in curves
+    ]
+    latencies = turn_medians(conversations)
     points = curve_points(latencies)
+    curve_errors = sum(curve.errors for curve in curves)
     print(
-        f"bench: {name}, one conversation: "
-        + ", ".join(f"turn {turn} {point['median_ms']:.1f} ms" for turn, point in points.items())
-        + (f" ({curve.errors} errors)" if curve.errors else ""),
+        f"bench: {name}, {len(curves)} conversations: "
+        + ", ".join(f"turn {turn} {point['mean_ms']:.1f} ms" for turn, point in points.items())
+        + (f" ({curve_errors} errors)" if curve_errors else ""),
         flush=True,
     )
     return {
         "runs": runs,
         "curve": points,
-        "curve_errors": curve.errors,
-        "curve_problems": curve.problems,
+        "curve_errors": curve_errors,
+        "curve_problems": [problem for curve in curves for problem in curve.problems],
         "latencies_ms": latencies,
+        "conversations_ms": conversations,
     }
 
 
@@ -173,11 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "senders": senders,
         "repeats": args.repeats,
         "curve_turns": args.curve_turns,
+        "curve_conversations": args.curve_conversations,
         "profiles": {},
         "skipped": {},
     }
     failed = False
-    for name, title, description, start in _profiles(args, max(senders) + 1):
+    for name, title, description, start in _profiles(args, max(senders) + args.curve_conversations):
         if name == PROD and args.skip_prod:
             results["skipped"][name] = "--skip-prod"
             continue

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from xml.sax.saxutils import escape
 
-from load.bench.figures import CHECKPOINTS, PROD, SINGLE, rolling_median
+from load.bench.figures import CHECKPOINTS, PROD, SINGLE, rolling_mean
 
 COLOURS: Final = {SINGLE: "#1f77b4", PROD: "#d62728"}
 WIDTH: Final = 1020
@@ -108,14 +108,14 @@ def _curve(profiles: Mapping[str, Mapping[str, Any]]) -> list[str]:
     left, top, width, height = PANEL
     left += width + GAP
     series = {
-        name: rolling_median(profile["latencies_ms"])
+        name: rolling_mean(profile["latencies_ms"])
         for name, profile in profiles.items()
         if profile.get("latencies_ms")
     }
     turns = max((len(values) for values in series.values()), default=CHECKPOINTS[-1])
     top_value = _nice(max((max(values) for values in series.values()), default=1.0))
     parts = [_text(left + width / 2, top - 16, "turn latency along one conversation", 14)]
-    parts += _axes(left, top, width, height, top_value, "ms (median of 10 turns)")
+    parts += _axes(left, top, width, height, top_value, "ms (mean of 10 turns)")
     for turn in (checkpoint for checkpoint in CHECKPOINTS if checkpoint <= turns):
         x = left + width * turn / turns
         parts.append(_line(x, top, x, top + height, "#ddd", stroke_dasharray="3,3"))
@@ -172,9 +172,9 @@ def text_chart(profiles: Mapping[str, Mapping[str, Any]], senders: Sequence[int]
     ]
     top = max((value for _, value in rates), default=0.0)
     lines += [f"  {label}  {_bar(value, top)} {value:.1f}" for label, value in rates]
-    lines.append("turn latency in one conversation, ms (median of the 10 turns ending at)")
+    lines.append("turn latency along a conversation, ms (mean of the 10 turns ending at)")
     points = [
-        (f"{name:6} turn {turn:>3}", profile["curve"][str(turn)]["median_ms"])
+        (f"{name:6} turn {turn:>3}", profile["curve"][str(turn)]["mean_ms"])
         for name, profile in profiles.items()
         for turn in CHECKPOINTS
         if str(turn) in profile.get("curve", {})

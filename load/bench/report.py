@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from load.bench.figures import CHECKPOINTS, CURVE_WINDOW, PROD, SINGLE, target_rows
+from load.bench.figures import (
+    CHECKPOINTS,
+    CURVE_CONVERSATIONS,
+    CURVE_WINDOW,
+    PROD,
+    SINGLE,
+    target_rows,
+)
 from load.bench.script import CONVERSATION
 
 
@@ -60,10 +67,12 @@ def render(results: Mapping[str, Any]) -> str:
     )
     lines += ["", f"**prod / single turns per second:** {ratio_text}.", ""]
     header = " | ".join(f"turn {turn}" for turn in CHECKPOINTS)
+    conversations = results.get("curve_conversations", CURVE_CONVERSATIONS)
     lines += [
-        f"Conversation length: one sender, one conversation of {results['curve_turns']} turns "
-        f"(the script over and over, nothing else running); ms, median of the {CURVE_WINDOW} "
-        "turns ending at each point (the turn's own latency in brackets).",
+        f"Conversation length: one sender, {conversations} conversations of "
+        f"{results['curve_turns']} turns one after another (the script over and over, nothing "
+        "else running), each turn's latency the median over the conversations; ms, mean of the "
+        f"{CURVE_WINDOW} turns ending at each point (the turn's own latency in brackets).",
         "",
         f"| profile | {header} | turn {CHECKPOINTS[-1]} / turn {CHECKPOINTS[0]} |",
         "|---|" + "---|" * (len(CHECKPOINTS) + 1),
@@ -73,7 +82,7 @@ def render(results: Mapping[str, Any]) -> str:
         for turn in CHECKPOINTS:
             point = profile.get("curve", {}).get(str(turn))
             cells.append(
-                "—" if point is None else f"{point['median_ms']:.1f} ({point['turn_ms']:.1f})"
+                "—" if point is None else f"{point['mean_ms']:.1f} ({point['turn_ms']:.1f})"
             )
         ratio = _number(ratios.get(f"{name}_turn400_over_turn10"), 2)
         lines.append(f"| {name} | {' | '.join(cells)} | {ratio} |")

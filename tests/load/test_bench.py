@@ -7,7 +7,14 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from load.bench import chart
-from load.bench.figures import curve_points, ratios, rolling_median, run_figures, target_rows
+from load.bench.figures import (
+    curve_points,
+    ratios,
+    rolling_mean,
+    run_figures,
+    target_rows,
+    turn_medians,
+)
 from load.bench.report import render
 from load.bench.script import CONVERSATION, Run, Turn, judge
 from load.merchants import load_merchant
@@ -53,15 +60,29 @@ def test_run_figures_count_errors_and_rate():
     assert run.problems == ["a #3 x: HTTP 500"]
 
 
-def test_curve_points_take_the_median_of_the_ten_turns_ending_there():
+def test_curve_points_take_the_mean_of_the_ten_turns_ending_there():
     latencies = [float(i) for i in range(1, 401)]
-    latencies[99] = 1000.0  # one slow turn moves the turn's own figure, not the median
+    latencies[99] = 1000.0
     points = curve_points(latencies)
-    assert points["10"] == {"turn_ms": 10.0, "median_ms": 5.5}
-    assert points["100"] == {"turn_ms": 1000.0, "median_ms": 95.5}
-    assert points["400"]["median_ms"] == 395.5
+    assert points["10"] == {"turn_ms": 10.0, "mean_ms": 5.5}
+    assert points["100"] == {"turn_ms": 1000.0, "mean_ms": pytest.approx(185.5)}
+    assert points["400"]["mean_ms"] == 395.5
     assert "400" not in curve_points(latencies[:399])
-    assert rolling_median([1.0, 3.0, 2.0], window=2) == [1.0, 2.0, 2.5]
+    assert rolling_mean([1.0, 3.0, 2.0], window=2) == [1.0, 2.0, 2.5]
+
+
+def test_a_curve_point_does_not_jump_between_the_scripts_two_kinds_of_turns():
+    # The script's turns cost about 4.5 or 8.5 ms; a 1 ms rise of every turn moved the median
+    # of ten such turns by 3.5 ms. The mean moves by what the turns moved.
+    cheap, dear = [4.5, 4.4, 5.0, 4.3], [8.5, 8.6, 8.4, 8.7, 8.5, 8.6]
+    before = curve_points([*cheap, *dear], checkpoints=(10,))["10"]["mean_ms"]
+    after = curve_points([v + 1 for v in (*cheap, *dear)], checkpoints=(10,))["10"]["mean_ms"]
+    assert after - before == pytest.approx(1.0)
+
+
+def test_each_turn_of_the_curve_is_its_median_over_the_conversations():
+    conversations = [[5.0, 9.0, 5.0], [5.2, 30.0, 4.8], [4.9, 9.2, 5.1, 7.0]]
+    assert turn_medians(conversations) == [5.0, 9.2, 5.0]  # one slow turn does not count
 
 
 def profile(rate10: float, rate20: float, turn10: float, turn400: float) -> dict:
@@ -72,7 +93,7 @@ def profile(rate10: float, rate20: float, turn10: float, turn400: float) -> dict
                "p99_ms": 220.0, "errors": 0, "cpu_ms_per_turn": 12.0},
     }  # fmt: skip
     curve = {
-        str(t): {"turn_ms": v, "median_ms": v}
+        str(t): {"turn_ms": v, "mean_ms": v}
         for t, v in ((10, turn10), (100, turn10 * 2), (200, turn10 * 3), (400, turn400))
     }
     latencies = [turn10 + (turn400 - turn10) * i / 399 for i in range(400)]
