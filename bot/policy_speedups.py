@@ -11,16 +11,10 @@ turn, and the rules were the largest part of the Rasa server's CPU after the NLU
   (``RulePolicy._get_possible_keys``): :func:`cache_rule_matches` keeps the result for the
   states seen most recently (a conversation's states recur from turn to turn and across
   conversations; the rules of a loaded policy never change).
-- Both policies deep-copy their states on every prediction for a debug log line, which is
-  dropped unless Rasa logs at debug level: :func:`copy_states_for_debug_only` makes those
-  copies only when it does (the copies serve nothing else in these two modules).
 """
 
 from __future__ import annotations
 
-import copy
-import logging
-import types
 from collections import OrderedDict
 from typing import Any, Final
 
@@ -38,10 +32,9 @@ RULE_MATCHES_KEPT: Final = 4096
 
 
 def apply() -> None:
-    """Installs the three (idempotent)."""
+    """Installs both (idempotent)."""
     share_past_states()
     cache_rule_matches()
-    copy_states_for_debug_only()
 
 
 def _frozen(rule_only_data: dict[str, Any] | None) -> Any:
@@ -140,26 +133,3 @@ def cache_rule_matches(kept: int = RULE_MATCHES_KEPT) -> None:
 
     setattr(_get_possible_keys, _APPLIED_MARK, True)
     RulePolicy._get_possible_keys = _get_possible_keys
-
-
-class _DebugOnlyCopies(types.SimpleNamespace):
-    """Stands for the ``copy`` module in a module whose deep copies only feed debug logs."""
-
-    def __init__(self) -> None:
-        super().__init__(copy=copy.copy)
-
-    @staticmethod
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        if logging.getLogger("rasa").isEnabledFor(logging.DEBUG):
-            return copy.deepcopy(value, memo)
-        return value  # only a debug log line that is dropped would see it
-
-
-def copy_states_for_debug_only() -> None:
-    """Replaces ``copy`` in Rasa's memoization and rule policy modules, where every
-    ``copy.deepcopy`` is an argument of a ``structlogger.debug`` call (idempotent)."""
-    from rasa.core.policies import memoization, rule_policy
-
-    for module in (memoization, rule_policy):
-        if not isinstance(module.copy, _DebugOnlyCopies):
-            module.copy = _DebugOnlyCopies()

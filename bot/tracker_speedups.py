@@ -22,6 +22,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Final
 
+from rasa.shared.constants import DEFAULT_SENDER_ID
 from rasa.shared.core.events import (
     ActionExecuted,
     ActionReverted,
@@ -96,7 +97,13 @@ def state_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
     """What ``tracker.copy()`` replays to, built from ``tracker``'s state: the same events, a
     copy of every slot, of the loop and of the latest action; like Rasa's copy (made with
     ``init_copy``), without the sender source, model id and assistant id."""
-    clone = tracker.init_copy()
+    # ``init_copy`` without its slots (it would copy and reset each, to be replaced below).
+    clone = DialogueStateTracker(
+        tracker.sender_id or DEFAULT_SENDER_ID,
+        (),
+        tracker._max_event_history,
+        is_rule_tracker=tracker.is_rule_tracker,
+    )
     clone.events.extend(tracker.events)
     # Value and "has been set" as the replay leaves them (Slot objects hold nothing else).
     clone.slots = {name: copy.copy(slot) for name, slot in tracker.slots.items()}

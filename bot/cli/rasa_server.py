@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from bot import (
+    debug_logs,
     feedback_offer,
     graph_runner,
     payload_guard,
@@ -42,8 +43,8 @@ def keep_jieba_cache_in(directory: Path) -> None:
 def main() -> None:
     """Applies the speed fixes (:mod:`bot.speedups`, :mod:`bot.graph_runner`,
     :mod:`bot.tracker_speedups`, :mod:`bot.history_window`, :mod:`bot.policy_speedups`,
-    :mod:`bot.action_payload`), :mod:`bot.server_limits`, :mod:`bot.payload_guard`,
-    :mod:`bot.feedback_offer` and the idle hand-back (:mod:`bot.channels.hand_back`), then runs
+    :mod:`bot.debug_logs`, :mod:`bot.action_payload`), :mod:`bot.server_limits`,
+    :mod:`bot.payload_guard`, :mod:`bot.feedback_offer` and the idle hand-back (:mod:`bot.channels.hand_back`), then runs
     Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
@@ -55,6 +56,7 @@ def main() -> None:
     tracker_speedups.apply()
     bound_policy_history()
     policy_speedups.apply()
+    debug_logs.apply()
     send_recent_events()
     fast_json_requests()
     resend_with_domain()

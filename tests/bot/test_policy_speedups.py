@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rasa.core.policies import memoization, rule_policy
 from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -20,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "posbot.tar.gz"
 ORIGINAL_PAST_STATES = DialogueStateTracker.past_states
 ORIGINAL_POSSIBLE_KEYS = RulePolicy._get_possible_keys
-ORIGINAL_COPY_MODULES = (memoization.copy, rule_policy.copy)
 RULE_ONLY = {"rule_only_slots": ["confirm_pending", "verified"], "rule_only_loops": ["verify_form"]}
 
 
@@ -31,7 +29,6 @@ def applied():
     yield
     DialogueStateTracker.past_states = ORIGINAL_PAST_STATES
     RulePolicy._get_possible_keys = ORIGINAL_POSSIBLE_KEYS
-    memoization.copy, rule_policy.copy = ORIGINAL_COPY_MODULES
 
 
 def with_rule_turns(events: list) -> list:
@@ -130,39 +127,3 @@ def test_rule_matches_are_rasas_and_remembered():
                 assert rules._get_possible_keys(lookup, states) == expected
                 checked += bool(expected)
     assert checked > 10  # rules did match
-
-
-def test_every_deep_copy_in_the_two_policies_only_feeds_a_debug_log():
-    import ast
-    import inspect
-
-    for module in (memoization, rule_policy):
-        tree = ast.parse(inspect.getsource(module))
-        for node in ast.walk(tree):
-            for keyword in getattr(node, "keywords", []):
-                keyword.value.parent_call = node  # type: ignore[attr-defined]
-        copies = [
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "copy.deepcopy"
-        ]
-        assert copies
-        for call in copies:
-            parent = getattr(call, "parent_call", None)
-            assert parent is not None and ast.unparse(parent.func) == "structlogger.debug"
-
-
-def test_debug_copies_are_made_only_when_rasa_logs_debug():
-    import logging
-
-    states = [{"user": {"intent": "greet"}}]
-    rasa_logger = logging.getLogger("rasa")
-    level = rasa_logger.level
-    try:
-        rasa_logger.setLevel(logging.INFO)
-        assert memoization.copy.deepcopy(states) is states
-        rasa_logger.setLevel(logging.DEBUG)
-        copied = rule_policy.copy.deepcopy(states)
-        assert copied == states and copied is not states and copied[0] is not states[0]
-    finally:
-        rasa_logger.setLevel(level)

@@ -61,6 +61,8 @@ def snapshot(tracker: DialogueStateTracker) -> dict:
         "paused": tracker.is_paused(),
         "events": list(tracker.events),
         "ids": (tracker.sender_id, tracker.sender_source, tracker.model_id),
+        "slot_order": list(tracker.slots),
+        "kind": (type(tracker), tracker._max_event_history, tracker.is_rule_tracker),
     }
 
 
