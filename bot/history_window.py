@@ -17,6 +17,15 @@ the last actions, starting in exactly the state the full conversation was in at 
 Every state of the window is then the same as the full tracker's state at that point, so
 each rule of length < ``min_actions`` matches the same way. The state before the window looks
 like a conversation start, which only a rule at least as long as the window could see.
+
+Memoization learns from stories, not rules: its states leave out the turns that rule-only
+rules predicted (``hide_rule_turn``), and each of its states carries the user message and the
+action of the last turn it saw, however far back. Its window counts only the actions of turns
+it sees; when the session holds too few of them (a merchant who only asked FAQ questions),
+memoization reads the whole session, as Rasa does. Counting every action instead, as the
+rules do, gave memoization other states than the full conversation in most turns of test
+conversations with half of their turns rule-only (none of the bench's conversations changed a
+prediction; ``tests/bot/test_history_window.py`` checks both).
 """
 
 from __future__ import annotations
@@ -57,8 +66,13 @@ _UNDONE_BY: Final = {
     UserUtteranceReverted.type_name: (_ACTION, _USER),  # the user message, then the listen
     ActionReverted.type_name: (_ACTION,),
 }
-#: Actions the policies see at least (the rules compare up to 3 states, memoization 4).
-MIN_WINDOW_ACTIONS: Final = 8
+#: Actions the rules see at least (and two more than their longest rule: 3 states here).
+MIN_WINDOW_ACTIONS: Final = 5
+#: Actions of turns it sees that memoization (4 states) gets at least. Its states leave out
+#: rule-only turns, and each carries the user message and the action of the last turn it saw:
+#: the window must hold enough turns it sees (6 were too few for a test conversation with
+#: four turns in five rule-only).
+MIN_ML_WINDOW_ACTIONS: Final = 8
 _APPLIED_MARK: Final = "_posbot_bounded_history"
 _WINDOW_ATTRIBUTE: Final = "_posbot_window_actions"
 #: On a tracker: the window last made of it, with the marker of the events it was made from.
@@ -96,7 +110,15 @@ def _backwards(events: Sequence[Event], before: int) -> Iterator[tuple[int, Even
     )
 
 
-def _window_start(events: Sequence[Event], min_actions: int, before: int) -> int | None:
+def _counted(event: Event, ml_only: bool) -> bool:
+    """Whether ``event`` (an action) counts towards the window: every action, or with
+    ``ml_only`` only those whose turn ML policies see (not predicted by a rule-only turn)."""
+    return not (ml_only and event.hide_rule_turn)
+
+
+def _window_start(
+    events: Sequence[Event], min_actions: int, before: int, ml_only: bool = False
+) -> int | None:
     """Index of the ``action_listen`` where the window starts (before index ``before``), or None
     when the applied history since the session start is not longer than the window."""
     rewinds = _Rewinds()
@@ -109,7 +131,7 @@ def _window_start(events: Sequence[Event], min_actions: int, before: int) -> int
         if type_name in _HISTORY_STARTS:
             return None
         if type_name == _ACTION:
-            actions += 1
+            actions += _counted(event, ml_only)
             if (
                 index < before
                 and actions > min_actions
@@ -167,9 +189,15 @@ def _state_before(
     return values, loop_activation
 
 
-def recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueStateTracker:
+def recent_history(
+    tracker: DialogueStateTracker, min_actions: int, ml_only: bool = False
+) -> DialogueStateTracker:
     """A tracker with the last ``min_actions`` (or a few more) actions of ``tracker`` whose
-    states are the same as the full tracker's; ``tracker`` itself when it is not longer."""
+    states are the same as the full tracker's; ``tracker`` itself when it is not longer.
+
+    With ``ml_only`` only the actions of turns that ML policies see count (the turns of
+    rule-only rules are left out of their states, so their last states can lie far back).
+    """
     events = tracker.events
     if len(events) <= 2 * min_actions:
         return tracker
@@ -178,7 +206,7 @@ def recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueS
     featurized = {name for name, slot in tracker.slots.items() if slot.influence_conversation}
     before = len(events)
     while True:
-        start = _window_start(events, min_actions, before)
+        start = _window_start(events, min_actions, before, ml_only)
         if start is None:
             return tracker
         window = list(islice(reversed(events), len(events) - start))[::-1]
@@ -202,7 +230,8 @@ def recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueS
         )
         # Rasa collapses the turns of a form that ran to its end: count what is left.
         applied = recent.applied_events()
-        if sum(event.type_name == _ACTION for event in applied) > min_actions:
+        counted = sum(e.type_name == _ACTION and _counted(e, ml_only) for e in applied)
+        if counted > min_actions:
             return recent
         before = start
 
@@ -213,15 +242,20 @@ def events_marker(tracker: DialogueStateTracker) -> tuple[int, int]:
     return len(events), id(events[-1]) if events else 0
 
 
-def shared_recent_history(tracker: DialogueStateTracker, min_actions: int) -> DialogueStateTracker:
-    """:func:`recent_history`, made once for the policies that predict from the same tracker
-    with the same window (the rules and memoization on every prediction)."""
-    marker = (*events_marker(tracker), min_actions)
+def shared_recent_history(
+    tracker: DialogueStateTracker, min_actions: int, ml_only: bool = False
+) -> DialogueStateTracker:
+    """:func:`recent_history`, made once per tracker, events and window (a policy predicts
+    several times from the same tracker: with the text and with the intent)."""
+    marker = events_marker(tracker)
     kept = tracker.__dict__.get(_RECENT_ATTRIBUTE)
-    if kept is not None and kept[0] == marker:
-        return kept[1]
-    recent = recent_history(tracker, min_actions)
-    tracker.__dict__[_RECENT_ATTRIBUTE] = (marker, recent)
+    if kept is None or kept[0] != marker:
+        kept = (marker, {})
+        tracker.__dict__[_RECENT_ATTRIBUTE] = kept
+    key = (min_actions, ml_only)
+    recent = kept[1].get(key)
+    if recent is None:
+        recent = kept[1][key] = recent_history(tracker, min_actions, ml_only)
     return recent
 
 
@@ -236,10 +270,10 @@ def longest_history(policy: Any) -> int:
     return int(policy.config.get(POLICY_MAX_HISTORY) or 0)
 
 
-def bound_policy_history(min_actions: int = MIN_WINDOW_ACTIONS) -> None:
+def bound_policy_history() -> None:
     """Makes RulePolicy and MemoizationPolicy (and subclasses) predict from
-    :func:`recent_history` of at least ``min_actions`` actions, and at least one more than
-    their longest rule or ``max_history``, made once per tracker for both (idempotent)."""
+    :func:`recent_history` (:func:`policy_window`), made once per tracker, events and window
+    (idempotent)."""
     from rasa.core.policies.memoization import MemoizationPolicy
     from rasa.core.policies.rule_policy import RulePolicy
 
@@ -247,18 +281,30 @@ def bound_policy_history(min_actions: int = MIN_WINDOW_ACTIONS) -> None:
         original = cls.__dict__["predict_action_probabilities"]
         if getattr(original, _APPLIED_MARK, False):
             continue
-        cls.predict_action_probabilities = _bounded(original, min_actions)
+        cls.predict_action_probabilities = _bounded(original)
 
 
-def _bounded(predict: Any, min_actions: int) -> Any:
+def policy_window(policy: Any) -> tuple[int, bool]:
+    """The window of ``policy``: how many actions at least (two more than its longest rule or
+    ``max_history``), and whether only the actions of turns it sees count (a policy of ML
+    data, memoization, leaves rule-only turns out of its states)."""
+    from rasa.core.policies.policy import SupportedData
+
+    ml_only = policy.supported_data() == SupportedData.ML_DATA
+    least = MIN_ML_WINDOW_ACTIONS if ml_only else MIN_WINDOW_ACTIONS
+    return max(least, longest_history(policy) + 2), ml_only
+
+
+def _bounded(predict: Any) -> Any:
     def predict_action_probabilities(
         self: Any, tracker: DialogueStateTracker, domain: Any, *args: Any, **kwargs: Any
     ) -> Any:
         window = self.__dict__.get(_WINDOW_ATTRIBUTE)
         if window is None:
-            window = max(min_actions, longest_history(self) + 1)
-            self.__dict__[_WINDOW_ATTRIBUTE] = window
-        return predict(self, shared_recent_history(tracker, window), domain, *args, **kwargs)
+            window = self.__dict__[_WINDOW_ATTRIBUTE] = policy_window(self)
+        recent = shared_recent_history(tracker, *window)
+        return predict(self, recent, domain, *args, **kwargs)
 
     setattr(predict_action_probabilities, _APPLIED_MARK, True)
+    predict_action_probabilities.__wrapped__ = predict  # type: ignore[attr-defined]
     return predict_action_probabilities

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,20 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.history_window import MIN_WINDOW_ACTIONS, bound_policy_history, recent_history
+from bot.history_window import (
+    MIN_ML_WINDOW_ACTIONS,
+    MIN_WINDOW_ACTIONS,
+    bound_policy_history,
+    policy_window,
+    recent_history,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+# Before any test bounds them (tests of other modules may have too: these are Rasa's own).
+ORIGINAL_PREDICT = {
+    cls: getattr(cls.predict_action_probabilities, "__wrapped__", cls.predict_action_probabilities)
+    for cls in (MemoizationPolicy, RulePolicy)
+}
 LISTEN = "action_listen"
 FORM = "verify_form"
 
@@ -180,3 +193,100 @@ def test_policies_predict_from_the_bounded_history(domain, monkeypatch):
     memo.predict_action_probabilities(full, domain)
     assert len(seen) == 2
     assert all(count < 60 for count in seen)
+    assert policy_window(rules) == (MIN_WINDOW_ACTIONS, False)
+    assert policy_window(memo) == (MIN_ML_WINDOW_ACTIONS, True)
+
+
+RULE_ONLY = {"rule_only_slots": ["confirm_pending", "verified"], "rule_only_loops": ["verify_form"]}
+
+
+def with_rule_only_turns(events: list[Event], hidden: Callable[[int, UserUttered], bool]):
+    """``events`` with the actions of each turn for which ``hidden(number, message)`` holds
+    marked as predicted by a rule-only rule, as Rasa marks them (a turn's actions alike)."""
+    marked: list[Event] = []
+    hide, number = False, 0
+    for event in events:
+        if isinstance(event, UserUttered):
+            number += 1
+            hide = hidden(number, event)
+        if isinstance(event, ActionExecuted):
+            event = ActionExecuted(event.action_name, hide_rule_turn=hide)
+        marked.append(event)
+    return marked
+
+
+def ml_states(tracker: DialogueStateTracker, domain: Domain, omit: bool) -> list:
+    """The last states memoization compares (and one more), as it asks for them."""
+    return tracker.past_states(domain, omit, True, RULE_ONLY)[-5:]
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        lambda n, message: message.intent_name not in ("greet", "thank", "check_case_status"),
+        lambda n, message: n % 2 == 0,
+        lambda n, message: n % 5 != 0,
+        lambda n, message: random.Random(n).random() < 0.6,
+    ],
+    ids=["faq turns", "every other turn", "four turns in five", "random"],
+)
+def test_memoizations_window_has_the_full_conversations_states(domain, hidden):
+    events = with_rule_only_turns(conversation(8), hidden)
+    windows = differ_when_counting_every_action = 0
+    for cut in range(len(events) + 1):
+        full = tracker_of(events[:cut], domain)
+        recent = recent_history(full, MIN_ML_WINDOW_ACTIONS, ml_only=True)
+        every_action = recent_history(full, MIN_ML_WINDOW_ACTIONS)
+        for omit in (False, True):
+            expected = ml_states(full, domain, omit)
+            assert ml_states(recent, domain, omit) == expected, cut
+            differ_when_counting_every_action += ml_states(every_action, domain, omit) != expected
+        windows += recent is not full
+    assert windows > len(events) // 4
+    assert differ_when_counting_every_action  # what the window would get wrong otherwise
+
+
+def test_memoization_reads_the_whole_session_when_every_turn_was_rule_only(domain):
+    events = with_rule_only_turns(conversation(8), lambda n, message: True)
+    full = tracker_of(events, domain)
+    assert recent_history(full, MIN_ML_WINDOW_ACTIONS, ml_only=True) is full
+    assert recent_history(full, MIN_WINDOW_ACTIONS) is not full
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("every_turn_rule_only", [False, True])
+def test_the_trained_policies_predict_the_same_from_the_window(domain, every_turn_rule_only):
+    model = ROOT / "models" / "posbot.tar.gz"
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make test` (it trains first)")
+    from rasa.core.agent import Agent
+
+    processor = Agent.load(str(model)).processor
+    policies = [
+        node._component
+        for node in processor.graph_runner._instantiated_nodes.values()
+        if type(getattr(node, "_component", None)) in (MemoizationPolicy, RulePolicy)
+    ]
+    assert len(policies) == 2
+    originals = {cls: cls.__dict__["predict_action_probabilities"] for cls in ORIGINAL_PREDICT}
+    bound_policy_history()
+    events = with_rule_only_turns(
+        conversation(6),
+        (lambda n, message: True)
+        if every_turn_rule_only
+        else (lambda n, message: message.intent_name not in ("greet", "thank")),
+    )
+    predicted = 0
+    for cut in range(1, len(events) + 1):
+        if not isinstance(events[cut - 1], (UserUttered, ActionExecuted)):
+            continue
+        tracker = tracker_of(events[:cut], processor.domain)
+        for policy in policies:
+            full = ORIGINAL_PREDICT[type(policy)](policy, tracker, processor.domain)
+            windowed = policy.predict_action_probabilities(tracker, processor.domain)
+            assert windowed.probabilities == full.probabilities, (type(policy).__name__, cut)
+            assert windowed.events == full.events and windowed.hide_rule_turn == full.hide_rule_turn
+            predicted += 1
+    for cls, method in originals.items():
+        cls.predict_action_probabilities = method
+    assert predicted > 100
