@@ -62,8 +62,8 @@ def copy_for_debug_only(modules: tuple[str, ...] = DEBUG_ONLY_COPY_MODULES) -> N
     """Replaces ``copy`` in each of ``modules`` with :class:`DebugOnlyCopies` (idempotent)."""
     for name in modules:
         module = importlib.import_module(name)
-        if not isinstance(module.copy, DebugOnlyCopies):
-            module.copy = DebugOnlyCopies()
+        if not isinstance(getattr(module, "copy", None), DebugOnlyCopies):
+            setattr(module, "copy", DebugOnlyCopies())  # noqa: B010  # (mypy: not a module attribute)
 
 
 def format_states_for_debug_only() -> None:
@@ -78,4 +78,4 @@ def format_states_for_debug_only() -> None:
         return original(states) if debug_logged() else NOT_FORMATTED
 
     setattr(format_tracker_states, _APPLIED_MARK, True)
-    RulePolicy.format_tracker_states = staticmethod(format_tracker_states)  # type: ignore[method-assign]
+    RulePolicy.format_tracker_states = staticmethod(format_tracker_states)

@@ -50,6 +50,8 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.tracker_speedups import state_copy
+
 # Events are told apart by their type name: ``isinstance`` on Rasa's event classes (ABCs) costs
 # ten times more, and the slot values before the window are looked up over the whole session.
 _USER: Final = UserUttered.type_name
@@ -225,9 +227,9 @@ def recent_history(
             if name not in changed and slot.value != slot.initial_value:
                 values[name] = slot.value
         prefix: list[Event] = [SlotSet(name, value) for name, value in values.items()]
-        recent = DialogueStateTracker.from_events(
-            tracker.sender_id, prefix + window, tracker.slots.values()
-        )
+        # The window replays to the whole tracker's state (its slots, loop, latest message and
+        # action): that state, with the window's events, without replaying them here.
+        recent = state_copy(tracker, prefix + window)
         # Rasa collapses the turns of a form that ran to its end: count what is left.
         applied = recent.applied_events()
         counted = sum(e.type_name == _ACTION and _counted(e, ml_only) for e in applied)

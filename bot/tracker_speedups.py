@@ -93,10 +93,16 @@ def _copy_slot(slot: Slot) -> Slot:
     return twin
 
 
-def state_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
+def state_copy(
+    tracker: DialogueStateTracker, events: Iterable[Event] | None = None
+) -> DialogueStateTracker:
     """What ``tracker.copy()`` replays to, built from ``tracker``'s state: the same events, a
     copy of every slot, of the loop and of the latest action; like Rasa's copy (made with
-    ``init_copy``), without the sender source, model id and assistant id."""
+    ``init_copy``), without the sender source, model id and assistant id.
+
+    ``events``: the copy holds these instead (the caller vouches that replaying them arrives
+    at ``tracker``'s state: a window of its recent events led by the slots at its start).
+    """
     # ``init_copy`` without its slots (it would copy and reset each, to be replaced below).
     clone = DialogueStateTracker(
         tracker.sender_id or DEFAULT_SENDER_ID,
@@ -104,7 +110,7 @@ def state_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
         tracker._max_event_history,
         is_rule_tracker=tracker.is_rule_tracker,
     )
-    clone.events.extend(tracker.events)
+    clone.events.extend(tracker.events if events is None else events)
     # Value and "has been set" as the replay leaves them (Slot objects hold nothing else).
     clone.slots = {name: copy.copy(slot) for name, slot in tracker.slots.items()}
     clone._paused = tracker._paused
@@ -114,7 +120,8 @@ def state_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
     clone.latest_bot_utterance = tracker.latest_bot_utterance
     active = tracker.active_loop
     clone.active_loop = dataclasses.replace(active) if active is not None else None
-    remember_applied(clone, applied_fold(tracker))  # the same events: the same walk
+    if events is None:
+        remember_applied(clone, applied_fold(tracker))  # the same events: the same walk
     return clone
 
 

@@ -44,8 +44,8 @@ def main() -> None:
     """Applies the speed fixes (:mod:`bot.speedups`, :mod:`bot.graph_runner`,
     :mod:`bot.tracker_speedups`, :mod:`bot.history_window`, :mod:`bot.policy_speedups`,
     :mod:`bot.debug_logs`, :mod:`bot.action_payload`), :mod:`bot.server_limits`,
-    :mod:`bot.payload_guard`, :mod:`bot.feedback_offer` and the idle hand-back (:mod:`bot.channels.hand_back`), then runs
-    Rasa's own command line with our arguments."""
+    :mod:`bot.payload_guard`, :mod:`bot.feedback_offer` and the idle hand-back
+    (:mod:`bot.channels.hand_back`), then runs Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
