@@ -113,7 +113,7 @@ bench: $(STAMP) $(MODEL)
 	$(BIN)/python -m load.bench --out reports/bench $(BENCH_ARGS)
 	$(BIN)/python -m load.bench_nlg --out reports/bench
 	$(BIN)/python -m load.bench_console --out reports/bench/console.md
-	$(BIN)/python -m bot.quality.docs_figures bench
+	$(BIN)/python -m bot.quality.docs_figures bench bench_targets
 
 # In-process detail (not part of `test`; ~10 min): NLU parse, one Rasa process at 1/10/50
 # concurrent, memory, case look-up up to 10^6 rows, training, a py-spy profile.

@@ -3,7 +3,8 @@
 Rasa 3.6 builds the values of its debug log lines before it calls the logger, which drops them
 unless Rasa logs at debug level (``rasa run --debug``): deep copies of the states, events and
 parse data on each prediction and action, and the rules' states as text on each prediction
-(together about 5 % of the Rasa server's CPU under load). They change nothing else:
+(together about 4 % of the Rasa server's event-loop samples under the bench load). They change
+nothing else:
 
 - :func:`copy_for_debug_only` replaces ``copy`` in the modules where every ``copy.deepcopy`` is
   an argument of a ``structlogger.debug`` call (a test reads their source to check it);

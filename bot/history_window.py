@@ -24,8 +24,9 @@ action of the last turn it saw, however far back. Its window counts only the act
 it sees; when the session holds too few of them (a merchant who only asked FAQ questions),
 memoization reads the whole session, as Rasa does. Counting every action instead, as the
 rules do, gave memoization other states than the full conversation in most turns of test
-conversations with half of their turns rule-only (none of the bench's conversations changed a
-prediction; ``tests/bot/test_history_window.py`` checks both).
+conversations with half of their turns rule-only, and the trained memoization other
+predictions in some turns of a test conversation whose FAQ turns were rule-only
+(``tests/bot/test_history_window.py`` checks both).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ MIN_WINDOW_ACTIONS: Final = 5
 MIN_ML_WINDOW_ACTIONS: Final = 8
 _APPLIED_MARK: Final = "_posbot_bounded_history"
 _WINDOW_ATTRIBUTE: Final = "_posbot_window_actions"
-#: On a tracker: the window last made of it, with the marker of the events it was made from.
+#: On a tracker: the windows made of it, with the marker of the events they were made from.
 _RECENT_ATTRIBUTE: Final = "_posbot_recent_history"
 
 

@@ -5,6 +5,8 @@ what is between the markers with the figures of report NAME:
 
 - ``eval``: ``reports/eval/summary.md`` (``make eval``), included whole without its title;
 - ``bench``: ``reports/bench/summary.md`` (``make bench``), included whole without its title;
+- ``bench_targets``: the same report's table of issue 15's targets, with its date and commit
+  (for the README);
 - ``load``: ``load/results/*.md`` (``make load``, ``make load-prod``; committed), one table row
   per profile: date, turns/s, latency of all turns, errors, lost or duplicated messages.
 
@@ -109,6 +111,30 @@ def load_row(path: Path) -> str:
     )
 
 
+_TARGETS_HEADER: Final = "| target (issue 15) |"
+_STAMP: Final = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})T\S+ · commit (?P<commit>\w+) · (?P<cores>\d+) cores"
+)
+
+
+def render_bench_targets(path: Path) -> str:
+    """The targets table of a bench summary, headed by its date, commit and cores."""
+    text = path.read_text(encoding="utf-8")
+    stamp = next((m for line in text.splitlines() if (m := _STAMP.match(line))), None)
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(_TARGETS_HEADER)), None)
+    if stamp is None or start is None:
+        raise FiguresError(f"{path}: no date line or no targets table")
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    heading = (
+        f"_Newest `make bench` ({stamp['date']}, commit {stamp['commit']}, {stamp['cores']} "
+        "cores; one run, figures move by about 10 % from run to run):_"
+    )
+    return "\n".join([heading, "", *lines[start:end], ""])
+
+
 def _link(path: Path) -> str:
     """Link from a page in docs/ to a file given relative to the repository root."""
     return path.as_posix() if path.is_absolute() else f"../{path.as_posix()}"
@@ -139,6 +165,7 @@ def default_sources(
     return {
         "eval": Source("eval", eval_summary, render_summary),
         "bench": Source("bench", bench_summary, render_summary),
+        "bench_targets": Source("bench_targets", bench_summary, render_bench_targets),
         "load": Source("load", load_results, render_load),
     }
 

@@ -12,6 +12,7 @@ from bot.quality.docs_figures import (
     default_sources,
     main,
     refresh,
+    render_bench_targets,
     render_summary,
     rewrite,
 )
@@ -162,3 +163,33 @@ def test_an_image_of_the_report_becomes_a_mention_of_its_file(tmp_path: Path) ->
 
     assert "](chart.svg)" not in rendered
     assert f"Turns per second: `{report.parent / 'chart.svg'}` (not committed)." in rendered
+
+
+BENCH_SUMMARY = """# Benchmark: single process and production profile
+
+2026-11-30T16:50:51+00:00 · commit 131d4a8 · 2 cores · load average 0.9 before, 1.6 after
+
+| profile | senders | turns | turns/s |
+|---|---|---|---|
+| single | 10 | 600 | 174.7 |
+
+| target (issue 15) | now | target | met |
+|---|---|---|---|
+| prod/single turns/s, 10 senders | 1.08 | >= 1.2 | NO |
+| single turns/s, best | 174.71 | >= 200 | NO |
+
+Figures from one run.
+"""
+
+
+def test_the_readme_gets_the_targets_table_of_the_newest_bench(tmp_path: Path) -> None:
+    report = tmp_path / "summary.md"
+    report.write_text(BENCH_SUMMARY, encoding="utf-8")
+    rendered = render_bench_targets(report)
+    assert rendered.startswith("_Newest `make bench` (2026-11-30, commit 131d4a8, 2 cores;")
+    assert "| prod/single turns/s, 10 senders | 1.08 | >= 1.2 | NO |" in rendered
+    assert rendered.rstrip().endswith("| single turns/s, best | 174.71 | >= 200 | NO |")
+    assert "174.7 |" not in rendered.replace("174.71", "")  # only the targets table
+    report.write_text(BENCH_SUMMARY.replace("| target (issue 15)", "| figure"), encoding="utf-8")
+    with pytest.raises(FiguresError, match="no date line or no targets table"):
+        render_bench_targets(report)
