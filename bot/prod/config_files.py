@@ -71,13 +71,12 @@ def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
     }
 
 
-def _upstream(name: str, servers: tuple[str, ...]) -> str:
+def _upstream(name: str, servers: tuple[str, ...], least_conn: bool = False) -> str:
     # No keepalive: a POST sent on a cached connection to a server that just died is a 502
     # (nginx does not repeat it); a new connection is refused at once and goes to the other.
-    # Round robin, not least_conn: after both servers had failed (hung action servers), the
-    # fault test's next turn got an instant 502 under least_conn in one CI run of four.
+    balance = "    least_conn;\n" if least_conn else ""
     lines = "".join(f"    server {address} max_fails=1 fail_timeout=5s;\n" for address in servers)
-    return f"  upstream {name} {{\n{lines}  }}\n"
+    return f"  upstream {name} {{\n{balance}{lines}  }}\n"
 
 
 def _nginx_string(text: str) -> str:
@@ -179,7 +178,11 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"  client_body_buffer_size {MAX_BODY};\n"
         f"{temp}"
         f"{limit_http}"
-        f"{_upstream('rasa_servers', rasa)}"
+        # The Rasa servers: a turn goes to the one with fewer turns in progress (least_conn),
+        # so a server held up by a long turn is not handed the next one (p95). The action
+        # servers: round robin; under least_conn, after both had failed (hung action servers),
+        # the fault test's next turn got an instant 502 in one CI run of four.
+        f"{_upstream('rasa_servers', rasa, least_conn=True)}"
         f"{_upstream('action_servers', actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"

@@ -1,0 +1,28 @@
+"""The production profile's nginx balancing, as generated."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.prod.config_files import nginx_config
+from bot.prod.settings import ProdSettings
+
+
+def _upstream(config: str, name: str) -> str:
+    match = re.search(rf"upstream {name} \{{\n(?P<body>.*?)\n  \}}", config, re.S)
+    assert match is not None, name
+    return match["body"]
+
+
+def test_turns_go_to_the_less_busy_rasa_server_and_actions_round_robin(tmp_path: Path) -> None:
+    settings = ProdSettings(state_dir=tmp_path)
+    config = nginx_config(settings, None)
+    rasa = _upstream(config, "rasa_servers")
+    actions = _upstream(config, "action_servers")
+    assert rasa.splitlines()[0].strip() == "least_conn;"
+    assert "least_conn" not in actions  # see the comment in bot/prod/config_files.py
+    for body, ports in ((rasa, settings.rasa_ports), (actions, settings.actions_ports)):
+        servers = re.findall(r"server 127\.0\.0\.1:(\d+) max_fails=1 fail_timeout=5s;", body)
+        assert [int(port) for port in servers] == list(ports)
+    assert "keepalive" not in rasa + actions
