@@ -181,7 +181,10 @@ def _profiles(
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the bench and writes its reports; 1 when a turn failed or a profile did not start."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.curve_conversations < 1 or args.curve_turns < 1 or args.repeats < 1:
+        parser.error("--repeats, --curve-turns and --curve-conversations must be at least 1")
     senders = [int(s) for s in args.senders.split(",") if s]
     os.chdir(ROOT)
     if not Path(MODEL).exists():

@@ -176,3 +176,13 @@ def test_settle_waits_for_a_busy_process_to_go_idle():
     finally:
         busy.kill()
         busy.wait()
+
+
+@pytest.mark.parametrize("option", ["--repeats", "--curve-turns", "--curve-conversations"])
+def test_the_bench_refuses_counts_below_one(option, capsys):
+    from load.bench.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([option, "0", "--skip-prod"])
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
