@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rasa.core.policies.memoization import MemoizationPolicy
@@ -253,23 +254,41 @@ def test_memoization_reads_the_whole_session_when_every_turn_was_rule_only(domai
     assert recent_history(full, MIN_WINDOW_ACTIONS) is not full
 
 
-@pytest.mark.model
-@pytest.mark.parametrize("every_turn_rule_only", [False, True])
-def test_the_trained_policies_predict_the_same_from_the_window(domain, every_turn_rule_only):
+@pytest.fixture(scope="module")
+def trained_processor() -> Any:
+    """The trained model's processor, loaded once for the tests of this module."""
     model = ROOT / "models" / "posbot.tar.gz"
     if not model.exists():
         pytest.fail(f"no trained model at {model}: run `make test` (it trains first)")
     from rasa.core.agent import Agent
 
-    processor = Agent.load(str(model)).processor
+    return Agent.load(str(model)).processor
+
+
+@pytest.fixture
+def bounded() -> Iterator[None]:
+    """The policies predict from the window; Rasa's methods are back afterwards."""
+    originals = {cls: cls.__dict__["predict_action_probabilities"] for cls in ORIGINAL_PREDICT}
+    bound_policy_history()
+    try:
+        yield
+    finally:
+        for cls, method in originals.items():
+            cls.predict_action_probabilities = method
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("every_turn_rule_only", [False, True])
+def test_the_trained_policies_predict_the_same_from_the_window(
+    trained_processor, bounded, every_turn_rule_only
+):
+    processor = trained_processor
     policies = [
         node._component
         for node in processor.graph_runner._instantiated_nodes.values()
         if type(getattr(node, "_component", None)) in (MemoizationPolicy, RulePolicy)
     ]
     assert len(policies) == 2
-    originals = {cls: cls.__dict__["predict_action_probabilities"] for cls in ORIGINAL_PREDICT}
-    bound_policy_history()
     events = with_rule_only_turns(
         conversation(6),
         (lambda n, message: True)
@@ -287,6 +306,4 @@ def test_the_trained_policies_predict_the_same_from_the_window(domain, every_tur
             assert windowed.probabilities == full.probabilities, (type(policy).__name__, cut)
             assert windowed.events == full.events and windowed.hide_rule_turn == full.hide_rule_turn
             predicted += 1
-    for cls, method in originals.items():
-        cls.predict_action_probabilities = method
     assert predicted > 100
