@@ -564,9 +564,27 @@ def mask_sensitive(text: str) -> str:
     return _apply(text, find_pii(text, phones=False))
 
 
+#: Texts in which :func:`mask_pii` found nothing (the same bot replies, intent names and
+#: questions recur in every conversation's events). Only texts without personal data are
+#: kept, so the cache holds none; it is emptied when full.
+_PII_FREE: dict[str, None] = {}
+PII_FREE_KEPT: Final = 8192
+#: Longer texts are not kept (a pasted document).
+PII_FREE_MAX_LENGTH: Final = 500
+
+
 def mask_pii(text: str) -> str:
     """Masks secrets, ID card numbers, bank card numbers and mobile numbers in ``text``."""
-    return _apply(text, find_pii(text))
+    if text in _PII_FREE:
+        return text
+    findings = find_pii(text)
+    if findings:
+        return _apply(text, findings)
+    if isinstance(text, str) and len(text) <= PII_FREE_MAX_LENGTH:
+        if len(_PII_FREE) >= PII_FREE_KEPT:
+            _PII_FREE.clear()
+        _PII_FREE[text] = None
+    return text
 
 
 def contains_pii(text: str) -> bool:
@@ -588,6 +606,8 @@ def redact_value(value: Any) -> Any:
     """
     if isinstance(value, str):
         return mask_pii(value)
+    if isinstance(value, float) and 0.0 <= value <= 1.0:
+        return value  # a confidence: one digit before the point, and digits after one stay
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         text = str(value)
         masked = mask_pii(text)

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from bot import redaction
 from bot.redaction import (
     BANK_CARD,
     ID_CARD,
@@ -23,6 +24,7 @@ from bot.redaction import (
     mask_sensitive,
     old_id_card_valid,
     redact_event,
+    redact_value,
 )
 
 # Published examples with correct check digits.
@@ -182,3 +184,50 @@ def test_redact_event_masks_every_free_text_and_keeps_structure():
         "value": "139****5678",
     }
     assert event["text"].startswith("我手机13812345678")  # the input is not changed
+
+
+# --- the cheap paths of saving events (issue 15) ---------------------------------------------
+
+
+def test_a_confidence_stays_a_number_as_the_full_check_would_leave_it() -> None:
+    rng = random.Random(15)
+    confidences = [rng.random() for _ in range(3000)] + [rng.random() * 1e-6 for _ in range(300)]
+    for value in [0.0, 1.0, 5e-324, 0.9999999999999999, *confidences]:
+        assert redact_value(value) is value
+        text = str(value)
+        assert redaction._apply(text, find_pii(text)) == text  # what the fast path skips
+
+
+def test_numbers_outside_confidences_are_still_masked() -> None:
+    assert redact_value(13987650001) == "139****0001"
+    assert redact_value(13987650001.0) != 13987650001.0
+    assert redact_value({"confidence": 0.87, "value": 13987650001}) == {
+        "confidence": 0.87,
+        "value": "139****0001",
+    }
+
+
+def test_texts_found_clean_are_remembered_and_texts_with_pii_never() -> None:
+    redaction._PII_FREE.clear()
+    clean = "我的POS机为什么被停用了"
+    with_phone = "我的手机号是13987650001"
+    assert mask_pii(clean) == clean
+    assert clean in redaction._PII_FREE
+    for _ in range(2):
+        assert mask_pii(with_phone) == "我的手机号是139****0001"
+    assert with_phone not in redaction._PII_FREE
+    assert redact_event({"event": "user", "text": with_phone}) == {
+        "event": "user",
+        "text": "我的手机号是139****0001",
+    }
+    assert list(redaction._PII_FREE) == [clean]
+
+
+def test_the_clean_text_cache_is_bounded_and_skips_long_texts() -> None:
+    redaction._PII_FREE.clear()
+    for number in range(redaction.PII_FREE_KEPT + 10):
+        mask_pii(f"问题{number}")
+    assert 0 < len(redaction._PII_FREE) <= redaction.PII_FREE_KEPT
+    long_text = "停" * (redaction.PII_FREE_MAX_LENGTH + 1)
+    assert mask_pii(long_text) == long_text
+    assert long_text not in redaction._PII_FREE
