@@ -71,6 +71,9 @@ test-unit: $(STAMP) $(MODEL)
 test-stories: $(STAMP) $(MODEL)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories \
 		--fail-on-prediction-errors --out reports/stories
+	@# The same stories through the Rasa server's own command, with its speed fixes applied.
+	$(BIN)/python -m bot.cli.rasa_server test core --model $(MODEL) --stories tests/stories \
+		--fail-on-prediction-errors --out reports/stories-server
 
 test: lint validate test-unit test-stories
 

@@ -13,7 +13,7 @@ cost of a run changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from rasa.engine.exceptions import GraphRunError
@@ -23,6 +23,43 @@ from rasa.engine.runner.dask import DaskGraphRunner
 logger = logging.getLogger(__name__)
 
 _APPLIED_MARK: Final = "_posbot_sequential_runner"
+#: (component class, component class): nodes of the first run before nodes of the second
+#: where their needs allow (see :func:`run_first`).
+_RUN_FIRST: list[tuple[type, type]] = []
+
+
+def run_first(component: type, before: type) -> None:
+    """Makes the runner call the nodes of ``component`` (and subclasses) before those of
+    ``before`` when neither needs the other (idempotent). :mod:`bot.rules_first` uses it."""
+    if (component, before) not in _RUN_FIRST:
+        _RUN_FIRST.append((component, before))
+
+
+def arranged(
+    order: list[tuple[str, list[str]]], component_of: Callable[[str], type | None]
+) -> list[tuple[str, list[str]]]:
+    """``order`` with each node of a :func:`run_first` component moved to just before the
+    first node of the component it goes before, when every node it needs is already
+    earlier there (a node only ever moves earlier, so what needs it still comes after)."""
+    arranged_order = list(order)
+    for first, later in _RUN_FIRST:
+        for name, needs in list(arranged_order):
+            if not _is(component_of(name), first):
+                continue
+            names = [node for node, _ in arranged_order]
+            position = names.index(name)
+            target = next(
+                (i for i, node in enumerate(names[:position]) if _is(component_of(node), later)),
+                None,
+            )
+            if target is None or any(need in names[target:] for need in needs):
+                continue
+            arranged_order.insert(target, arranged_order.pop(position))
+    return arranged_order
+
+
+def _is(component: type | None, cls: type) -> bool:
+    return isinstance(component, type) and issubclass(component, cls)
 
 
 def execution_order(schema: GraphSchema, targets: Iterable[str]) -> list[tuple[str, list[str]]]:
@@ -78,7 +115,7 @@ class SequentialGraphRunner(DaskGraphRunner):
         key = tuple(run_targets)
         order = self._orders.get(key)
         if order is None:
-            order = execution_order(self._graph_schema, run_targets)
+            order = arranged(execution_order(self._graph_schema, run_targets), self._component)
             self._orders[key] = order
         results: dict[str, Any] = {}
         for name, value in (inputs or {}).items():
@@ -96,6 +133,10 @@ class SequentialGraphRunner(DaskGraphRunner):
         except RuntimeError as error:
             raise GraphRunError("Error running runner.") from error
         return dict(results[target] for target in run_targets)
+
+    def _component(self, name: str) -> type | None:
+        node = self._instantiated_nodes.get(name)
+        return getattr(node, "_component_class", None)
 
 
 def install() -> None:

@@ -11,6 +11,7 @@ from bot import (
     graph_runner,
     payload_guard,
     policy_speedups,
+    rules_first,
     server_limits,
     tracker_speedups,
 )
@@ -43,9 +44,10 @@ def keep_jieba_cache_in(directory: Path) -> None:
 def main() -> None:
     """Applies the speed fixes (:mod:`bot.speedups`, :mod:`bot.graph_runner`,
     :mod:`bot.tracker_speedups`, :mod:`bot.history_window`, :mod:`bot.policy_speedups`,
-    :mod:`bot.debug_logs`, :mod:`bot.action_payload`), :mod:`bot.server_limits`,
-    :mod:`bot.payload_guard`, :mod:`bot.feedback_offer` and the idle hand-back
-    (:mod:`bot.channels.hand_back`), then runs Rasa's own command line with our arguments."""
+    :mod:`bot.rules_first`, :mod:`bot.debug_logs`, :mod:`bot.action_payload`),
+    :mod:`bot.server_limits`, :mod:`bot.payload_guard`, :mod:`bot.feedback_offer` and the
+    idle hand-back (:mod:`bot.channels.hand_back`), then runs Rasa's own command line with
+    our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
@@ -56,6 +58,9 @@ def main() -> None:
     tracker_speedups.apply()
     bound_policy_history()
     policy_speedups.apply()
+    # After the window (memoization must be handed the tracker the rules were handed):
+    # memoization is not asked when the rules decided the prediction.
+    rules_first.install()
     debug_logs.apply()
     send_recent_events()
     fast_json_requests()
