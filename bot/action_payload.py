@@ -19,9 +19,11 @@ Installed by ``python -m bot.cli.rasa_server`` (every profile), like :mod:`bot.s
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -38,6 +40,10 @@ from bot.json_values import json_default
 #: User turns whose events each custom action call carries (``actions/handoff.py`` summarises
 #: the last 10).
 ACTION_HISTORY_USER_TURNS: Final = 10
+#: Seconds an idle pooled connection to an endpoint is kept: below the 5 s after which a Sanic
+#: server (the action server) closes an idle connection, so that no request goes out on a
+#: connection the server is closing.
+KEEPALIVE_SECONDS: Final = 2.0
 _APPLIED_MARK: Final = "_posbot_recent_events"
 
 
@@ -168,9 +174,40 @@ def resend_with_domain() -> None:
     endpoints.EndpointConfig.request = request
 
 
+if TYPE_CHECKING:
+    import aiohttp
+
+#: Per event loop: the connection pool the endpoints' sessions share.
+_connectors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.TCPConnector] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_connector() -> aiohttp.TCPConnector | None:
+    """The running loop's pool of connections to the endpoints (None outside a loop).
+
+    Rasa opens a session, and so a new TCP connection (and a name look-up in a worker
+    thread), for every action call: a twentieth of the Rasa server's CPU per turn. The pool
+    keeps idle connections for :data:`KEEPALIVE_SECONDS` and, like Rasa's sessions, sets no
+    limit on connections at once.
+    """
+    import aiohttp
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    connector = _connectors.get(loop)
+    if connector is None or connector.closed:
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE_SECONDS)
+        _connectors[loop] = connector
+    return connector
+
+
 def fast_json_requests() -> None:
     """Makes the HTTP sessions of Rasa's endpoints (action server, NLG, model server) write
-    JSON bodies with :func:`dumps` (idempotent)."""
+    JSON bodies with :func:`dumps` and share the loop's pool of connections,
+    :func:`shared_connector` (idempotent)."""
     import aiohttp
     from rasa.utils import endpoints
 
@@ -178,11 +215,15 @@ def fast_json_requests() -> None:
         return
 
     def session(self: endpoints.EndpointConfig) -> aiohttp.ClientSession:
-        # Rasa's session (EndpointConfig.session), with the JSON writer.
+        # Rasa's session (EndpointConfig.session), with the JSON writer; closing it (Rasa does
+        # after each request) leaves the pooled connections open.
         auth = None
         if self.basic_auth:
             auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+        connector = shared_connector()
         return aiohttp.ClientSession(
+            connector=connector,
+            connector_owner=connector is None,
             headers=self.headers,
             auth=auth,
             timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),

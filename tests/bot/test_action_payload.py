@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -131,3 +135,94 @@ async def test_endpoint_requests_carry_the_fast_json():
         EndpointConfig.session, EndpointConfig.request = original
     assert answer == EMPTY_RESULT
     assert received == ['{"text":"你好","n":1}'.encode()]
+
+
+@contextlib.asynccontextmanager
+async def peer_recorder(port: int = 0) -> AsyncIterator[tuple[str, list[tuple[str, int]]]]:
+    """An action-server stand-in recording the client address of each request."""
+    from aiohttp import web
+
+    from tests.webhook_recorder import EMPTY_RESULT
+
+    peers: list[tuple[str, int]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response(EMPTY_RESULT)
+
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}/webhook", peers
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def pooled_requests() -> Iterator[None]:
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.action_payload import fast_json_requests
+
+    original = EndpointConfig.session, EndpointConfig.request
+    fast_json_requests()
+    yield
+    EndpointConfig.session, EndpointConfig.request = original
+
+
+async def test_action_calls_share_one_connection(pooled_requests):
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.action_payload import shared_connector
+
+    async with peer_recorder() as (url, peers):
+        endpoint = EndpointConfig(url)
+        for number in range(3):
+            assert await endpoint.request(json={"n": number}, method="post") is not None
+        await asyncio.gather(*(endpoint.request(json={}, method="post") for _ in range(4)))
+    assert len(peers) == 7
+    assert len(set(peers[:3])) == 1  # one after another: the same connection
+    assert len(set(peers)) <= 4  # at once: at most one connection each
+    assert shared_connector() is shared_connector()
+
+
+async def test_a_restarted_action_server_gets_the_next_call_on_a_new_connection(
+    pooled_requests,
+):
+    from rasa.utils.endpoints import EndpointConfig
+
+    async with peer_recorder() as (url, first_peers):
+        endpoint = EndpointConfig(url)
+        await endpoint.request(json={}, method="post")
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+    async with peer_recorder(port) as (_, second_peers):
+        await asyncio.sleep(0.05)  # the client sees the old connection closed
+        assert await endpoint.request(json={}, method="post") is not None
+    assert len(first_peers) == 1 and len(second_peers) == 1
+
+
+async def test_idle_connections_are_closed_before_the_server_would(pooled_requests, monkeypatch):
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot import action_payload
+
+    monkeypatch.setattr(action_payload, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(action_payload, "_connectors", weakref.WeakKeyDictionary())
+    async with peer_recorder() as (url, peers):
+        endpoint = EndpointConfig(url)
+        await endpoint.request(json={}, method="post")
+        await asyncio.sleep(0.5)
+        await endpoint.request(json={}, method="post")
+    assert len(set(peers)) == 2
+
+
+def test_no_shared_pool_outside_an_event_loop():
+    from bot.action_payload import shared_connector
+
+    assert shared_connector() is None
