@@ -140,28 +140,11 @@ async def test_endpoint_requests_carry_the_fast_json():
 @contextlib.asynccontextmanager
 async def peer_recorder(port: int = 0) -> AsyncIterator[tuple[str, list[tuple[str, int]]]]:
     """An action-server stand-in recording the client address of each request."""
-    from aiohttp import web
-
-    from tests.webhook_recorder import EMPTY_RESULT
+    from tests.webhook_recorder import webhook_recorder
 
     peers: list[tuple[str, int]] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        await request.read()
-        peers.append(request.transport.get_extra_info("peername"))
-        return web.json_response(EMPTY_RESULT)
-
-    app = web.Application()
-    app.router.add_post("/webhook", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{bound}/webhook", peers
-    finally:
-        await runner.cleanup()
+    async with webhook_recorder(port, peers) as (url, _):
+        yield url, peers
 
 
 @pytest.fixture
