@@ -37,6 +37,9 @@ from bot.domain_cache import (
 )
 from bot.json_values import json_default
 
+if TYPE_CHECKING:
+    import aiohttp
+
 #: User turns whose events each custom action call carries (``actions/handoff.py`` summarises
 #: the last 10).
 ACTION_HISTORY_USER_TURNS: Final = 10
@@ -173,9 +176,6 @@ def resend_with_domain() -> None:
     setattr(request, _APPLIED_MARK, True)
     endpoints.EndpointConfig.request = request
 
-
-if TYPE_CHECKING:
-    import aiohttp
 
 #: Per event loop: the connection pool the endpoints' sessions share.
 _connectors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.TCPConnector] = (

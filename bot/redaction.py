@@ -566,7 +566,8 @@ def mask_sensitive(text: str) -> str:
 
 #: Texts in which :func:`mask_pii` found nothing (the same bot replies, intent names and
 #: questions recur in every conversation's events). Only texts without personal data are
-#: kept, so the cache holds none; it is emptied when full.
+#: kept, so the cache holds none, and only from a full check (not a log line written while the
+#: secret detector runs in this thread, which it skips); it is emptied when full.
 _PII_FREE: dict[str, None] = {}
 PII_FREE_KEPT: Final = 8192
 #: Longer texts are not kept (a pasted document).
@@ -580,7 +581,8 @@ def mask_pii(text: str) -> str:
     findings = find_pii(text)
     if findings:
         return _apply(text, findings)
-    if isinstance(text, str) and len(text) <= PII_FREE_MAX_LENGTH:
+    checked_fully = not getattr(_state, "busy", False)
+    if checked_fully and isinstance(text, str) and len(text) <= PII_FREE_MAX_LENGTH:
         if len(_PII_FREE) >= PII_FREE_KEPT:
             _PII_FREE.clear()
         _PII_FREE[text] = None

@@ -231,3 +231,47 @@ def test_the_clean_text_cache_is_bounded_and_skips_long_texts() -> None:
     long_text = "停" * (redaction.PII_FREE_MAX_LENGTH + 1)
     assert mask_pii(long_text) == long_text
     assert long_text not in redaction._PII_FREE
+
+
+def test_a_text_checked_while_the_secret_detector_runs_is_not_remembered_clean() -> None:
+    redaction._PII_FREE.clear()
+    text = "我的密码是 837261"
+    redaction._state.busy = True  # a log line written from inside the detector's run
+    try:
+        skipped = mask_pii(text)
+    finally:
+        redaction._state.busy = False
+    assert skipped == text  # the check it always was in that case: numbers only
+    assert text not in redaction._PII_FREE
+    assert mask_pii(text) == "我的密码是 ******"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "手机号１３９８７６５０００１",  # full-width digits
+        "卡号 6222 0212 3456 7890 128",  # spaced groups
+        "电话一三九八七六五零零零一",  # Chinese digits
+        "PIN: 4821",
+        "验证码是 ５５２９１３",
+    ],
+)
+def test_personal_data_in_odd_forms_is_masked_every_time(text: str) -> None:
+    expected = redaction._apply(text, find_pii(text))
+    assert expected != text
+    assert [mask_pii(text) for _ in range(3)] == [expected] * 3
+    assert text not in redaction._PII_FREE
+
+
+def test_the_clean_text_cache_gives_the_full_checks_answer_under_threads(monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(redaction, "PII_FREE_KEPT", 50)  # cleared again and again meanwhile
+    redaction._PII_FREE.clear()
+    texts = [f"问题{n % 80}" for n in range(400)] + [f"手机1398765{n:04d}" for n in range(100)]
+    random.Random(15).shuffle(texts)
+    expected = {text: redaction._apply(text, find_pii(text)) for text in set(texts)}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(mask_pii, texts * 4))
+    assert results == [expected[text] for text in texts * 4]
+    assert all(not find_pii(text) for text in list(redaction._PII_FREE))
