@@ -39,6 +39,18 @@ ACTION_UNAVAILABLE_BODY: Final = json.dumps(
 )
 TEMP_DIRS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_USER: Final = "nobody"
+#: How nginx picks the Rasa server of a turn: by the conversation (a REST conversation's
+#: session token, a WeChat callback's ``openid``), on a consistent-hash ring, so a
+#: conversation's turns go to the same server while it is up. That server then knows the
+#: conversation is as it left it (the lock's previous hold was its own,
+#: ``bot.store.lock_context``) and skips the tracker store's round trip, the new rows and their
+#: replay: 0.914 of the CPU per turn of ``least_conn`` (fewer turns in progress), which sent
+#: about half of the turns to the other server (paired runs, median of 8 blocks of 600 turns at
+#: 20 senders). A request without either (a conversation's first turn, the other routes) goes
+#: round robin; when the server is down or failing, the conversation moves to the next one on
+#: the ring (nginx marks it failed for ``fail_timeout``). The key is only a routing hint: a
+#: client choosing it picks a server for its own requests, which the rate limit still counts.
+CONVERSATION_BALANCE: Final = "hash $http_x_posbot_session$arg_openid consistent"
 #: Idle connections nginx keeps to the Rasa servers, and for how long (see ``_upstream``).
 KEPT_CONNECTIONS: Final = 32
 KEEPALIVE_SECONDS: Final = 2
@@ -74,9 +86,7 @@ def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
     }
 
 
-def _upstream(
-    name: str, servers: tuple[str, ...], least_conn: bool = False, keep: bool = False
-) -> str:
+def _upstream(name: str, servers: tuple[str, ...], balance: str = "", keep: bool = False) -> str:
     # ``keep``: idle connections are kept for 2 s, less than the 5 s after which a Sanic server
     # closes an idle connection, so nginx never sends on a connection the server is closing.
     # A connection per turn cost nginx and the Rasa servers about 1.5 ms of CPU per turn, a
@@ -85,14 +95,14 @@ def _upstream(
     # or without kept connections (the first turn after a kill, in 3 of 4 rounds either way;
     # the next turns went to the other server in 16 of 16 rounds either way). The action
     # servers gained nothing measurable from kept connections and get one per call.
-    balance = "    least_conn;\n" if least_conn else ""
+    method = f"    {balance};\n" if balance else ""  # round robin without
     lines = "".join(f"    server {address} max_fails=1 fail_timeout=5s;\n" for address in servers)
     kept = (
         f"    keepalive {KEPT_CONNECTIONS};\n    keepalive_timeout {KEEPALIVE_SECONDS}s;\n"
         if keep
         else ""
     )
-    return f"  upstream {name} {{\n{balance}{lines}{kept}  }}\n"
+    return f"  upstream {name} {{\n{method}{lines}{kept}  }}\n"
 
 
 def _nginx_string(text: str) -> str:
@@ -196,11 +206,10 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"  client_body_buffer_size {MAX_BODY};\n"
         f"{temp}"
         f"{limit_http}"
-        # The Rasa servers: a turn goes to the one with fewer turns in progress (least_conn),
-        # so a server held up by a long turn is not handed the next one (p95). The action
-        # servers: round robin; under least_conn, after both had failed (hung action servers),
-        # the fault test's next turn got an instant 502 in one CI run of four.
-        f"{_upstream('rasa_servers', rasa, least_conn=True, keep=True)}"
+        # The Rasa servers: by conversation (CONVERSATION_BALANCE). The action servers: round
+        # robin; under least_conn, after both had failed (hung action servers), the fault
+        # test's next turn got an instant 502 in one CI run of four.
+        f"{_upstream('rasa_servers', rasa, CONVERSATION_BALANCE, keep=True)}"
         f"{_upstream('action_servers', actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"

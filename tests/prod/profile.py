@@ -116,14 +116,14 @@ class Profile:
         path = self.state_dir / "logs" / f"{name}.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
-    def say(self, sender: str, message: str, timeout: float = 70) -> Reply:
-        """Sends one message through nginx."""
+    def say(self, sender: str, message: str, timeout: float = 70, port: int = 0) -> Reply:
+        """Sends one message through nginx (``port``: straight to the server on that port)."""
         body = json.dumps({"sender": sender, "message": message}).encode("utf-8")
         request_headers = {"Content-Type": "application/json"}
         if sender in self.tokens:
             request_headers[SESSION_HEADER] = self.tokens[sender]
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.base_port}/webhooks/rest/webhook",
+            f"http://127.0.0.1:{port or self.base_port}/webhooks/rest/webhook",
             data=body,
             headers=request_headers,
         )

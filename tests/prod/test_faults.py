@@ -52,6 +52,8 @@ UNDER_REVIEW = "审核中"
 STATUS_WORDS = ("审核中", "已通过", "被拒绝", "补充材料", "已提交")
 WECHAT_TOKEN = "posbot-prod-test-token"
 WECHAT_RETRIES = 4
+RASA_PORTS = (BASE_PORT + 1, BASE_PORT + 2)
+STICKY_CONVERSATIONS = 16
 TURN_WAIT_SECONDS = 60.0
 
 
@@ -127,8 +129,13 @@ async def test_twenty_messages_at_once_for_one_sender_are_serialised(
     sender = "burst"
     messages = [f"审核要多久 {i}" for i in range(BURST)]
     _healthy_answer(profile.say(sender, "你好"))  # opens the conversation: its session token
+    # nginx sends a conversation's turns to one server: the burst goes to both directly, half
+    # each, so that the two processes' turns are serialised by the lock store.
+    ports = [RASA_PORTS[number % len(RASA_PORTS)] for number in range(BURST)]
     with ThreadPoolExecutor(BURST) as pool:
-        replies = list(pool.map(lambda text: profile.say(sender, text), messages))
+        replies = list(
+            pool.map(lambda text, port: profile.say(sender, text, port=port), messages, ports)
+        )
 
     for reply in replies:
         _healthy_answer(reply)
@@ -146,9 +153,30 @@ async def test_twenty_messages_at_once_for_one_sender_are_serialised(
         assert isinstance(turn[0], UserUttered)
         assert any(isinstance(e, BotUttered) for e in turn)
         assert isinstance(turn[-1], ActionExecuted) and turn[-1].action_name == "action_listen"
-    rasa_ports = {f"upstream=127.0.0.1:{port}" for port in (BASE_PORT + 1, BASE_PORT + 2)}
-    served_by = {p for p in rasa_ports if p in profile.log("nginx-access")}
-    assert served_by == rasa_ports  # both Rasa processes took part
+
+
+def _rasa_upstreams(profile: Profile, skip: int) -> list[str]:
+    """The Rasa servers that served the chat turns logged by nginx after line ``skip``."""
+    lines = profile.log("nginx-access").splitlines()[skip:]
+    return re.findall(r"POST /webhooks/rest/webhook upstream=(\S+) ", "\n".join(lines))
+
+
+def test_a_conversations_turns_go_to_one_rasa_server(profile: Profile) -> None:
+    servers_of: dict[str, set[str]] = {}
+    for number in range(STICKY_CONVERSATIONS):
+        sender = f"sticky-{number}-{uuid.uuid4().hex[:6]}"
+        _healthy_answer(profile.say(sender, "你好"))  # the first turn: no token yet
+        skip = len(profile.log("nginx-access").splitlines())
+        for text in ("审核要多久", "怎么解除停用", "谢谢"):
+            _healthy_answer(profile.say(sender, text))
+        servers_of[sender] = set(_rasa_upstreams(profile, skip))
+        used = set().union(*servers_of.values())
+        if number >= 1 and len(used) == len(RASA_PORTS):
+            break
+
+    assert all(len(servers) == 1 for servers in servers_of.values()), servers_of
+    # Conversations are spread over both servers (all on one: 2^-(n-1) for n conversations).
+    assert set().union(*servers_of.values()) == {f"127.0.0.1:{port}" for port in RASA_PORTS}
 
 
 def test_a_long_conversation_still_reaches_the_action_servers(profile: Profile) -> None:
@@ -236,14 +264,22 @@ def test_case_store_down_mid_conversation(profile: Profile, proxies) -> None:
 
 
 def _wait_until_dead(pid: int, seconds: float = 5) -> None:
-    """Until ``pid`` has exited (gone, or a zombie its parent has not reaped yet)."""
+    """Until every thread of ``pid`` has exited (the process gone, or a zombie its parent has
+    not reaped yet, with no other thread left).
+
+    The main thread turns zombie before the others have exited; the process's files, its
+    listening socket among them, close with the last one. A connection made in between is
+    taken into the socket's queue and then reset: nginx has sent the request by then and does
+    not repeat a POST, so the turn gets the polite reply.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            threads = os.listdir(f"/proc/{pid}/task")
         except (OSError, IndexError):
             return
-        if state in ("Z", "X"):
+        if state in ("Z", "X") and threads == [str(pid)]:
             return
         time.sleep(0.01)
     raise AssertionError(f"process {pid} did not exit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.prod.config_files import nginx_config
+from bot.prod.config_files import CONVERSATION_BALANCE, nginx_config
 from bot.prod.settings import ProdSettings
 
 
@@ -15,13 +15,14 @@ def _upstream(config: str, name: str) -> str:
     return match["body"]
 
 
-def test_turns_go_to_the_less_busy_rasa_server_on_kept_connections(tmp_path: Path) -> None:
+def test_a_conversation_keeps_its_rasa_server_on_kept_connections(tmp_path: Path) -> None:
     settings = ProdSettings(state_dir=tmp_path)
     config = nginx_config(settings, None)
     rasa = _upstream(config, "rasa_servers")
     actions = _upstream(config, "action_servers")
-    assert rasa.splitlines()[0].strip() == "least_conn;"
-    assert "least_conn" not in actions  # see the comment in bot/prod/config_files.py
+    assert rasa.splitlines()[0].strip() == f"{CONVERSATION_BALANCE};"
+    assert CONVERSATION_BALANCE == "hash $http_x_posbot_session$arg_openid consistent"
+    assert "least_conn" not in actions and "hash" not in actions  # round robin (see the module)
     for body, ports in ((rasa, settings.rasa_ports), (actions, settings.actions_ports)):
         servers = re.findall(r"server 127\.0\.0\.1:(\d+) max_fails=1 fail_timeout=5s;", body)
         assert [int(port) for port in servers] == list(ports)
