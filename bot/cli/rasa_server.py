@@ -8,6 +8,7 @@ from pathlib import Path
 from bot import (
     debug_logs,
     feedback_offer,
+    gc_settings,
     graph_runner,
     payload_guard,
     policy_speedups,
@@ -45,9 +46,9 @@ def main() -> None:
     """Applies the speed fixes (:mod:`bot.speedups`, :mod:`bot.graph_runner`,
     :mod:`bot.tracker_speedups`, :mod:`bot.history_window`, :mod:`bot.policy_speedups`,
     :mod:`bot.rules_first`, :mod:`bot.debug_logs`, :mod:`bot.action_payload`),
-    :mod:`bot.server_limits`, :mod:`bot.payload_guard`, :mod:`bot.feedback_offer` and the
-    idle hand-back (:mod:`bot.channels.hand_back`), then runs Rasa's own command line with
-    our arguments."""
+    :mod:`bot.server_limits`, :mod:`bot.payload_guard`, :mod:`bot.feedback_offer`, the
+    idle hand-back (:mod:`bot.channels.hand_back`) and :mod:`bot.gc_settings`, then runs
+    Rasa's own command line with our arguments."""
     # TensorFlow's TFLite helpers import jax when it is installed (0.5 s of the cold start,
     # ~100 MB of memory); Rasa never uses it and TensorFlow does without it.
     sys.modules.setdefault("jax", None)  # type: ignore[arg-type]  # None: the import fails
@@ -77,6 +78,7 @@ def main() -> None:
     payload_guard.install()
     feedback_offer.install()
     hand_back.install()
+    gc_settings.freeze_after_model_load()
     # Operator facts ({hotline}…) are filled even when an endpoints file has no nlg section.
     from bot.nlg import install_as_default
 
