@@ -4,7 +4,13 @@ Rasa 3.6 validates every action server response with ``jsonschema.validate``, wh
 checks the *schema* against the JSON Schema meta-schema and builds a new validator: about
 40 ms of CPU per custom action call on this machine, half of the server's CPU under load. The
 schema never changes, so the validator is built and checked once; responses are validated as
-before and an invalid one raises the same ``ValidationError`` with the same message.
+before and an invalid one raises the same ``ValidationError`` with the same message. Each event
+of a response matched the ``oneOf`` of all 23 event types (0.83 ms for a response of three
+events); their branches differ by the constant of the required ``event`` field, so an event is
+valid exactly when it passes the shared part and the branch of its ``event``: that is checked
+first (:class:`EventsByType`, 0.08 ms), and only a response it finds invalid is validated in
+full, for Rasa's error. Event-loop CPU per turn: 0.901 of before (paired single profiles, 16
+alternating blocks of 360 turns, every block lower).
 
 Reading a tracker (the in-memory tracker store keeps it serialised) and an action's events looks
 every event's class up by walking all subclasses of ``Event`` again (7 % of the CPU of a turn);
@@ -16,9 +22,64 @@ compare with (2 % of a turn); the empty domain's dictionary is built once.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 _APPLIED_MARK = "_posbot_cached_validator"
+EVENTS: Final = "events"
+EVENT: Final = "event"
+
+
+class EventsByType:
+    """Validity of an action response under a schema whose ``events`` are an array of one
+    ``oneOf`` over event types, each branch naming a different constant ``event`` (Rasa's
+    ``EVENTS_SCHEMA``): at most one branch can match an event, the one of its ``event``, so
+    ``oneOf`` holds exactly when that branch does."""
+
+    def __init__(self, rest: Any, shared: Any, branches: Mapping[str, Any]) -> None:
+        self.rest = rest
+        self.shared = shared
+        self.branches = branches
+
+    @classmethod
+    def of(cls, schema: Mapping[str, Any], validator_class: Any) -> EventsByType | None:
+        """The checker of ``schema``, or None when its shape is not that one."""
+        properties = schema.get("properties")
+        events = properties.get(EVENTS) if isinstance(properties, Mapping) else None
+        item = events.get("items") if isinstance(events, Mapping) else None
+        if (
+            not isinstance(item, Mapping)
+            or dict(events) != {"type": "array", "items": item}
+            or EVENT not in item.get("required", ())
+            or not isinstance(item.get("oneOf"), list)
+        ):
+            return None
+        branches: dict[str, Any] = {}
+        for branch in item["oneOf"]:
+            of_branch = branch.get("properties") if isinstance(branch, Mapping) else None
+            named = of_branch.get(EVENT) if isinstance(of_branch, Mapping) else None
+            const = named.get("const") if isinstance(named, Mapping) else None
+            if not isinstance(const, str) or const in branches:
+                return None
+            branches[const] = validator_class(branch)
+        rest = {**schema, "properties": {k: v for k, v in properties.items() if k != EVENTS}}
+        shared = {key: value for key, value in item.items() if key != "oneOf"}
+        return cls(validator_class(rest), validator_class(shared), branches)
+
+    def valid(self, result: Any) -> bool:
+        """Whether ``result`` is valid under the schema (False: see the full validation)."""
+        if not self.rest.is_valid(result):
+            return False
+        events = result.get(EVENTS, [])
+        if type(events) is not list:
+            return False
+        for event in events:
+            if not self.shared.is_valid(event):
+                return False
+            branch = self.branches.get(event[EVENT])
+            if branch is None or not branch.is_valid(event):
+                return False
+        return True
 
 
 def apply() -> None:
@@ -37,15 +98,19 @@ def cache_action_response_validator() -> None:
 
     if getattr(RemoteAction._validate_action_result, _APPLIED_MARK, False):
         return
-    validators: dict[type, Any] = {}
+    validators: dict[type, tuple[Any, EventsByType | None]] = {}
 
     def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-        validator = validators.get(type(self))
-        if validator is None:
+        known = validators.get(type(self))
+        if known is None:
             schema = self.action_response_format_spec()
             validator_class = validator_for(schema)
             validator_class.check_schema(schema)
-            validator = validators.setdefault(type(self), validator_class(schema))
+            known = (validator_class(schema), EventsByType.of(schema, validator_class))
+            validators.setdefault(type(self), known)
+        validator, by_type = known
+        if by_type is not None and by_type.valid(result):
+            return True
         error = best_match(validator.iter_errors(result))
         if error is not None:
             error.message += (
