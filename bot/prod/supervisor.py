@@ -1,7 +1,11 @@
 """Starts, watches and stops the processes of the production profile.
 
 Each child gets SIGTERM when the supervisor dies (``PR_SET_PDEATHSIG``), so nothing is left
-running even if the supervisor is killed; a child that exits on its own is restarted.
+running even if the supervisor is killed; a child that exits on its own is restarted. A child
+that stops answering its health check while running (a hung event loop) is killed after
+:data:`LIVENESS_FAILURES` checks in a row, and restarted like one that exited: nginx sends each
+conversation to one Rasa server, so a hung one would otherwise keep its conversations waiting
+until nginx's read timeout.
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ import json
 import logging
 import os
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
@@ -28,6 +36,21 @@ NGINX_READY_SECONDS: Final = 10
 STOP_GRACE_SECONDS: Final = 20
 POLL_SECONDS: Final = 0.5
 MAX_RESTART_DELAY_SECONDS: Final = 30.0
+#: Health checks of running children: one round every interval, each check waiting at most the
+#: timeout; a child that answered once since it started and then misses this many checks in a
+#: row is killed (about 20-40 s without an answer: far beyond a busy server's slowest turn).
+LIVENESS_INTERVAL_SECONDS: Final = 5.0
+LIVENESS_TIMEOUT_SECONDS: Final = 5.0
+LIVENESS_FAILURES: Final = 4
+
+
+def answers(url: str, timeout: float = LIVENESS_TIMEOUT_SECONDS) -> bool:
+    """Whether ``url`` answers 200 within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
 
 
 @dataclass
@@ -39,6 +62,10 @@ class Child:
     process: subprocess.Popen | None = None
     restarts: int = 0
     next_restart: float = 0.0
+    #: Whether the running process has answered its health check since it started, and how
+    #: many checks it has missed in a row since.
+    answered: bool = False
+    missed: int = 0
     _log: TextIO | None = field(default=None, repr=False)
 
     @property
@@ -61,6 +88,7 @@ class Child:
         the supervisor dies."""
         if self._log is None:
             self._log = self.log_path.open("a", encoding="utf-8")
+        self.answered, self.missed = False, 0
         self.process = runtime.spawn(
             self.spec, self._log, with_parent=True, stdin=subprocess.DEVNULL
         )
@@ -145,10 +173,17 @@ def children(settings: ProdSettings, wrap: runtime.Wrapper | None = None) -> lis
 class Supervisor:
     """Runs the children until SIGTERM/SIGINT, restarting any that exits."""
 
-    def __init__(self, settings: ProdSettings, processes: list[Child]) -> None:
+    def __init__(
+        self,
+        settings: ProdSettings,
+        processes: list[Child],
+        check: Callable[[str], bool] = answers,
+    ) -> None:
         self.settings = settings
         self.children = processes
+        self.check = check
         self._stopping = False
+        self._stopped = threading.Event()
 
     def start_all(self) -> None:
         """Starts every child group and waits until each answers its health check.
@@ -182,8 +217,40 @@ class Supervisor:
         }
         self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
 
+    def check_liveness(self) -> list[str]:
+        """One round of health checks of the running children; kills each that answered
+        since it started and has now missed :data:`LIVENESS_FAILURES` checks in a row
+        (``watch`` restarts it). Returns the names of the children it killed."""
+        killed = []
+        for child in self.children:
+            process = child.process
+            if not child.health_url or process is None or process.poll() is not None:
+                continue
+            if self.check(child.health_url):
+                child.answered, child.missed = True, 0
+                continue
+            if not child.answered or process is not child.process:
+                continue  # still starting (a restarted Rasa server loads its model)
+            child.missed += 1
+            if child.missed >= LIVENESS_FAILURES:
+                print(
+                    f"posbot prod: {child.name} (pid {process.pid}) missed {child.missed} "
+                    "health checks in a row; killed, it will be restarted",
+                    flush=True,
+                )
+                process.kill()
+                child.answered, child.missed = False, 0
+                killed.append(child.name)
+        return killed
+
+    def _watch_liveness(self) -> None:
+        while not self._stopped.wait(LIVENESS_INTERVAL_SECONDS):
+            self.check_liveness()
+
     def watch(self) -> None:
-        """Restarts children that exit, with a growing delay, until asked to stop."""
+        """Restarts children that exit, with a growing delay, until asked to stop; kills
+        children that stopped answering (:meth:`check_liveness`, in a thread of its own)."""
+        threading.Thread(target=self._watch_liveness, name="liveness", daemon=True).start()
         while not self._stopping:
             now = time.monotonic()
             changed = False
@@ -207,10 +274,12 @@ class Supervisor:
     def request_stop(self) -> None:
         """Makes ``watch`` return."""
         self._stopping = True
+        self._stopped.set()
 
     def stop_all(self) -> None:
         """SIGTERM to every child (nginx first), then SIGKILL after a grace period."""
         self._stopping = True
+        self._stopped.set()
         for child in reversed(self.children):
             if child.process is not None and child.process.poll() is None:  # running()
                 child.process.terminate()

@@ -8,6 +8,7 @@ The tests run in file order and share conversations; the last one restarts every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -28,6 +29,11 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, func, select
 
 from bot.operator_facts import fill_operator_facts
+from bot.prod.supervisor import (
+    LIVENESS_FAILURES,
+    LIVENESS_INTERVAL_SECONDS,
+    LIVENESS_TIMEOUT_SECONDS,
+)
 from bot.store.models import Case
 from bot.store.tracker_store import RedactingSQLTrackerStore
 from tests.conftest import ROOT
@@ -54,6 +60,10 @@ WECHAT_TOKEN = "posbot-prod-test-token"
 WECHAT_RETRIES = 4
 RASA_PORTS = (BASE_PORT + 1, BASE_PORT + 2)
 STICKY_CONVERSATIONS = 16
+# The supervisor's checks: a round every interval, each waiting up to the timeout.
+HUNG_DETECTION_SECONDS = (
+    LIVENESS_FAILURES * (LIVENESS_INTERVAL_SECONDS + LIVENESS_TIMEOUT_SECONDS) + 10
+)
 TURN_WAIT_SECONDS = 60.0
 
 
@@ -362,6 +372,28 @@ def test_lock_store_down_gets_a_polite_reply(profile: Profile, proxies) -> None:
 
     assert down.status == 200 and down.text == SERVICE_UNAVAILABLE and down.degraded == "lock"
     _healthy_answer(back)
+
+
+def test_a_hung_rasa_server_is_killed_and_restarted(profile: Profile) -> None:
+    sender = "hung-server"
+    _healthy_answer(profile.say(sender, "你好"))
+    hung = profile.pids()["rasa-1"]
+
+    os.kill(hung, signal.SIGSTOP)  # alive, never answers: a stuck event loop
+    try:
+        _wait_until_dead(hung, seconds=HUNG_DETECTION_SECONDS)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(hung, signal.SIGCONT)
+
+    assert f"rasa-1 (pid {hung}) missed {LIVENESS_FAILURES} health checks" in profile.output()
+    # The conversation goes on, on the other server while rasa-1 starts again.
+    reply = profile.say(sender, "审核要多久")
+    _healthy_answer(reply)
+    deadline = time.monotonic() + HUNG_DETECTION_SECONDS
+    while profile.pids().get("rasa-1") in (None, hung) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert profile.pids()["rasa-1"] != hung  # restarted
 
 
 async def test_restart_keeps_conversations_and_cases(
