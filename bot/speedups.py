@@ -45,10 +45,13 @@ class EventsByType:
     def of(cls, schema: Mapping[str, Any], validator_class: Any) -> EventsByType | None:
         """The checker of ``schema``, or None when its shape is not that one."""
         properties = schema.get("properties")
-        events = properties.get(EVENTS) if isinstance(properties, Mapping) else None
+        if not isinstance(properties, Mapping):
+            return None
+        events = properties.get(EVENTS)
         item = events.get("items") if isinstance(events, Mapping) else None
         if (
-            not isinstance(item, Mapping)
+            not isinstance(events, Mapping)
+            or not isinstance(item, Mapping)
             or dict(events) != {"type": "array", "items": item}
             or EVENT not in item.get("required", ())
             or not isinstance(item.get("oneOf"), list)
