@@ -45,11 +45,13 @@ WORKER_USER: Final = "nobody"
 #: conversation is as it left it (the lock's previous hold was its own,
 #: ``bot.store.lock_context``) and skips the tracker store's round trip, the new rows and their
 #: replay: 0.914 of the CPU per turn of ``least_conn`` (fewer turns in progress), which sent
-#: about half of the turns to the other server (paired runs, median of 8 blocks of 600 turns at
-#: 20 senders). A request without either (a conversation's first turn, the other routes) goes
-#: round robin; when the server is down or failing, the conversation moves to the next one on
-#: the ring (nginx marks it failed for ``fail_timeout``). The key is only a routing hint: a
-#: client choosing it picks a server for its own requests, which the rate limit still counts.
+#: about half of the turns to the other server (paired runs, medians: 8 blocks of 600 turns at
+#: 20 senders; 0.927 over 10 blocks at 10 senders). A request without either (a conversation's
+#: first turn, the other routes) goes round robin; when the server is down or failing, the
+#: conversation moves to the next one on the ring (nginx marks it failed for
+#: ``fail_timeout``), and a hung one is killed and restarted by the supervisor
+#: (``bot.prod.supervisor.LIVENESS_FAILURES``). The key is only a routing hint: a client
+#: choosing it picks a server for its own requests, which the rate limit still counts.
 CONVERSATION_BALANCE: Final = "hash $http_x_posbot_session$arg_openid consistent"
 #: Idle connections nginx keeps to the Rasa servers, and for how long (see ``_upstream``).
 KEPT_CONNECTIONS: Final = 32
@@ -93,7 +95,9 @@ def _upstream(name: str, servers: tuple[str, ...], balance: str = "", keep: bool
     # fifth of the profile's capacity. nginx does not repeat a POST that reached a server: a
     # turn that arrives as a Rasa server dies gets the polite reply (@rasa_unavailable) with
     # or without kept connections (the first turn after a kill, in 3 of 4 rounds either way;
-    # the next turns went to the other server in 16 of 16 rounds either way). The action
+    # the next turns went to the other server in 16 of 16 rounds either way): a killed
+    # process's listening socket closes with its last thread, after its main thread has
+    # exited, and a connection made in between is queued and then reset. The action
     # servers gained nothing measurable from kept connections and get one per call.
     method = f"    {balance};\n" if balance else ""  # round robin without
     lines = "".join(f"    server {address} max_fails=1 fail_timeout=5s;\n" for address in servers)
