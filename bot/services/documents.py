@@ -38,7 +38,7 @@ from bot.settings import (
 )
 from bot.store.documents import DocumentFiles, DocumentRepository
 from bot.store.models import Case, Document
-from bot.store.repositories import CaseRepository
+from bot.store.repositories import CaseRepository, VerificationLockRepository
 
 __all__ = [
     "DocumentLimitReached",
@@ -68,6 +68,10 @@ class NoOpenCase(LookupError):
 
 class DocumentLimitReached(RuntimeError):
     """The conversation has sent as many documents as it may."""
+
+
+#: Key prefix of the row lock that serialises one conversation's uploads (``verification_locks``).
+UPLOAD_LOCK_PREFIX: Final = "uploads:"
 
 
 def uploader_of(sender_id: str) -> str:
@@ -210,6 +214,9 @@ class DocumentService(StoreService):
         uploader = uploader_of(sender_id)
 
         def work(session: Session) -> Receipt:
+            # Uploads of one conversation are counted one after another (a row lock held until
+            # commit): counted in parallel, they all saw room under the cap and all got in.
+            VerificationLockRepository(session).lock([f"{UPLOAD_LOCK_PREFIX}{uploader}"], now=now)
             documents = DocumentRepository(session)
             if documents.count_by_uploader(uploader) >= self.per_conversation:
                 raise DocumentLimitReached(uploader)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from bot.services.documents import (
 from bot.store.database import CaseStore
 from bot.store.documents import DocumentFiles
 from bot.store.models import Case, CaseEvent, Document
+from bot.store.seed import seed_demo_data
+from tests.bot.store.conftest import pg_store  # noqa: F401  (fixture)
+from tests.conftest import NOW
 from tests.documents_samples import pdf, png
 
 NEEDS_DOCS = "898310058127777"
@@ -206,3 +210,34 @@ def test_file_store_refuses_paths_that_are_not_hashes(files: DocumentFiles) -> N
     for bad in ("../../etc/passwd", "A" * 64, "0" * 63):
         with pytest.raises(ValueError):
             files.path_of(bad)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest) -> CaseStore:
+    if request.param == "sqlite":
+        return request.getfixturevalue("seeded_store")
+    store = request.getfixturevalue("pg_store")
+    store.create_schema()
+    seed_demo_data(store, now=NOW)
+    return store
+
+
+async def test_the_cap_holds_for_uploads_at_the_same_time(
+    any_store: CaseStore, files: DocumentFiles, now: datetime
+) -> None:
+    service = DocumentService(any_store, files, per_conversation=3)
+
+    async def upload(number: int) -> str:
+        try:
+            await service.receive(
+                sender_id="rest:burst", merchant_id=UNDER_REVIEW, data=png(), hint="", now=now
+            )
+        except DocumentLimitReached:
+            return "refused"
+        return "kept"
+
+    outcomes = await asyncio.gather(*(upload(number) for number in range(8)))
+
+    assert sorted(outcomes) == ["kept"] * 3 + ["refused"] * 5
+    assert len(_rows(any_store)) == 3
+    assert len(_events(any_store, "document_received")) == 3
