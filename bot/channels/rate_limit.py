@@ -102,7 +102,7 @@ def trusted_proxies(environ: Mapping[str, str] | None = None) -> frozenset[str]:
 
 
 class RateLimiter:
-    """Buckets per client address and per REST sender, and the 429 answer."""
+    """Buckets per client address and per sender (REST, WeChat), and the 429 answer."""
 
     def __init__(
         self,
@@ -135,8 +135,13 @@ class RateLimiter:
 
     def check_sender(self, sender: str) -> HTTPResponse | None:
         """The 429 answer when a REST sender is over the limit, else ``None``."""
-        wait = self.senders.take(sender)
+        wait = self.sender_wait(sender)
         return too_many_requests(wait) if wait else None
+
+    def sender_wait(self, sender: str) -> float:
+        """Takes a request of ``sender`` (a REST sender, a WeChat user): 0.0 if it is within
+        the limit, else the seconds until it would be."""
+        return self.senders.take(sender)
 
 
 def _exempt(path: str) -> bool:

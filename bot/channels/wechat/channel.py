@@ -35,6 +35,7 @@ from wechatpy.messages import BaseMessage, TextMessage, VoiceMessage
 from bot.channels.delivery import DELIVERERS
 from bot.channels.documents import take_document, verified_merchant
 from bot.channels.pages import agent_of, domain_text
+from bot.channels.rate_limit import RateLimiter, limiter_of
 from bot.channels.sessions import WECHAT, channel_sender, scoped_sender
 from bot.channels.state import factory
 from bot.channels.state.errors import SharedStateUnavailable
@@ -104,6 +105,8 @@ TOO_LONG_PROMPT: Final = (
     f"抱歉，消息太长了（最多{MAX_MESSAGE_CHARS}字），请分几次简短描述您的问题。"
 )
 TYPE_PROMPT: Final = "抱歉，暂时只能处理文字消息，请直接打字描述您的问题。"
+# A user over POSBOT_RATE_LIMIT (per user, like a REST sender): the message is not handled.
+TOO_FAST_PROMPT: Final = "您发送得太快了，请稍等几秒再发，我会逐条处理。"
 BOT_ERROR_TEXT: Final = "抱歉，系统繁忙，请稍后再试。"
 SUCCESS: Final = "success"
 PLAINTEXT_MODE: Final = "raw"
@@ -272,7 +275,9 @@ class WeChatInput(InputChannel):
                 body = await read_body(request)
                 inbound = self._authenticate(request.args, body)
                 await self._check_replay(request.args, body)
-                content = await self._answer(inbound, on_new_message, deadline, agent_of(request))
+                content = await self._answer(
+                    inbound, on_new_message, deadline, agent_of(request), limiter_of(request)
+                )
             except RequestRejected as rejection:
                 return _reject(request, rejection)
             except SharedStateUnavailable as error:
@@ -347,8 +352,13 @@ class WeChatInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         deadline: float,
         agent: Any = None,
+        limiter: RateLimiter | None = None,
     ) -> str | None:
-        """The passive reply text for a message, or ``None`` for ``success``."""
+        """The passive reply text for a message, or ``None`` for ``success``.
+
+        A new message (not a retry of one being handled) of a user over the rate limit gets
+        :data:`TOO_FAST_PROMPT` and is not handed to the bot (nor its photo fetched).
+        """
         message, fields = inbound.message, inbound.fields
         openid = fields["FromUserName"]
         media = None
@@ -378,6 +388,9 @@ class WeChatInput(InputChannel):
             if not await self._deduplicator.first_seen(key):
                 logger.info("WeChat message already handled: answering success")
                 return None
+            if limiter is not None and limiter.sender_wait(scoped_sender(CHANNEL_NAME, openid)):
+                logger.warning("WeChat user over the rate limit: message not handled")
+                return TOO_FAST_PROMPT
             turn = _Turn()
             self._turns.set(key, turn)
             message_id = fields.get("MsgId") or None

@@ -20,6 +20,8 @@ from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 from wechatpy.crypto import WeChatCrypto
 
+from bot.channels.rate_limit import RATE_LIMIT_ENV
+from bot.channels.rate_limit import install as install_rate_limit
 from bot.channels.wechat.channel import WeChatInput, WeChatSettings
 
 TOKEN = "posbot-test-token"
@@ -254,11 +256,15 @@ async def start_channel(
     channels: list[WeChatInput] = []
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS))
 
-    async def start(channel: WeChatInput | None = None, **overrides: Any) -> WeChatClient:
+    async def start(
+        channel: WeChatInput | None = None, rate_limit: str = "", **overrides: Any
+    ) -> WeChatClient:
         channel = channel or WeChatInput(replace(settings, **overrides))
         channels.append(channel)
         app = Sanic(f"wechat_test_{uuid.uuid4().hex}", configure_logging=False)
         app.ctx.agent = bot
+        if rate_limit:  # POSBOT_RATE_LIMIT, as the Rasa server installs it
+            install_rate_limit(app, {RATE_LIMIT_ENV: rate_limit})
         register([channel], app, route="/webhooks/")
         server = await app.create_server(
             sock=loopback_socket(), return_asyncio_server=True, access_log=False

@@ -21,6 +21,7 @@ from bot.channels.wechat.channel import (
     BOT_ERROR_TEXT,
     GREET_PAYLOAD,
     MAX_MESSAGE_CHARS,
+    TOO_FAST_PROMPT,
     TOO_LONG_PROMPT,
     TYPE_PROMPT,
     VOICE_PROMPT,
@@ -651,3 +652,28 @@ async def test_a_wechat_message_over_the_limit_never_reaches_the_bot(
     assert bot.messages == []
     status, body = await client.post_plain(text_xml("长" * MAX_MESSAGE_CHARS, msg_id="2"))
     assert status == 200 and bot.texts == ["长" * MAX_MESSAGE_CHARS]
+
+
+async def test_a_user_over_the_rate_limit_is_asked_to_slow_down(
+    start_channel: StartChannel, bot: FakeBot
+) -> None:
+    client = await start_channel(rate_limit="2/60s")
+    first = text_xml("审核要多久", msg_id="7000001")
+
+    replies = [reply_content((await client.post_plain(first))[1]).content]
+    # WeChat retrying the same message: the same answer, not counted against the limit.
+    replies.append(reply_content((await client.post_plain(first))[1]).content)
+    for number, words in ((2, "怎么解除停用"), (3, "要准备什么材料")):
+        replies.append(
+            reply_content((await client.post_plain(text_xml(words, f"700000{number}")))[1]).content
+        )
+    other = reply_content((await client.post_plain(text_xml("你好", "7100001", "oOTHER")))[1])
+
+    assert replies == [
+        "收到：审核要多久",
+        "收到：审核要多久",
+        "收到：怎么解除停用",
+        TOO_FAST_PROMPT,
+    ]
+    assert other.content == "收到：你好"  # each user has a bucket of their own
+    assert bot.texts == ["审核要多久", "怎么解除停用", "你好"]
