@@ -1,5 +1,6 @@
 """Human handoff for agents: waiting conversations, masked history, reply, hand back, and the
-messages and call-backs left outside the agents' hours (``GET /agent/after-hours``)."""
+messages and call-backs left outside the agents' hours (``GET /agent/after-hours``; ``POST
+/agent/after-hours/<ticket_id>/done`` once handled)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from bot.services.base import CaseStore, StoreUnavailable
 from bot.services.documents import DocumentService
 from bot.services.handoff_hours import HandoffHoursService
 from bot.services.handoffs import HandoffService
+from bot.store.handoff_hours import ALREADY_CLOSED, NO_SUCH_TICKET
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ MAX_REPLY_CHARS: Final = 2000
 HISTORY_LIMIT: Final = 100
 # A reply is {"text": ...}: 2000 characters of up to 4 UTF-8 bytes, escaped.
 MAX_BODY_BYTES: Final = 16 * 1024
+#: Longer path segments are not ticket ids (``TICKET_ID_PREFIX`` + date + number).
+MAX_TICKET_ID_CHARS: Final = 64
 
 
 def _conversation_store_guard(
@@ -251,5 +255,25 @@ class AgentDeskInput(InputChannel):
                 logger.error("agent desk: store unavailable: %s", error)
                 return response.json({"error": "case store unavailable"}, status=503)
             return response.json({"requests": requests})
+
+        @desk.post("/after-hours/<ticket_id>/done", stream=True)
+        async def after_hours_done(request: Request, ticket_id: str) -> HTTPResponse:
+            agent_id = self.tokens.agent_for(request)
+            if agent_id is None:
+                return _unauthorized()
+            if len(ticket_id) > MAX_TICKET_ID_CHARS:
+                return response.json({"error": "no such after-hours request"}, status=404)
+            try:
+                outcome = await self.handoff_hours.complete_request(
+                    ticket_id=ticket_id, agent_id=agent_id, now=china_now()
+                )
+            except StoreUnavailable as error:
+                logger.error("agent desk: store unavailable: %s", error)
+                return response.json({"error": "case store unavailable"}, status=503)
+            if outcome == NO_SUCH_TICKET:
+                return response.json({"error": "no such after-hours request"}, status=404)
+            if outcome == ALREADY_CLOSED:
+                return response.json({"error": "already done", "ticket_id": ticket_id}, 409)
+            return response.json({"ticket_id": ticket_id, "done": True})
 
         return desk

@@ -208,3 +208,13 @@ class HandoffHoursService(StoreService):
     async def requests(self) -> list[dict[str, Any]]:
         """See :func:`after_hours_requests`."""
         return await self.transaction(after_hours_requests)
+
+    async def complete_request(self, *, ticket_id: str, agent_id: str, now: datetime) -> str:
+        """Marks an after-hours request done (its ticket closed, by the agent): ``COMPLETED``,
+        ``ALREADY_CLOSED`` or ``NO_SUCH_TICKET`` (:mod:`bot.store.handoff_hours`). The
+        conversation may then leave a new request (at most ``MAX_OPEN_REQUESTS`` open)."""
+        return await self.transaction(
+            lambda session: HandoffHoursRepository(session).complete(
+                ticket_id, AFTER_HOURS, agent_id, now
+            )
+        )

@@ -20,6 +20,10 @@ RECENT_SAMPLES: Final = 20
 #: Fewer measured conversations than this: the configured minutes are used instead.
 MIN_SAMPLES: Final = 3
 IDLE_CLOSER: Final = "idle"
+#: What became of an agent's "done" on a ticket (:meth:`HandoffHoursRepository.complete`).
+COMPLETED: Final = "completed"
+ALREADY_CLOSED: Final = "already_closed"
+NO_SUCH_TICKET: Final = "no_such_ticket"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,20 @@ class HandoffHoursRepository:
             timing = self._timing(ticket_id)
             timing.closed_at, timing.closed_by = now, closed_by
         self.session.flush()
+
+    def complete(self, ticket_id: str, kind: str, closed_by: str, now: datetime) -> str:
+        """Closes the open ticket ``ticket_id`` of ``kind`` for the agent ``closed_by`` (row
+        locked on PostgreSQL: two agents' clicks close it once); returns :data:`COMPLETED`,
+        :data:`ALREADY_CLOSED` or :data:`NO_SUCH_TICKET` (another kind counts as none)."""
+        ticket = self.session.get(Ticket, ticket_id, with_for_update=True)
+        if ticket is None or ticket.kind != kind:
+            return NO_SUCH_TICKET
+        if ticket.status != TICKET_OPEN:
+            return ALREADY_CLOSED
+        ticket.status = TICKET_CLOSED
+        ticket.summary += f"\n[done: {closed_by}, {now:%Y-%m-%d %H:%M}]"
+        self.note_closed([ticket_id], closed_by, now)
+        return COMPLETED
 
     def open_tickets(self, sender_id: str, kind: str) -> Sequence[Ticket]:
         """The conversation's open tickets of this kind."""

@@ -53,6 +53,10 @@ def test_the_desk_lists_waiting_conversations_and_after_hours_requests(running_b
     assert message.startswith('留言：<img src=x onerror="document.title=1">打印机坏了')
     assert page.locator("#after-hours img").count() == 0 and page.title() != "1"
     assert "rest:e2e-desk-waiting" in page.inner_text("#waiting")
+    # Handled: marked done, it leaves the list (the call-back stays).
+    page.locator("#after-hours li", has_text="打印机坏了").locator("button").click()
+    page.wait_for_selector("#after-hours li >> text=打印机坏了", state="detached")
+    assert page.locator("#after-hours li", has_text="13911112222").count() == 1
 
 
 def test_the_desk_page_refuses_a_wrong_token_and_sends_a_strict_csp(running_bot, page):

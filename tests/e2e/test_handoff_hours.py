@@ -243,3 +243,28 @@ def test_the_after_hours_list_needs_an_agent_token(closed_bot):
         with pytest.raises(urllib.error.HTTPError) as error:
             agent_call(f"{bot.url}/agent/after-hours", token=token)
         assert error.value.code == 401
+
+
+def test_an_agent_marks_an_after_hours_request_done(closed_bot):
+    bot, store = closed_bot
+    sender = "e2e-done"
+    bot.say(sender, "转人工")
+    bot.say(sender, "/leave_message")
+    bot.say(sender, "请尽快联系我")
+    (request,) = [r for r in after_hours(bot) if r["sender_id"] == f"rest:{sender}"]
+    done_url = f"{bot.url}/agent/after-hours/{request['ticket_id']}/done"
+
+    assert agent_call(done_url, "POST") == {"ticket_id": request["ticket_id"], "done": True}
+    assert f"rest:{sender}" not in [r["sender_id"] for r in after_hours(bot)]
+    for url, token, status in (
+        (done_url, AGENT_TOKEN, 409),  # already done
+        (f"{bot.url}/agent/after-hours/TK000000000000/done", AGENT_TOKEN, 404),
+        (f"{bot.url}/agent/after-hours/{'9' * 65}/done", AGENT_TOKEN, 404),
+        (done_url, "", 401),
+    ):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            agent_call(url, "POST", token=token)
+        assert error.value.code == status, url
+    with store.session() as session:
+        timing = session.get(HandoffTiming, request["ticket_id"])
+        assert timing.closed_by == "alice" and timing.closed_at is not None

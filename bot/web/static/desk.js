@@ -52,6 +52,40 @@
       "  提交于 " + when(r.created_at)];
   }
 
+  function markDone(r, button) {
+    button.disabled = true;
+    var request = authorized();
+    request.method = "POST";
+    fetch("/agent/after-hours/" + encodeURIComponent(r.ticket_id) + "/done", request)
+      .then(function (response) {
+        if (response.status !== 409) { check(response); }  // 409: another agent did it
+        refresh();
+      }).catch(function (error) {
+        button.disabled = false;
+        $("status").textContent = error.message;
+      });
+  }
+
+  function showRequests(requests) {
+    var element = $("after-hours");
+    element.textContent = "";
+    requests.forEach(function (r) {
+      var li = document.createElement("li");
+      li.className = "answer";
+      var text = document.createElement("span");
+      text.textContent = requestLines(r).filter(Boolean).join("\n");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "primary";
+      button.textContent = "已处理";
+      button.addEventListener("click", function () { markDone(r, button); });
+      li.appendChild(text);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(button);
+      element.appendChild(li);
+    });
+  }
+
   function documentLabel(d) {
     var item = d.missing_item === null ? "待商户确认" : (d.missing_item || "补充材料");
     return "#" + d.document_id + " " + d.case_id + " · " + item + " · " + d.mime + " · " +
@@ -117,7 +151,7 @@
         $("waiting-count").textContent = String(waiting.length);
         $("after-hours-count").textContent = String(requests.length);
         list($("waiting"), waiting.map(waitingLines));
-        list($("after-hours"), requests.map(requestLines));
+        showRequests(requests);
         $("status").textContent = "";
       }).catch(function (error) { $("status").textContent = error.message; });
   }

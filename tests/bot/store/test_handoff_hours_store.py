@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.services.handoff_hours import (
     CALLBACK,
+    MAX_OPEN_REQUESTS,
     MESSAGE,
+    HandoffHoursService,
+    TooMany,
     after_hours_requests,
     record_after_hours,
 )
-from bot.store.models import AfterHoursRequest, Ticket
+from bot.services.handoffs import open_handoff
+from bot.store.handoff_hours import ALREADY_CLOSED, COMPLETED, NO_SUCH_TICKET
+from bot.store.models import AfterHoursRequest, HandoffTiming, Ticket
 from bot.store.retention import apply_retention
 
 NOW = datetime(2026, 11, 26, 10, 0)
@@ -63,3 +69,40 @@ def test_the_agents_list_masks_messages_and_shows_the_number_to_call(store):
     )
     assert message["message"] == "请打138****5678"
     assert "110101199003071234" not in message["summary"]
+
+
+def _leave_message(session, sender: str, text: str) -> str:
+    return record_after_hours(
+        session, kind=MESSAGE, sender_id=sender, summary="留言", now=NOW, message=text
+    )
+
+
+async def test_an_agent_marks_a_request_done_and_the_merchant_may_leave_another(store):
+    with store.session() as session:
+        ids = [_leave_message(session, "rest:full", f"第{n}条") for n in range(MAX_OPEN_REQUESTS)]
+        with pytest.raises(TooMany):
+            _leave_message(session, "rest:full", "再来一条")
+        handoff = open_handoff(session, sender_id="rest:full", summary="转人工", now=NOW)
+        session.commit()
+    service = HandoffHoursService(store)
+    later = NOW + timedelta(hours=15)
+
+    outcomes = [
+        await service.complete_request(ticket_id=ids[0], agent_id="agent-wang", now=later),
+        await service.complete_request(ticket_id=ids[0], agent_id="agent-li", now=later),
+        await service.complete_request(ticket_id="TK999999999999", agent_id="a", now=later),
+        await service.complete_request(ticket_id=handoff, agent_id="a", now=later),
+    ]
+
+    assert outcomes == [COMPLETED, ALREADY_CLOSED, NO_SUCH_TICKET, NO_SUCH_TICKET]
+    assert [r["ticket_id"] for r in await service.requests()] == ids[1:]
+    with store.session() as session:
+        ticket = session.get(Ticket, ids[0])
+        timing = session.get(HandoffTiming, ids[0])
+        assert ticket.status == "closed" and ticket.summary.endswith(
+            "[done: agent-wang, 2026-11-27 01:00]"
+        )
+        assert (timing.closed_by, timing.closed_at) == ("agent-wang", later)
+        assert session.get(Ticket, handoff).status == "open"
+        _leave_message(session, "rest:full", "又一条")  # room for one again
+        session.commit()
