@@ -33,7 +33,9 @@ def current_outbox() -> Outbox:
     return OUTBOX
 
 
-Deliverer = Callable[[str, str], Awaitable[bool]]
+#: Sends ``text`` (and its ``buttons``, as the channel can show them) to a conversation's user;
+#: ``False`` when it could not.
+Deliverer = Callable[[str, str, Sequence[Mapping[str, Any]] | None], Awaitable[bool]]
 #: Channels that push a human agent's message themselves (e.g. WeChat's customer-service
 #: API), by input channel name; other conversations get it through the widget's inbox.
 #: Every process registers the same functions when it builds its channels: nothing to share.
@@ -49,15 +51,15 @@ async def deliver(
 ) -> str:
     """Sends an agent's (or the system's) message to the user; returns how it went out.
 
-    ``buttons`` (title and payload) reach the widget's inbox; a channel that pushes text
-    gets the text alone.
+    ``buttons`` (title and payload) reach the widget's inbox, and a channel that pushes text
+    as it shows buttons (WeChat: numbered options answered by their digit).
 
     Returns:
         The channel's name, ``inbox``, or ``undelivered`` (logged as an error) when the inbox
         cannot be reached.
     """
     deliverer = DELIVERERS.get(input_channel or "")
-    if deliverer is not None and await deliverer(sender_id, text):
+    if deliverer is not None and await deliverer(sender_id, text, buttons):
         return input_channel or ""
     try:
         await current_outbox().put(sender_id, text, author, buttons)

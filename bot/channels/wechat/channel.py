@@ -292,12 +292,23 @@ class WeChatInput(InputChannel):
 
         return wechat
 
-    async def _deliver(self, sender_id: str, text: str) -> bool:
-        """Sends an agent's message to the WeChat user of the conversation ``sender_id``."""
+    async def _deliver(
+        self, sender_id: str, text: str, buttons: Sequence[Mapping[str, Any]] | None = None
+    ) -> bool:
+        """Sends an agent's (or the system's) message to the WeChat user of the conversation
+        ``sender_id``; its buttons become numbered options the user answers with a digit, as
+        in a bot turn (e.g. the rating question after a handoff)."""
         openid = channel_sender(CHANNEL_NAME, sender_id)
         if openid is None or self._api is None:
             return False
-        return await self._api.send_text(openid, text)
+        if not buttons:
+            return await self._api.send_text(openid, text)
+        reply = build_reply([{"text": text, "buttons": list(buttons)}])
+        try:
+            await self._options.set(openid, reply.payloads)
+        except SharedStateUnavailable as error:
+            logger.error("WeChat options not kept (a digit will be read as text): %s", error)
+        return await self._api.send_texts(openid, reply.chunks)
 
     async def close(self) -> None:
         """Cancels unfinished turns and closes the API client."""

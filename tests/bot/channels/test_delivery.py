@@ -10,7 +10,7 @@ async def test_agent_messages_go_through_the_channel_or_the_widget_inbox(monkeyp
     monkeypatch.setattr(delivery, "OUTBOX", box)
     sent = []
 
-    async def wechat_send(openid: str, text: str) -> bool:
+    async def wechat_send(openid: str, text: str, buttons=None) -> bool:
         sent.append((openid, text))
         return True
 
@@ -26,7 +26,7 @@ async def test_failed_channel_delivery_falls_back_to_the_inbox(monkeypatch):
     box = HumanOutbox()
     monkeypatch.setattr(delivery, "OUTBOX", box)
 
-    async def broken(openid: str, text: str) -> bool:
+    async def broken(openid: str, text: str, buttons=None) -> bool:
         return False
 
     monkeypatch.setitem(DELIVERERS, "wechat", broken)

@@ -14,6 +14,7 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import TextMessage
 
+from bot.channels.delivery import deliver
 from bot.channels.state.ttl_cache import TtlCache
 from bot.channels.state.wechat import InMemoryDeduplicator
 from bot.channels.wechat.api import WeChatApiClient
@@ -677,3 +678,23 @@ async def test_a_user_over_the_rate_limit_is_asked_to_slow_down(
     ]
     assert other.content == "收到：你好"  # each user has a bucket of their own
     assert bot.texts == ["审核要多久", "怎么解除停用", "你好"]
+
+
+async def test_a_rating_question_pushed_after_a_handoff_is_answered_by_its_digit(
+    start_channel: StartChannel, bot: FakeBot, wechat_api: FakeWeChatApi
+) -> None:
+    client = await start_channel()
+    rating = [
+        {"title": f"{score}分", "payload": f'/rate_service{{"satisfaction_score":{score}}}'}
+        for score in (1, 2, 3, 4, 5)
+    ]
+
+    route = await deliver("wechat", f"wechat:{OPENID}", "请为本次服务打分", "bot", rating)
+    await client.post_plain(text_xml("5", msg_id="8800001"))
+
+    assert route == "wechat"
+    [sent] = await wechat_api.wait_for_sends(1)
+    assert sent["text"]["content"] == (
+        f"请为本次服务打分\n{OPTIONS_HEADER}\n1. 1分\n2. 2分\n3. 3分\n4. 4分\n5. 5分"
+    )
+    assert bot.texts == ['/rate_service{"satisfaction_score":5}']
