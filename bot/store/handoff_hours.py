@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import AfterHoursRequest, HandoffTiming, Merchant, Ticket
-from bot.store.repositories import TICKET_CLOSED, TICKET_OPEN
+from bot.store.repositories import TICKET_CLOSED, TICKET_OPEN, VerificationLockRepository
 
 #: Closed handoffs looked at for the time an agent spends per conversation.
 RECENT_DAYS: Final = 7
@@ -24,6 +24,8 @@ IDLE_CLOSER: Final = "idle"
 COMPLETED: Final = "completed"
 ALREADY_CLOSED: Final = "already_closed"
 NO_SUCH_TICKET: Final = "no_such_ticket"
+#: Key prefix of the row lock taken while a ticket is closed (``verification_locks``).
+TICKET_LOCK_PREFIX: Final = "ticket:"
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,12 @@ class HandoffHoursRepository:
         self.session.flush()
 
     def complete(self, ticket_id: str, kind: str, closed_by: str, now: datetime) -> str:
-        """Closes the open ticket ``ticket_id`` of ``kind`` for the agent ``closed_by`` (row
-        locked on PostgreSQL: two agents' clicks close it once); returns :data:`COMPLETED`,
-        :data:`ALREADY_CLOSED` or :data:`NO_SUCH_TICKET` (another kind counts as none)."""
-        ticket = self.session.get(Ticket, ticket_id, with_for_update=True)
+        """Closes the open ticket ``ticket_id`` of ``kind`` for the agent ``closed_by`` (under
+        the ticket's row lock, so that two agents' clicks close it once); returns
+        :data:`COMPLETED`, :data:`ALREADY_CLOSED` or :data:`NO_SUCH_TICKET` (another kind
+        counts as none)."""
+        VerificationLockRepository(self.session).lock([f"{TICKET_LOCK_PREFIX}{ticket_id}"], now=now)
+        ticket = self.session.get(Ticket, ticket_id)
         if ticket is None or ticket.kind != kind:
             return NO_SUCH_TICKET
         if ticket.status != TICKET_OPEN:

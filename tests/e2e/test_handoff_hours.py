@@ -261,6 +261,7 @@ def test_an_agent_marks_an_after_hours_request_done(closed_bot):
         (f"{bot.url}/agent/after-hours/TK000000000000/done", AGENT_TOKEN, 404),
         (f"{bot.url}/agent/after-hours/{'9' * 65}/done", AGENT_TOKEN, 404),
         (done_url, "", 401),
+        (done_url, "not-a-token-0123456789", 401),
     ):
         with pytest.raises(urllib.error.HTTPError) as error:
             agent_call(url, "POST", token=token)

@@ -3,6 +3,7 @@ timings follow their tickets."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from bot.services.handoffs import open_handoff
 from bot.store.handoff_hours import ALREADY_CLOSED, COMPLETED, NO_SUCH_TICKET
 from bot.store.models import AfterHoursRequest, HandoffTiming, Ticket
 from bot.store.retention import apply_retention
+from tests.bot.store.conftest import pg_store  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 26, 10, 0)
 
@@ -106,3 +108,30 @@ async def test_an_agent_marks_a_request_done_and_the_merchant_may_leave_another(
         assert session.get(Ticket, handoff).status == "open"
         _leave_message(session, "rest:full", "又一条")  # room for one again
         session.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, store):
+    if request.param == "sqlite":
+        return store
+    pg = request.getfixturevalue("pg_store")
+    pg.create_schema()
+    return pg
+
+
+async def test_two_agents_marking_one_request_done_at_once_close_it_once(any_store):
+    with any_store.session() as session:
+        ticket_id = _leave_message(session, "rest:twice", "请回电")
+        session.commit()
+    service = HandoffHoursService(any_store)
+
+    outcomes = await asyncio.gather(
+        *(
+            service.complete_request(ticket_id=ticket_id, agent_id=agent, now=NOW)
+            for agent in ("alice", "bob", "carol", "dave")
+        )
+    )
+
+    assert sorted(outcomes) == [ALREADY_CLOSED] * 3 + [COMPLETED]
+    with any_store.session() as session:
+        assert session.get(Ticket, ticket_id).summary.count("[done:") == 1

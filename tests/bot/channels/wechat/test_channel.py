@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -698,3 +699,15 @@ async def test_a_rating_question_pushed_after_a_handoff_is_answered_by_its_digit
         f"请为本次服务打分\n{OPTIONS_HEADER}\n1. 1分\n2. 2分\n3. 3分\n4. 4分\n5. 5分"
     )
     assert bot.texts == ['/rate_service{"satisfaction_score":5}']
+
+
+async def test_messages_of_one_user_sent_at_once_are_limited_too(
+    start_channel: StartChannel, bot: FakeBot
+) -> None:
+    client = await start_channel(rate_limit="2/60s")
+    posts = [client.post_plain(text_xml(f"问题{n}", msg_id=f"760000{n}")) for n in range(6)]
+
+    replies = [reply_content(body).content for _, body in await asyncio.gather(*posts)]
+
+    assert replies.count(TOO_FAST_PROMPT) == 4
+    assert len(bot.texts) == 2
