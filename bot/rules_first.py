@@ -74,9 +74,7 @@ def _remembering(predict: Callable[..., PolicyPrediction]) -> Callable[..., Poli
         tracker.__dict__[_RULES_ATTRIBUTE] = (events_marker(tracker), domain, prediction)
         return prediction
 
-    setattr(predict_action_probabilities, _APPLIED_MARK, True)
-    predict_action_probabilities.__wrapped__ = predict  # type: ignore[attr-defined]
-    return predict_action_probabilities
+    return _marked(predict_action_probabilities, predict)
 
 
 def _deferring(predict: Callable[..., PolicyPrediction]) -> Callable[..., PolicyPrediction]:
@@ -97,9 +95,16 @@ def _deferring(predict: Callable[..., PolicyPrediction]) -> Callable[..., Policy
             return self._prediction(self._default_predictions(domain))
         return predict(self, tracker, domain, *args, **kwargs)
 
-    setattr(predict_action_probabilities, _APPLIED_MARK, True)
-    predict_action_probabilities.__wrapped__ = predict  # type: ignore[attr-defined]
-    return predict_action_probabilities
+    return _marked(predict_action_probabilities, predict)
+
+
+def _marked(
+    wrapper: Callable[..., PolicyPrediction], predict: Callable[..., PolicyPrediction]
+) -> Callable[..., PolicyPrediction]:
+    """``wrapper`` marked as installed, with the method it wraps as ``__wrapped__``."""
+    setattr(wrapper, _APPLIED_MARK, True)
+    wrapper.__wrapped__ = predict  # type: ignore[attr-defined]
+    return wrapper
 
 
 def install() -> None:

@@ -207,11 +207,12 @@ class CaseIdCounter(Base):
 
 
 class VerificationLock(Base):
-    """One row per client and per claimed merchant, locked while an identity check runs.
+    """A row lock by key (:class:`~bot.store.repositories.VerificationLockRepository`), held
+    until the transaction ends: per client and per claimed merchant while an identity check
+    runs, per conversation while an upload is counted, per ticket while it is closed.
 
-    Checking the recent failures and recording the new attempt happen under these row locks
-    (a write to the row: a row lock on PostgreSQL, the database write lock on SQLite), so that
-    parallel checks are counted one after another.
+    A write to the row (a row lock on PostgreSQL, the database write lock on SQLite) makes
+    parallel checks count one after another.
     """
 
     __tablename__ = "verification_locks"

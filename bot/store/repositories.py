@@ -479,7 +479,8 @@ class VerificationAttemptRepository:
 
 
 class VerificationLockRepository:
-    """Row locks that serialise identity checks per client and per merchant."""
+    """Row locks by key that serialise work on one thing: identity checks per client and per
+    merchant, a conversation's uploads, closing a ticket."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -66,23 +66,31 @@
       });
   }
 
+  // A list item: its text, then a button that calls onClick(button).
+  function itemWithButton(className, label, buttonText, onClick) {
+    var li = document.createElement("li");
+    li.className = className;
+    var text = document.createElement("span");
+    text.textContent = label;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "primary";
+    button.textContent = buttonText;
+    button.addEventListener("click", function () { onClick(button); });
+    li.appendChild(text);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(button);
+    return li;
+  }
+
   function showRequests(requests) {
     var element = $("after-hours");
     element.textContent = "";
     requests.forEach(function (r) {
-      var li = document.createElement("li");
-      li.className = "answer";
-      var text = document.createElement("span");
-      text.textContent = requestLines(r).filter(Boolean).join("\n");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "primary";
-      button.textContent = "已处理";
-      button.addEventListener("click", function () { markDone(r, button); });
-      li.appendChild(text);
-      li.appendChild(document.createTextNode(" "));
-      li.appendChild(button);
-      element.appendChild(li);
+      var label = requestLines(r).filter(Boolean).join("\n");
+      element.appendChild(itemWithButton("answer", label, "已处理", function (button) {
+        markDone(r, button);
+      }));
     });
   }
 
@@ -116,19 +124,9 @@
       return;
     }
     documents.forEach(function (d) {
-      var li = document.createElement("li");
-      li.className = "doc";
-      var text = document.createElement("span");
-      text.textContent = documentLabel(d);
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "primary";
-      button.textContent = "下载";
-      button.addEventListener("click", function () { download(d); });
-      li.appendChild(text);
-      li.appendChild(document.createTextNode(" "));
-      li.appendChild(button);
-      element.appendChild(li);
+      element.appendChild(itemWithButton("doc", documentLabel(d), "下载", function () {
+        download(d);
+      }));
     });
   }
 
