@@ -165,21 +165,44 @@ async def test_twenty_messages_at_once_for_one_sender_are_serialised(
         assert isinstance(turn[-1], ActionExecuted) and turn[-1].action_name == "action_listen"
 
 
-def _rasa_upstreams(profile: Profile, skip: int) -> list[str]:
-    """The Rasa servers that served the chat turns logged by nginx after line ``skip``."""
-    lines = profile.log("nginx-access").splitlines()[skip:]
-    return re.findall(r"POST /webhooks/rest/webhook upstream=(\S+) ", "\n".join(lines))
+WEBHOOK_LINE = "POST /webhooks/rest/webhook upstream="
+LOG_WAIT_SECONDS = 5.0
+
+
+def _logged_turns(profile: Profile, at_least: int = 0) -> list[str]:
+    """The chat turns in nginx's access log, once ``at_least`` of them are written.
+
+    nginx writes a request's line after it has sent the answer, so a client that has its answer
+    can read the log before the line is there.
+    """
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    while True:
+        lines = [line for line in profile.log("nginx-access").splitlines() if WEBHOOK_LINE in line]
+        if len(lines) >= at_least or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+def _upstream(line: str) -> str:
+    """The Rasa server(s) nginx sent a logged turn to (a comma-separated list after a retry)."""
+    return line.split(WEBHOOK_LINE, 1)[1].split(" upstream_status=", 1)[0]
 
 
 def test_a_conversations_turns_go_to_one_rasa_server(profile: Profile) -> None:
+    time.sleep(0.5)  # the earlier tests' last lines are written
+    logged = len(_logged_turns(profile))
     servers_of: dict[str, set[str]] = {}
     for number in range(STICKY_CONVERSATIONS):
         sender = f"sticky-{number}-{uuid.uuid4().hex[:6]}"
         _healthy_answer(profile.say(sender, "你好"))  # the first turn: no token yet
-        skip = len(profile.log("nginx-access").splitlines())
+        logged += 1
+        first_of_rest = logged
         for text in ("审核要多久", "怎么解除停用", "谢谢"):
             _healthy_answer(profile.say(sender, text))
-        servers_of[sender] = set(_rasa_upstreams(profile, skip))
+            logged += 1
+        lines = _logged_turns(profile, at_least=logged)
+        assert len(lines) == logged, "nginx logged other chat turns meanwhile"
+        servers_of[sender] = {_upstream(line) for line in lines[first_of_rest:]}
         used = set().union(*servers_of.values())
         if number >= 1 and len(used) == len(RASA_PORTS):
             break
