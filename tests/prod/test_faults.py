@@ -255,9 +255,13 @@ async def test_a_wechat_message_retried_on_both_rasa_servers_is_handled_once(
     openid = f"oPOSBOT_prod_retry_{uuid.uuid4().hex[:8]}"
     statuses = [_wechat(profile, openid, "880000001", STATUS) for _ in range(WECHAT_RETRIES)]
     assert statuses == [200] * WECHAT_RETRIES
-    wechat_lines = [
-        line for line in profile.log("nginx-access").splitlines() if "/webhooks/wechat/" in line
-    ]
+    deadline = time.monotonic() + LOG_WAIT_SECONDS  # nginx logs a request after answering it
+    while True:
+        log = profile.log("nginx-access").splitlines()
+        wechat_lines = [line for line in log if "/webhooks/wechat/" in line]
+        if len(wechat_lines) >= WECHAT_RETRIES or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     for port in (BASE_PORT + 1, BASE_PORT + 2):  # the retries reached both Rasa processes
         assert any(f"upstream=127.0.0.1:{port}" in line for line in wechat_lines)
     # Turns of one sender are served in order: once the next message is answered, a duplicate
