@@ -304,7 +304,8 @@ class LinearIntentClassifier(CodeFingerprinted, GraphComponent, IntentClassifier
                 len(self._words.vocabulary_),
             ),
         )
-        scores = np.zeros((1, self._weights.shape[1]))
+        rows: list[np.ndarray] = []
+        values: list[np.ndarray] = []
         for terms, vocabulary, idf, offset in blocks:
             counts = Counter(vocabulary[term] for term in terms if term in vocabulary)
             if not counts:
@@ -314,9 +315,17 @@ class LinearIntentClassifier(CodeFingerprinted, GraphComponent, IntentClassifier
             data = (1.0 + np.log(frequencies)) * idf[indices]
             norm = np.sqrt(np.bincount(np.zeros(len(data), dtype=np.intp), weights=data * data))
             norm[norm == 0] = 1.0
-            for index, value in zip(indices + offset, data / norm[0], strict=True):
-                scores[0] += value * self._weights[index]
-        return scores
+            rows.append(indices + offset)
+            values.append(data / norm[0])
+        if not rows:
+            return np.zeros((1, self._weights.shape[1]))
+        # Each feature's row of weights times its value, the rows added one after the other:
+        # numpy sums pairwise only along the fast axis in memory, so a sum down the columns of
+        # a C-ordered array adds the rows in order, as scipy does.
+        terms = np.ascontiguousarray(
+            np.concatenate(values)[:, np.newaxis] * self._weights[np.concatenate(rows)]
+        )
+        return terms.sum(axis=0, keepdims=True)
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Sets the intent and the ranking of each message that has text."""
