@@ -87,6 +87,7 @@ def test_an_edit_is_live_in_the_widget_and_the_faq(content_bot, page, tmp_path: 
     page.click("nav.ops-nav a:has-text('回复内容')")
     page.wait_for_selector("#content:not([hidden])")
     assert page.evaluate("sessionStorage.getItem('posbot-ops-token')") == OPS_TOKEN
+    assert page.is_hidden("#login") and page.is_visible("#logout")
     assert page.get_attribute("nav.ops-nav a >> nth=0", "href") == "/ops"
     page.fill("#filter", "utter_review_time")
     card = page.locator('.content-item[data-name="utter_review_time"]')

@@ -70,3 +70,25 @@ def test_the_desk_page_refuses_a_wrong_token_and_sends_a_strict_csp(running_bot,
     page.wait_for_selector("#status >> text=令牌无效，请重新登录")
     assert page.locator("#after-hours li").count() == 0
     assert page.is_visible("#login")
+
+
+def test_one_agent_login_serves_the_desk_and_the_copilot_until_logout(running_bot, page):
+    bot, _ = running_bot
+    page.goto(f"{bot.url}/agent/")
+    page.click("#login button")  # an empty token is no login
+    assert page.is_visible("#login") and page.is_hidden("#logout")
+
+    page.fill("#token", AGENT_TOKEN)
+    page.click("#login button")
+    page.wait_for_selector("#logout", state="visible")
+    assert page.is_hidden("#login") and page.input_value("#token") == ""
+
+    page.goto(f"{bot.url}/copilot/")  # same tab: the copilot has the token
+    assert page.is_hidden("#login") and page.is_visible("#turn")
+
+    page.goto(f"{bot.url}/agent/")
+    page.click("#logout")
+    assert page.is_visible("#login") and page.is_hidden("#filter")
+    assert page.evaluate("window.sessionStorage.length") == 0
+    page.goto(f"{bot.url}/copilot/")
+    assert page.is_visible("#login") and page.is_hidden("#turn")

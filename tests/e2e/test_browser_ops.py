@@ -89,6 +89,7 @@ def test_login_read_dashboard_and_export(console_url: str, page: Any, tmp_path: 
     assert page.locator("nav.ops-nav a").nth(1).get_attribute("href") == "/ops/content"
     page.fill("#token", OPS_TOKEN)
     page.click("#login button")
+    assert page.is_hidden("#login") and page.is_visible("#logout")
     page.fill("#since", "2026-11-20")
     page.fill("#until", "2026-11-22")
     page.click("#range button")

@@ -1,21 +1,25 @@
 // The operators' content page: reply texts and operator facts, edited live (docs/content.md).
 (function () {
   "use strict";
-  var TOKEN_KEY = "posbot-ops-token"; // shared with the dashboard /ops
   var API = "/ops/content/api";
   var KIND_PATH = { response: "responses", fact: "facts" };
   var KIND_LABEL = { response: "回复", fact: "运营信息" };
-  var login = document.getElementById("login");
-  var tokenInput = document.getElementById("token");
-  var logout = document.getElementById("logout");
   var notice = document.getElementById("notice");
   var content = document.getElementById("content");
   var itemsBox = document.getElementById("items");
   var historyBox = document.getElementById("history");
   var filter = document.getElementById("filter");
   var items = [];
-
-  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  var session = window.posbotLogin({
+    key: "posbot-ops-token", // the dashboard's too: one login for both
+    refused: [401, 403],
+    shown: function (has) { content.hidden = !has; },
+    onLogin: function () {
+      notice.textContent = "";
+      refresh();
+    },
+    onLogout: function () { notice.textContent = "已退出。"; }
+  });
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -25,26 +29,17 @@
   }
 
   function call(method, path, body) {
-    var options = { method: method, headers: { Authorization: "Bearer " + token() } };
+    var options = { method: method, headers: {} };
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
-    return fetch(API + path, options).then(function (response) {
+    return session.fetch(API + path, options).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.status === 401 || response.status === 403) { showLogin(data.zh || "请重新登录。"); }
         if (!response.ok) { throw new Error(data.message || ("HTTP " + response.status)); }
         return data;
       });
     });
-  }
-
-  function showLogin(message) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    login.hidden = false;
-    logout.hidden = true;
-    content.hidden = true;
-    notice.textContent = message || "";
   }
 
   function card(item) {
@@ -123,25 +118,13 @@
   function refresh() {
     return Promise.all([call("GET", "/items"), call("GET", "/history")]).then(function (results) {
       items = results[0].items;
-      login.hidden = true;
-      logout.hidden = false;
-      content.hidden = false;
       render();
       renderHistory(results[1].edits);
     }).catch(function (failure) { notice.textContent = failure.message; });
   }
 
-  login.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var value = tokenInput.value.trim();
-    if (!value) { return; }
-    sessionStorage.setItem(TOKEN_KEY, value);
-    tokenInput.value = "";
-    notice.textContent = "";
-    refresh();
-  });
-  logout.addEventListener("click", function () { showLogin("已退出。"); });
   filter.addEventListener("input", render);
   document.getElementById("filter-form").addEventListener("submit", function (event) { event.preventDefault(); });
-  if (token()) { refresh(); }
+  session.update();
+  if (session.token()) { refresh(); }
 }());

@@ -1,12 +1,18 @@
 // Agent copilot page: every value is rendered with textContent.
 (function () {
   "use strict";
-  var TOKEN_KEY = "posbot.copilot.token";
   var $ = function (id) { return document.getElementById(id); };
   var callId = newCallId();
+  var session = window.posbotLogin({
+    key: "posbot.copilot.token", // the desk's too: one login for both pages
+    refusedMessage: "令牌无效，请重新登录",
+    shown: function (has) {
+      $("turn").hidden = !has;
+      $("call-label").textContent = "通话 " + callId;
+    }
+  });
 
   function newCallId() { return "call-" + Date.now().toString(36); }
-  function token() { return window.sessionStorage.getItem(TOKEN_KEY) || ""; }
 
   function list(element, items) {
     element.textContent = "";
@@ -49,25 +55,12 @@
     list($("transcript"), result.transcript);
   }
 
-  function loggedIn() {
-    $("login").hidden = !!token();
-    $("turn").hidden = !token();
-    $("call-label").textContent = "通话 " + callId;
-  }
-
-  $("login").addEventListener("submit", function (event) {
-    event.preventDefault();
-    window.sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    loggedIn();
-  });
-
   $("new-call").addEventListener("click", function () {
     callId = newCallId();
     ["intents", "steps", "transcript", "warnings"].forEach(function (id) { $(id).textContent = ""; });
     $("reply").textContent = "";
     $("case").textContent = "尚未识别到商户号/终端号/单号";
-    loggedIn();
+    session.update();
   });
 
   $("turn").addEventListener("submit", function (event) {
@@ -75,16 +68,11 @@
     var text = $("said").value.trim();
     if (!text) { return; }
     $("status").textContent = "分析中…";
-    fetch("/copilot/suggest", {
+    session.fetch("/copilot/suggest", {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token() },
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ call_id: callId, text: text })
     }).then(function (response) {
-      if (response.status === 401) {
-        window.sessionStorage.removeItem(TOKEN_KEY);
-        loggedIn();
-        throw new Error("令牌无效，请重新登录");
-      }
       if (!response.ok) { throw new Error("请求失败（" + response.status + "）"); }
       return response.json();
     }).then(function (result) {
@@ -102,5 +90,5 @@
     }
   });
 
-  loggedIn();
+  session.update();
 })();

@@ -3,29 +3,24 @@
 // token and saved as downloads (never shown inline). The token is the copilot's (one login).
 (function () {
   "use strict";
-  var TOKEN_KEY = "posbot.copilot.token";
   var $ = function (id) { return document.getElementById(id); };
-
-  function token() { return window.sessionStorage.getItem(TOKEN_KEY) || ""; }
-  function authorized() { return { headers: { "Authorization": "Bearer " + token() } }; }
-
-  function loggedIn() {
-    $("login").hidden = !!token();
-    $("filter").hidden = !token();
-  }
+  var session = window.posbotLogin({
+    key: "posbot.copilot.token",
+    refusedMessage: "令牌无效，请重新登录",
+    shown: function (has) { $("filter").hidden = !has; },
+    onLogin: refresh,
+    onLogout: function () {
+      ["waiting", "after-hours", "documents"].forEach(function (id) { $(id).textContent = ""; });
+    }
+  });
 
   function check(response) {
-    if (response.status === 401) {
-      window.sessionStorage.removeItem(TOKEN_KEY);
-      loggedIn();
-      throw new Error("令牌无效，请重新登录");
-    }
     if (!response.ok) { throw new Error("请求失败（" + response.status + "）"); }
     return response;
   }
 
   function get(path) {
-    return fetch(path, authorized()).then(check).then(function (response) { return response.json(); });
+    return session.fetch(path).then(check).then(function (response) { return response.json(); });
   }
 
   function list(element, items) {
@@ -54,9 +49,7 @@
 
   function markDone(r, button) {
     button.disabled = true;
-    var request = authorized();
-    request.method = "POST";
-    fetch("/agent/after-hours/" + encodeURIComponent(r.ticket_id) + "/done", request)
+    session.fetch("/agent/after-hours/" + encodeURIComponent(r.ticket_id) + "/done", { method: "POST" })
       .then(function (response) {
         if (response.status !== 409) { check(response); }  // 409: another agent did it
         refresh();
@@ -101,7 +94,7 @@
   }
 
   function download(d) {
-    fetch("/agent/documents/" + d.document_id, authorized()).then(check).then(function (response) {
+    session.fetch("/agent/documents/" + d.document_id).then(check).then(function (response) {
       return response.blob();
     }).then(function (blob) {
       var link = document.createElement("a");
@@ -136,12 +129,12 @@
   }
 
   function refreshDocuments() {
-    if (!token()) { return Promise.resolve(); }
+    if (!session.token()) { return Promise.resolve(); }
     return get(documentsUrl()).then(function (result) { showDocuments(result.documents || []); });
   }
 
   function refresh() {
-    if (!token()) { return; }
+    if (!session.token()) { return; }
     $("status").textContent = "加载中…";
     Promise.all([get("/agent/conversations"), get("/agent/after-hours"), refreshDocuments()])
       .then(function (results) {
@@ -154,24 +147,12 @@
       }).catch(function (error) { $("status").textContent = error.message; });
   }
 
-  $("login").addEventListener("submit", function (event) {
-    event.preventDefault();
-    window.sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    loggedIn();
-    refresh();
-  });
   $("filter").addEventListener("submit", function (event) {
     event.preventDefault();
     refreshDocuments().catch(function (error) { $("status").textContent = error.message; });
   });
   $("refresh").addEventListener("click", refresh);
-  $("logout").addEventListener("click", function () {
-    window.sessionStorage.removeItem(TOKEN_KEY);
-    ["waiting", "after-hours", "documents"].forEach(function (id) { $(id).textContent = ""; });
-    loggedIn();
-  });
 
-  loggedIn();
+  session.update();
   refresh();
 })();

@@ -1,8 +1,19 @@
 // Operators' console: every value is rendered with textContent; charts are SVG images.
 (function () {
   "use strict";
-  var TOKEN_KEY = "posbot-ops-token";
   var $ = function (id) { return document.getElementById(id); };
+  var session = window.posbotLogin({
+    key: "posbot-ops-token", // the content page's too: one login for both
+    refused: [401, 403],
+    refusedMessage: "令牌无效或无运营权限，请重新登录",
+    shown: function (has) { $("range").hidden = !has; },
+    onLogin: load,
+    onLogout: function () {
+      $("figures").textContent = "";
+      $("summary").hidden = true;
+      status("");
+    }
+  });
   var SUMMARY = [
     ["volume", "conversations", "会话数"],
     ["volume", "messages", "消息数"],
@@ -15,7 +26,6 @@
     ["satisfaction", "mean_score", "人工服务满意度（1–5）"]
   ];
 
-  function token() { return window.sessionStorage.getItem(TOKEN_KEY) || ""; }
   function status(text) { $("status").textContent = text; }
   function shown(key, value) {
     return /(_rate|^share)$/.test(key) ? (Math.round(value * 1000) / 10) + "%" : String(value);
@@ -27,20 +37,8 @@
     return parts.length ? "?" + parts.join("&") : "";
   }
 
-  function loggedIn() {
-    var has = !!token();
-    $("login").hidden = has;
-    $("range").hidden = !has;
-    $("logout").hidden = !has;
-  }
-
   function request(path) {
-    return window.fetch(path, { headers: { Authorization: "Bearer " + token() } }).then(function (reply) {
-      if (reply.status === 401 || reply.status === 403) {
-        window.sessionStorage.removeItem(TOKEN_KEY);
-        loggedIn();
-        throw new Error("令牌无效或无运营权限，请重新登录");
-      }
+    return session.fetch(path).then(function (reply) {
       if (!reply.ok) {
         return reply.json().then(function (body) { throw new Error(body.error || ("HTTP " + reply.status)); },
           function () { throw new Error("HTTP " + reply.status); });
@@ -134,7 +132,7 @@
   // Only the latest request's answer is shown (an earlier one may arrive after it).
   var latest = 0;
   function load() {
-    if (!token()) { return; }
+    if (!session.token()) { return; }
     var mine = ++latest;
     status("加载中…");
     request("/ops/api/dashboard" + query()).then(function (reply) { return reply.json(); })
@@ -142,21 +140,7 @@
       .catch(function (error) { if (mine === latest) { status(error.message); } });
   }
 
-  $("login").addEventListener("submit", function (event) {
-    event.preventDefault();
-    window.sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    loggedIn();
-    load();
-  });
-  $("logout").addEventListener("click", function () {
-    window.sessionStorage.removeItem(TOKEN_KEY);
-    $("figures").textContent = "";
-    $("summary").hidden = true;
-    status("");
-    loggedIn();
-  });
   $("range").addEventListener("submit", function (event) { event.preventDefault(); load(); });
-  loggedIn();
+  session.update();
   load();
 }());
