@@ -165,7 +165,9 @@ def _mutants(event: dict) -> list:
             {**event, "text": 12},
         ]
     if event["event"] == "action":
-        changed.append({**event, "confidence": "high"})
+        # Booleans are no numbers in JSON Schema (Python's bool is an int).
+        changed += [{**event, "confidence": "high"}, {**event, "confidence": True}]
+        changed += [{**event, "timestamp": False}, {**event, "timestamp": 1.0}]
     return changed
 
 
@@ -193,12 +195,23 @@ def _results() -> list:
     return results
 
 
-def test_events_checked_by_type_agree_with_the_full_schema():
+def _jsonschema_class(schema):
+    from jsonschema.validators import validator_for
+
+    return validator_for(schema)
+
+
+@pytest.mark.parametrize(
+    "validator_class",
+    [_jsonschema_class, lambda _schema: speedups.CompiledSchema],
+    ids=["jsonschema", "compiled"],
+)
+def test_events_checked_by_type_agree_with_the_full_schema(validator_class):
     from jsonschema.validators import validator_for
 
     schema = RemoteAction.action_response_format_spec()
     full = validator_for(schema)(schema)
-    by_type = speedups.EventsByType.of(schema, validator_for(schema))
+    by_type = speedups.EventsByType.of(schema, validator_class(schema))
     assert by_type is not None  # Rasa's schema has the shape the shortcut relies on
     assert len(by_type.branches) == 23
 
