@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -42,7 +43,7 @@ from load.bench.figures import (
     turn_medians,
 )
 from load.bench.report import render
-from load.bench.script import CONVERSATION, load
+from load.bench.script import CONVERSATION, Run, load
 from load.merchants import load_merchants
 from load.servers import MODEL, ROOT
 
@@ -51,6 +52,8 @@ SENDERS: Final = (10, 20)
 # 12 conversations of 5 turns per sender: 600 and 1200 turns, several seconds per run (4 gave
 # runs of 1.5 s whose turns per second swung by ±15 % from run to run).
 REPEATS: Final = 12
+#: Runs per profile and sender count, taken in turns with the other profile's.
+BLOCKS: Final = 2
 CURVE_TURNS: Final = 400
 WARM_UP_SENDERS: Final = 4
 PROD_BASE_PORT: Final = 5470  # nginx; the profile takes base..base+12
@@ -93,39 +96,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def block_plan(names: Sequence[str], repeats: int) -> list[tuple[str, int]]:
+    """The load runs of one sender count: (profile, conversations per sender), each profile
+    in :data:`BLOCKS` runs (fewer when ``repeats`` is smaller), in the order A B B A ...
+
+    The machine's speed drifts by ±20 % within minutes on a shared host; runs of the profiles
+    taken in turns meet the same drift, so their ratio does not depend on which ran first.
+    """
+    blocks = min(BLOCKS, repeats)
+    sizes = [repeats // blocks + (1 if block < repeats % blocks else 0) for block in range(blocks)]
+    plan: list[tuple[str, int]] = []
+    for block, size in enumerate(sizes):
+        order = list(names) if block % 2 == 0 else list(reversed(names))
+        plan.extend((name, size) for name in order)
+    return plan
+
+
+def _merged(runs: Sequence[Run]) -> Run:
+    """The turns of ``runs`` as one run (their wall-clock times added)."""
+    return Run(
+        turns=[turn for run in runs for turn in run.turns],
+        seconds=sum(run.seconds for run in runs),
+    )
+
+
 def measure(
-    name: str, started: profiles.Started, senders: Sequence[int], args: argparse.Namespace
-) -> dict[str, Any]:
-    """Warm-up, the load runs and the conversation-length curve against one profile."""
-    webhook = started.url + WEBHOOK
+    started: dict[str, profiles.Started], senders: Sequence[int], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Warm-up, the load runs and the conversation-length curve against the started profiles,
+    the profiles' runs taken in turns (:func:`block_plan`)."""
     merchants = load_merchants(max(senders) + args.curve_conversations)
-    asyncio.run(load(webhook, merchants[:WARM_UP_SENDERS], 1, f"{name}-warm"))
-    # Steady state: what a profile does once after starting (the notification worker imports
-    # its libraries for about a CPU second) is not counted against the turns.
-    waited = settle(started.pids)
-    print(f"bench: {name} idle after {waited:.1f} s", flush=True)
-    runs: dict[str, Any] = {}
+    for name, profile in started.items():
+        asyncio.run(load(profile.url + WEBHOOK, merchants[:WARM_UP_SENDERS], 1, f"{name}-warm"))
+    for name, profile in started.items():
+        # Steady state: what a profile does once after starting (the notification worker
+        # imports its libraries for about a CPU second) is not counted against the turns.
+        waited = settle(profile.pids)
+        print(f"bench: {name} idle after {waited:.1f} s", flush=True)
+    runs: dict[str, dict[str, Any]] = {name: {} for name in started}
     for count in senders:
-        pids = started.pids()
-        before = cpu_seconds(pids)
-        run = asyncio.run(load(webhook, merchants[:count], args.repeats, f"{name}-{count}"))
-        after = cpu_seconds(started.pids() | pids)
-        figures = run_figures(run)
-        figures["cpu_ms_per_turn"] = spent(before, after) * 1000 / max(1, figures["turns"])
-        figures["problems"] = run.problems
-        runs[str(count)] = figures
-        print(
-            f"bench: {name}, {count} senders: {figures['turns']} turns, "
-            f"{figures['turns_per_second']:.1f}/s, p50/p95 {figures.get('p50_ms', 0):.0f}/"
-            f"{figures.get('p95_ms', 0):.0f} ms, {figures['errors']} errors, "
-            f"{figures['cpu_ms_per_turn']:.1f} CPU ms/turn",
-            flush=True,
-        )
+        done: dict[str, list[Run]] = {name: [] for name in started}
+        cpu: dict[str, float] = dict.fromkeys(started, 0.0)
+        for block, (name, repeats) in enumerate(block_plan(list(started), args.repeats)):
+            profile = started[name]
+            pids = profile.pids()
+            before = cpu_seconds(pids)
+            webhook = profile.url + WEBHOOK
+            tag = f"{name}-{count}-{block}"
+            done[name].append(asyncio.run(load(webhook, merchants[:count], repeats, tag)))
+            cpu[name] += spent(before, cpu_seconds(profile.pids() | pids))
+        for name, blocks in done.items():
+            run = _merged(blocks)
+            figures: dict[str, Any] = dict(run_figures(run))
+            figures["cpu_ms_per_turn"] = cpu[name] * 1000 / max(1, figures["turns"])
+            figures["problems"] = run.problems
+            figures["blocks"] = len(blocks)
+            runs[name][str(count)] = figures
+            print(
+                f"bench: {name}, {count} senders: {figures['turns']} turns in {len(blocks)} "
+                f"runs, {figures['turns_per_second']:.1f}/s, p50/p95 "
+                f"{figures.get('p50_ms', 0):.0f}/{figures.get('p95_ms', 0):.0f} ms, "
+                f"{figures['errors']} errors, {figures['cpu_ms_per_turn']:.1f} CPU ms/turn",
+                flush=True,
+            )
     repeats = -(-args.curve_turns // len(CONVERSATION))
-    curves = [
-        asyncio.run(load(webhook, [merchant], repeats, f"{name}-curve-{number}"))
-        for number, merchant in enumerate(merchants[-args.curve_conversations :], start=1)
-    ]
+    curves: dict[str, list[Run]] = {name: [] for name in started}
+    for number, merchant in enumerate(merchants[-args.curve_conversations :], start=1):
+        order = list(started) if number % 2 else list(reversed(started))
+        for name in order:
+            tag = f"{name}-curve-{number}"
+            curves[name].append(
+                asyncio.run(load(started[name].url + WEBHOOK, [merchant], repeats, tag))
+            )
+    return {name: _curve(name, runs[name], curves[name], args) for name in started}
+
+
+def _curve(
+    name: str, runs: dict[str, Any], curves: list[Run], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One profile's figures: its load runs and its conversation-length curve."""
     conversations = [
         [turn.seconds * 1000 for turn in sorted(curve.turns, key=lambda t: t.number)][
             : args.curve_turns
@@ -204,29 +253,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         "skipped": {},
     }
     failed = False
-    for name, title, description, start in _profiles(args, max(senders) + args.curve_conversations):
-        if name == PROD and args.skip_prod:
-            results["skipped"][name] = "--skip-prod"
-            continue
-        workdir = WORK_DIR / name
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-        print(f"bench: starting the {title}", flush=True)
-        try:
-            with start() as started:
-                measured = measure(name, started, senders, args)
-        except profiles.Unavailable as error:
-            print(f"bench: production profile skipped: {error}", flush=True)
-            results["skipped"][name] = str(error)
-            continue
-        except runtime.BotStartError as error:
-            print(f"bench: the {title} did not start: {error}", flush=True)
-            results["skipped"][name] = f"did not start ({str(error).splitlines()[0]})"
-            failed = True
-            continue
-        results["profiles"][name] = {"title": title, "description": description, **measured}
-        failed = failed or measured["curve_errors"] > 0
-        failed = failed or any(run["errors"] for run in measured["runs"].values())
+    titles: dict[str, tuple[str, str]] = {}
+    with contextlib.ExitStack() as stack:
+        started: dict[str, profiles.Started] = {}
+        for name, title, description, start in _profiles(
+            args, max(senders) + args.curve_conversations
+        ):
+            if name == PROD and args.skip_prod:
+                results["skipped"][name] = "--skip-prod"
+                continue
+            workdir = WORK_DIR / name
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+            print(f"bench: starting the {title}", flush=True)
+            try:
+                started[name] = stack.enter_context(start())
+            except profiles.Unavailable as error:
+                print(f"bench: production profile skipped: {error}", flush=True)
+                results["skipped"][name] = str(error)
+                continue
+            except runtime.BotStartError as error:
+                print(f"bench: the {title} did not start: {error}", flush=True)
+                results["skipped"][name] = f"did not start ({str(error).splitlines()[0]})"
+                failed = True
+                continue
+            titles[name] = (title, description)
+        measured = measure(started, senders, args) if started else {}
+    for name, figures in measured.items():
+        title, description = titles[name]
+        results["profiles"][name] = {"title": title, "description": description, **figures}
+        failed = failed or figures["curve_errors"] > 0
+        failed = failed or any(run["errors"] for run in figures["runs"].values())
     results["load_after"] = f"{os.getloadavg()[0]:.1f}"
     results["ratios"] = ratios(results["profiles"], senders)
     write_reports(results, args.out)

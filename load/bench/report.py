@@ -35,7 +35,10 @@ def render(results: Mapping[str, Any]) -> str:
         "",
         f"Load script: N senders at once, back to back (no pause), each holding one "
         f"conversation of the five-turn script ({steps}) repeated {results['repeats']} times "
-        "with its own merchant, on 127.0.0.1. A turn is an error unless it is an HTTP 200 "
+        "with its own merchant, on 127.0.0.1. Both profiles run at once and take turns: "
+        "each sender count is run in blocks, single, prod, prod, single (the idle profile "
+        "waits), so both meet the same drift of the machine's speed. "
+        "A turn is an error unless it is an HTTP 200 "
         "with a text reply (the verification turn must show the merchant's application). "
         "CPU ms/turn: CPU time of every process of the profile (and, for the production "
         "profile, its PostgreSQL backends; Redis is shared and not counted) over the turns.",

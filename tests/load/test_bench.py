@@ -186,3 +186,16 @@ def test_the_bench_refuses_counts_below_one(option, capsys):
         main([option, "0", "--skip-prod"])
     assert exit_info.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_the_profiles_runs_are_taken_in_turns_a_b_b_a():
+    from load.bench.__main__ import block_plan
+
+    assert block_plan(["single", "prod"], 12) == [
+        ("single", 6), ("prod", 6), ("prod", 6), ("single", 6),
+    ]  # fmt: skip
+    assert block_plan(["single", "prod"], 5) == [
+        ("single", 3), ("prod", 3), ("prod", 2), ("single", 2),
+    ]  # fmt: skip
+    assert block_plan(["single", "prod"], 1) == [("single", 1), ("prod", 1)]
+    assert block_plan(["single"], 12) == [("single", 6), ("single", 6)]
