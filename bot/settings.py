@@ -63,6 +63,8 @@ PRODUCTION_REDIS_URL: Final = "redis://127.0.0.1:6379/1"
 WECHAT_CALLBACK_SECONDS: Final = 5.0
 _HIDDEN: Final = "(value not shown)"
 _URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+#: A routing hint in session tokens (POSBOT_SESSION_ROUTE): what nginx's map matches.
+SESSION_ROUTE_PATTERN: Final = re.compile(r"[a-z0-9]{1,16}\Z")
 _REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 _RATE_UNITS: Final = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 ALWAYS_OPEN: Final = "always"
@@ -163,6 +165,12 @@ def _text(text: str) -> str:
 
 
 def _optional_text(text: str) -> str | None:
+    return text
+
+
+def _session_route(text: str) -> str:
+    if not SESSION_ROUTE_PATTERN.match(text):
+        raise ValueError("1-16 lower-case letters and digits")
     return text
 
 
@@ -374,6 +382,15 @@ SESSION_SECRET: Final = Setting(
     _text,
     "generated into `var/session_secret` (0600) on first start",
     sensitive=True,
+)
+SESSION_ROUTE: Final = Setting(
+    "POSBOT_SESSION_ROUTE",
+    "",
+    "routing hint this Rasa server puts in the session tokens it issues, so that the load "
+    "balancer keeps a conversation on the server that started it; the production profile "
+    "gives each Rasa server its own (`r1`, `r2`…)",
+    _session_route,
+    "(none: tokens without a hint)",
 )
 ACTIONS_SECRET: Final = Setting(
     "POSBOT_ACTIONS_SECRET",
@@ -701,6 +718,7 @@ SETTINGS: Final[Mapping[str, Setting[Any]]] = {
     "holiday_file": HOLIDAY_FILE,
     "response_codes": RESPONSE_CODES,
     "session_secret": SESSION_SECRET,
+    "session_route": SESSION_ROUTE,
     "actions_secret": ACTIONS_SECRET,
     "actions_host": ACTIONS_HOST,
     "rate_limit": RATE_LIMIT,
@@ -751,6 +769,7 @@ class Settings:
     holiday_file: Path
     response_codes: Path
     session_secret: str = field(repr=False)
+    session_route: str
     actions_secret: str = field(repr=False)
     actions_host: str
     rate_limit: RateLimit | None

@@ -39,20 +39,27 @@ ACTION_UNAVAILABLE_BODY: Final = json.dumps(
 )
 TEMP_DIRS: Final = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 WORKER_USER: Final = "nobody"
-#: How nginx picks the Rasa server of a turn: by the conversation (a REST conversation's
-#: session token, a WeChat callback's ``openid``), on a consistent-hash ring, so a
-#: conversation's turns go to the same server while it is up. That server then knows the
-#: conversation is as it left it (the lock's previous hold was its own,
-#: ``bot.store.lock_context``) and skips the tracker store's round trip, the new rows and their
-#: replay: 0.914 of the CPU per turn of ``least_conn`` (fewer turns in progress), which sent
-#: about half of the turns to the other server (paired runs, medians: 8 blocks of 600 turns at
-#: 20 senders; 0.927 over 10 blocks at 10 senders). A request without either (a conversation's
-#: first turn, the other routes) goes round robin; when the server is down or failing, the
-#: conversation moves to the next one on the ring (nginx marks it failed for
-#: ``fail_timeout``), and a hung one is killed and restarted by the supervisor
-#: (``bot.prod.supervisor.LIVENESS_FAILURES``). The key is only a routing hint: a client
-#: choosing it picks a server for its own requests, which the rate limit still counts.
+#: How nginx picks the Rasa server of a turn: by the conversation, so that its turns go to the
+#: same server while it is up. That server then knows the conversation is as it left it (the
+#: lock's previous hold was its own, ``bot.store.lock_context``) and skips the tracker store's
+#: round trip, the new rows and their replay: 0.914 of the CPU per turn of ``least_conn``,
+#: which sent about half of the turns to the other server (paired runs, medians: 8 blocks of
+#: 600 turns at 20 senders; 0.927 over 10 blocks at 10 senders).
+#:
+#: A REST conversation's session token starts with the routing hint of the server that
+#: started it (``r1.<hmac>``, ``POSBOT_SESSION_ROUTE``): nginx maps the hint to that server's
+#: own upstream, where the other servers are backups. Its first turn (no token yet) goes round
+#: robin, so conversations are spread evenly: hashing the token put 63 % of the bench's 10
+#: conversations on one server. A WeChat callback (no token; its ``openid``) and a token
+#: without a known hint go by a consistent hash of both. When a server is down or failing, its
+#: conversations move to another (nginx marks it failed for ``fail_timeout``), and a hung one
+#: is killed and restarted by the supervisor (``bot.prod.supervisor.LIVENESS_FAILURES``). A
+#: client that changes the hint or the key only picks a server for its own requests, which the
+#: rate limit still counts.
 CONVERSATION_BALANCE: Final = "hash $http_x_posbot_session$arg_openid consistent"
+#: The nginx variable naming the upstream of a turn (``rasa_upstream_map``).
+RASA_UPSTREAM_VARIABLE: Final = "$posbot_rasa"
+RASA_SERVERS: Final = "rasa_servers"
 #: Idle connections nginx keeps to the Rasa servers, and for how long (see ``_upstream``).
 KEPT_CONNECTIONS: Final = 32
 KEEPALIVE_SECONDS: Final = 2
@@ -107,6 +114,34 @@ def _upstream(name: str, servers: tuple[str, ...], balance: str = "", keep: bool
         else ""
     )
     return f"  upstream {name} {{\n{method}{lines}{kept}  }}\n"
+
+
+def rasa_route(index: int) -> str:
+    """The routing hint of the Rasa server ``index`` (0-based) of the profile."""
+    return f"r{index + 1}"
+
+
+def _route_upstream(index: int, servers: tuple[str, ...]) -> str:
+    """The upstream of the conversations that server ``index`` started: it, the others as
+    backups (used only while it is down or failing)."""
+    lines = "".join(
+        f"    server {address} max_fails=1 fail_timeout=5s{'' if i == index else ' backup'};\n"
+        for i, address in enumerate(servers)
+    )
+    kept = f"    keepalive {KEPT_CONNECTIONS};\n    keepalive_timeout {KEEPALIVE_SECONDS}s;\n"
+    return f"  upstream {RASA_SERVERS}_{rasa_route(index)} {{\n{lines}{kept}  }}\n"
+
+
+def rasa_upstream_map(servers: tuple[str, ...]) -> str:
+    """nginx's map from a session token's routing hint to the upstream of its server."""
+    routes = "".join(
+        f'    "~^{rasa_route(i)}\\." {RASA_SERVERS}_{rasa_route(i)};\n' for i in range(len(servers))
+    )
+    return (
+        f"  map $http_x_posbot_session {RASA_UPSTREAM_VARIABLE} {{\n"
+        f"    default {RASA_SERVERS};\n{routes}  }}\n"
+        + "".join(_route_upstream(i, servers) for i in range(len(servers)))
+    )
 
 
 def _nginx_string(text: str) -> str:
@@ -210,10 +245,12 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"  client_body_buffer_size {MAX_BODY};\n"
         f"{temp}"
         f"{limit_http}"
-        # The Rasa servers: by conversation (CONVERSATION_BALANCE). The action servers: round
+        # The Rasa servers: by conversation (CONVERSATION_BALANCE, the map of routing hints).
+        # The action servers: round
         # robin; under least_conn, after both had failed (hung action servers), the fault
         # test's next turn got an instant 502 in one CI run of four.
-        f"{_upstream('rasa_servers', rasa, CONVERSATION_BALANCE, keep=True)}"
+        f"{_upstream(RASA_SERVERS, rasa, CONVERSATION_BALANCE, keep=True)}"
+        f"{rasa_upstream_map(rasa)}"
         f"{_upstream('action_servers', actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"
@@ -221,13 +258,13 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         # Every public route is limited per client address, except WeChat's signed callbacks
         # (they all come from WeChat's servers).
         "    location / {\n"
-        "      proxy_pass http://rasa_servers;\n"
+        f"      proxy_pass http://{RASA_UPSTREAM_VARIABLE};\n"
         f"{proxy_common}"
         f"{limit_location}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "    }\n"
         "    location /webhooks/wechat/ {\n"
-        "      proxy_pass http://rasa_servers;\n"
+        f"      proxy_pass http://{RASA_UPSTREAM_VARIABLE};\n"
         f"{proxy_common}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"
         "    }\n"
@@ -235,7 +272,7 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         # No Rasa server answered (both down, or the one holding the request died): the
         # chat clients still get the polite reply. The servers' own 4xx/5xx pass through.
         "    location = /webhooks/rest/webhook {\n"
-        "      proxy_pass http://rasa_servers;\n"
+        f"      proxy_pass http://{RASA_UPSTREAM_VARIABLE};\n"
         f"{proxy_common}"
         f"{limit_location}"
         f"      proxy_read_timeout {RASA_READ_TIMEOUT_SECONDS}s;\n"

@@ -24,9 +24,16 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from bot import runtime
-from bot.prod.config_files import nginx_command
+from bot.prod.config_files import nginx_command, rasa_route
 from bot.prod.settings import HOST, ProdSettings
-from bot.settings import DB_URL, RATE_LIMIT, REDIS_URL, TRACKER_URL, TRUSTED_PROXIES
+from bot.settings import (
+    DB_URL,
+    RATE_LIMIT,
+    REDIS_URL,
+    SESSION_ROUTE,
+    TRACKER_URL,
+    TRUSTED_PROXIES,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +149,9 @@ def children(settings: ProdSettings, wrap: runtime.Wrapper | None = None) -> lis
     ]  # fmt: skip
     specs += [
         # The same launcher as `posbot serve` (Rasa's CLI with bot.speedups), loopback only.
+        # Each with its routing hint in the session tokens it issues (nginx's map).
         runtime.ProcessSpec(
-            name=f"rasa-{i + 1}", tier=runtime.RASA, env=env,
+            name=f"rasa-{i + 1}", tier=runtime.RASA, env={**env, SESSION_ROUTE.env: rasa_route(i)},
             command=tuple(runtime.rasa_server_command(
                 settings.model, p, settings.endpoints_file, ["--interface", HOST]
             )),

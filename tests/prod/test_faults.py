@@ -203,6 +203,9 @@ def test_a_conversations_turns_go_to_one_rasa_server(profile: Profile) -> None:
         lines = _logged_turns(profile, at_least=logged)
         assert len(lines) == logged, "nginx logged other chat turns meanwhile"
         servers_of[sender] = {_upstream(line) for line in lines[first_of_rest:]}
+        # The server is the one whose routing hint the token carries (r1: the first).
+        hint, _, _ = profile.tokens[sender].partition(".")
+        assert servers_of[sender] == {f"127.0.0.1:{RASA_PORTS[int(hint[1:]) - 1]}"}, hint
         used = set().union(*servers_of.values())
         if number >= 1 and len(used) == len(RASA_PORTS):
             break

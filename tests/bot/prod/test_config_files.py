@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.prod.config_files import CONVERSATION_BALANCE, nginx_config
+from bot.prod.config_files import CONVERSATION_BALANCE, nginx_config, rasa_route
 from bot.prod.settings import ProdSettings
 
 
@@ -30,3 +30,30 @@ def test_a_conversation_keeps_its_rasa_server_on_kept_connections(tmp_path: Path
     assert kept == ["keepalive 32;", "keepalive_timeout 2s;"]  # less than Sanic's 5 s
     assert "keepalive" not in actions
     assert config.count('proxy_set_header Connection "";') == config.count("proxy_pass ")
+
+
+def test_a_token_s_routing_hint_picks_the_server_that_started_the_conversation(
+    tmp_path: Path,
+) -> None:
+    settings = ProdSettings(state_dir=tmp_path)
+    config = nginx_config(settings, None)
+    routes = re.search(r"map \$http_x_posbot_session \$posbot_rasa \{\n(.*?)\n  \}", config, re.S)
+    assert routes is not None
+    assert routes[1].splitlines() == [
+        "    default rasa_servers;",
+        '    "~^r1\\." rasa_servers_r1;',
+        '    "~^r2\\." rasa_servers_r2;',
+    ]
+    for index, route in enumerate(("r1", "r2")):
+        assert rasa_route(index) == route
+        body = _upstream(config, f"rasa_servers_{route}")
+        servers = re.findall(r"server 127\.0\.0\.1:(\d+) max_fails=1 fail_timeout=5s(.*);", body)
+        # Its own server first in line, the other one only while it is down or failing.
+        assert [(int(port), flag) for port, flag in servers] == [
+            (port, "" if number == index else " backup")
+            for number, port in enumerate(settings.rasa_ports)
+        ]
+        assert "hash" not in body and "keepalive 32;" in body
+    # Every route to the Rasa servers goes through the map.
+    assert config.count("proxy_pass http://$posbot_rasa;") == 3
+    assert "proxy_pass http://rasa_servers" not in config

@@ -97,3 +97,17 @@ def test_a_child_that_never_answered_is_still_starting(
 
 def test_nothing_listening_does_not_answer() -> None:
     assert answers(URL, timeout=1) is False
+
+
+def test_each_rasa_server_issues_tokens_with_its_own_routing_hint(tmp_path: Path) -> None:
+    from bot.prod import supervisor
+
+    started = supervisor.children(ProdSettings(state_dir=tmp_path), wrap=lambda spec: spec)
+    hints = {
+        child.spec.name: child.spec.env.get("POSBOT_SESSION_ROUTE")
+        for child in started
+        if child.spec.tier == runtime.RASA
+    }
+    assert hints == {"rasa-1": "r1", "rasa-2": "r2"}
+    others = [child for child in started if child.spec.tier != runtime.RASA]
+    assert others and all("POSBOT_SESSION_ROUTE" not in child.spec.env for child in others)
