@@ -117,6 +117,8 @@ def test_readdress_nginx_points_each_upstream_at_its_host():
     config = nginx_config(ProdSettings(base_port=8080), None)
     moved = readdress_nginx(config, {8081: "10.0.0.1", 8082: "10.0.0.2", 8091: "10.0.0.3"})
     assert "server 10.0.0.1:8081 max_fails" in moved
+    # In every upstream it is in: the shared one and the two of the routing hints.
+    assert moved.count("server 10.0.0.1:8081 max_fails") == 3 and "127.0.0.1:8081" not in moved
     assert "server 10.0.0.3:8091 max_fails" in moved
     assert "server 127.0.0.1:8092 max_fails" in moved  # not asked to move
     assert "listen 127.0.0.1:8080;" in moved  # nginx itself stays behind its relay
