@@ -130,7 +130,8 @@ def render_bench_targets(path: Path) -> str:
         end += 1
     heading = (
         f"_Newest `make bench` ({stamp['date']}, commit {stamp['commit']}, {stamp['cores']} "
-        "cores; one run, figures move by about 10 % from run to run):_"
+        "cores; one run: a profile's turns per second moves by up to 20 % from run to run on "
+        "this shared machine, the ratios less, as the profiles take turns):_"
     )
     return "\n".join([heading, "", *lines[start:end], ""])
 
