@@ -95,7 +95,13 @@ def endpoints(settings: ProdSettings, actions_secret: str) -> dict:
     }
 
 
-def _upstream(name: str, servers: tuple[str, ...], balance: str = "", keep: bool = False) -> str:
+def _upstream(
+    name: str,
+    servers: tuple[str, ...],
+    balance: str = "",
+    keep: bool = False,
+    primary: int | None = None,
+) -> str:
     # ``keep``: idle connections are kept for 2 s, less than the 5 s after which a Sanic server
     # closes an idle connection, so nginx never sends on a connection the server is closing.
     # A connection per turn cost nginx and the Rasa servers about 1.5 ms of CPU per turn, a
@@ -106,8 +112,13 @@ def _upstream(name: str, servers: tuple[str, ...], balance: str = "", keep: bool
     # process's listening socket closes with its last thread, after its main thread has
     # exited, and a connection made in between is queued and then reset. The action
     # servers gained nothing measurable from kept connections and get one per call.
+    # ``primary``: only that server takes requests while it is up, the others are backups.
     method = f"    {balance};\n" if balance else ""  # round robin without
-    lines = "".join(f"    server {address} max_fails=1 fail_timeout=5s;\n" for address in servers)
+    lines = "".join(
+        f"    server {address} max_fails=1 fail_timeout=5s"
+        f"{' backup' if primary is not None and index != primary else ''};\n"
+        for index, address in enumerate(servers)
+    )
     kept = (
         f"    keepalive {KEPT_CONNECTIONS};\n    keepalive_timeout {KEEPALIVE_SECONDS}s;\n"
         if keep
@@ -121,17 +132,6 @@ def rasa_route(index: int) -> str:
     return f"r{index + 1}"
 
 
-def _route_upstream(index: int, servers: tuple[str, ...]) -> str:
-    """The upstream of the conversations that server ``index`` started: it, the others as
-    backups (used only while it is down or failing)."""
-    lines = "".join(
-        f"    server {address} max_fails=1 fail_timeout=5s{'' if i == index else ' backup'};\n"
-        for i, address in enumerate(servers)
-    )
-    kept = f"    keepalive {KEPT_CONNECTIONS};\n    keepalive_timeout {KEEPALIVE_SECONDS}s;\n"
-    return f"  upstream {RASA_SERVERS}_{rasa_route(index)} {{\n{lines}{kept}  }}\n"
-
-
 def rasa_upstream_map(servers: tuple[str, ...]) -> str:
     """nginx's map from a session token's routing hint to the upstream of its server."""
     routes = "".join(
@@ -140,7 +140,11 @@ def rasa_upstream_map(servers: tuple[str, ...]) -> str:
     return (
         f"  map $http_x_posbot_session {RASA_UPSTREAM_VARIABLE} {{\n"
         f"    default {RASA_SERVERS};\n{routes}  }}\n"
-        + "".join(_route_upstream(i, servers) for i in range(len(servers)))
+        # The conversations server i started: it, the others only while it is down or failing.
+        + "".join(
+            _upstream(f"{RASA_SERVERS}_{rasa_route(i)}", servers, keep=True, primary=i)
+            for i in range(len(servers))
+        )
     )
 
 
