@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from bot.channels.ops import OpsConsoleInput
-from bot.prod.config_files import nginx_config
+from bot.prod.config_files import RASA_UPSTREAM_VARIABLE, nginx_config
 from bot.prod.settings import ProdSettings
 from tests.conftest import ROOT
 
@@ -26,4 +26,4 @@ def test_production_nginx_passes_ops_to_the_rasa_servers(tmp_path: Path) -> None
     # No location of its own: /ops and /ops/api/... fall to "location /", the Rasa servers.
     assert [p for _, p in prefixes if "/ops".startswith(p) or p.startswith("/ops")] == ["/"]
     block = public.split("    location / {\n")[1].split("    }\n")[0]
-    assert "proxy_pass http://rasa_servers;" in block
+    assert f"proxy_pass http://{RASA_UPSTREAM_VARIABLE};" in block  # the Rasa servers (map)
