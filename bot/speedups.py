@@ -101,7 +101,8 @@ class EventsByType:
         for event in events:
             if not self.shared.is_valid(event):
                 return False
-            branch = self.branches.get(event[EVENT])
+            name = event[EVENT]
+            branch = self.branches.get(name) if isinstance(name, str) else None
             if branch is None or not branch.is_valid(event):
                 return False
         return True

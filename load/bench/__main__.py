@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _in_turns(names: Sequence[str], index: int) -> list[str]:
+    """The profiles in the order of run ``index``: A B, then B A, and so on."""
+    return list(names) if index % 2 == 0 else list(reversed(names))
+
+
 def block_plan(names: Sequence[str], repeats: int) -> list[tuple[str, int]]:
     """The load runs of one sender count: (profile, conversations per sender), each profile
     in :data:`BLOCKS` runs (fewer when ``repeats`` is smaller), in the order A B B A ...
@@ -107,8 +112,7 @@ def block_plan(names: Sequence[str], repeats: int) -> list[tuple[str, int]]:
     sizes = [repeats // blocks + (1 if block < repeats % blocks else 0) for block in range(blocks)]
     plan: list[tuple[str, int]] = []
     for block, size in enumerate(sizes):
-        order = list(names) if block % 2 == 0 else list(reversed(names))
-        plan.extend((name, size) for name in order)
+        plan.extend((name, size) for name in _in_turns(names, block))
     return plan
 
 
@@ -161,17 +165,16 @@ def measure(
             )
     repeats = -(-args.curve_turns // len(CONVERSATION))
     curves: dict[str, list[Run]] = {name: [] for name in started}
-    for number, merchant in enumerate(merchants[-args.curve_conversations :], start=1):
-        order = list(started) if number % 2 else list(reversed(started))
-        for name in order:
-            tag = f"{name}-curve-{number}"
+    for number, merchant in enumerate(merchants[-args.curve_conversations :]):
+        for name in _in_turns(list(started), number):
+            tag = f"{name}-curve-{number + 1}"
             curves[name].append(
                 asyncio.run(load(started[name].url + WEBHOOK, [merchant], repeats, tag))
             )
-    return {name: _curve(name, runs[name], curves[name], args) for name in started}
+    return {name: _profile_figures(name, runs[name], curves[name], args) for name in started}
 
 
-def _curve(
+def _profile_figures(
     name: str, runs: dict[str, Any], curves: list[Run], args: argparse.Namespace
 ) -> dict[str, Any]:
     """One profile's figures: its load runs and its conversation-length curve."""
