@@ -146,6 +146,8 @@ def _mutants(event: dict) -> list:
     changed: list = [
         {key: value for key, value in event.items() if key != "event"},
         {**event, "event": 5},
+        {**event, "event": ["slot"]},  # unhashable: no branch is looked up for it
+        {**event, "event": None},
         {**event, "event": "no_such_event"},
         {**event, "timestamp": "today"},
         {**event, "metadata": []},

@@ -136,6 +136,42 @@ async def test_a_message_to_an_existing_conversation_without_its_token_is_refuse
     assert len(tracker.events) == events_before  # no tracker event
 
 
+async def test_a_token_issued_by_another_server_carries_its_hint_and_is_accepted(
+    client: Client, agent: RecordingAgent
+) -> None:
+    await client.say("web-routed", "你好")
+    # What the production profile's second Rasa server issued for this conversation.
+    other_server = SessionTokens(SECRET, "r2").issue("rest:web-routed")
+    assert other_server == f"r2.{expected_token('rest:web-routed')}"
+
+    status, _, issued = await client.say("web-routed", "查下进度", other_server)
+
+    assert (status, issued) == (200, None)
+    assert [m.text for m in agent.messages] == ["你好", "查下进度"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "r1." + expected_token("rest:someone-else"),  # a hint on another conversation's HMAC
+        "r1." + "0" * 64,
+        "R1." + expected_token("rest:web-routed"),  # a hint not of the form nginx maps
+        "r1/../." + expected_token("rest:web-routed"),
+        "r1." * 300 + expected_token("rest:web-routed"),
+        expected_token("rest:web-routed") + ".r1",
+    ],
+)
+async def test_a_forged_routing_hint_or_hmac_is_refused(
+    client: Client, agent: RecordingAgent, forged: str
+) -> None:
+    await client.say("web-routed", "你好")
+
+    status, body, issued = await client.say("web-routed", "查下进度", forged)
+
+    assert status == 403 and SESSION_HEADER in body["error"] and issued is None
+    assert [m.text for m in agent.messages] == ["你好"]
+
+
 async def test_rest_cannot_address_a_wechat_conversation(
     client: Client, agent: RecordingAgent
 ) -> None:
