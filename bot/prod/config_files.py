@@ -21,8 +21,9 @@ from bot.settings import RateLimit
 TRACKER_STORE_CLASS: Final = "bot.store.tracker_store.RedactingSQLTrackerStore"
 LOCK_STORE_CLASS: Final = "bot.store.lock_store.AtomicRedisLockStore"
 LOCK_KEY_PREFIX: Final = "posbot"
-# Worker threads and PostgreSQL connections of each Rasa server's tracker store: a turn holds
-# one for well under a millisecond twice, so 4 serve far more than the 2 cores can compute.
+# PostgreSQL connections of each Rasa server's tracker store (asyncpg's pool; worker threads
+# too with psycopg2): a turn holds one for well under a millisecond twice, so 4 serve far more
+# than the 2 cores can compute.
 TRACKER_POOL_SIZE: Final = 4
 # An action call that fails or takes longer than this gets the polite reply below; Rasa's
 # own timeout for action calls is 5 minutes.

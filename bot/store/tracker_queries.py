@@ -1,21 +1,40 @@
 """The SQL of the tracker store on Rasa's ``events`` table: one statement, one round trip each.
 
-Plain SQL that PostgreSQL and SQLite both run, sent as it is (``exec_driver_sql``: no
-compilation per call). The connection is in autocommit mode: a single statement is its own
-transaction, so no ``BEGIN``/``COMMIT`` round trips. A conversation's latest session is the rows
-from its last ``session_started`` row on (by id; every row when there is none), which is what
-Rasa's own query selects by timestamp.
+Plain SQL that PostgreSQL and SQLite both run. Each query is written once, without I/O: a
+generator that yields the :class:`Statement` s to send and is sent back their rows
+(``Query``), so the same query runs on a SQLAlchemy connection in a worker thread
+(:func:`run_on_connection`: SQLite, or PostgreSQL through psycopg2) and on an asyncpg
+connection on the event loop (:mod:`bot.store.tracker_pg`). Statements are sent as they are
+(no compilation per call), their ``{p}`` placeholders rendered once per driver's style. The
+connection is in autocommit mode: a single statement is its own transaction, so no
+``BEGIN``/``COMMIT`` round trips. A conversation's latest session is the rows from its last
+``session_started`` row on (by id; every row when there is none), which is what Rasa's own
+query selects by timestamp.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from bot.store.tracker_cache import SESSION_STARTED, SessionEntry, StoredRow
+
+T = TypeVar("T")
+#: Rows a statement returned (none for ``BEGIN`` and the like).
+Rows = Sequence[Sequence[Any]]
+#: A query: yields the statements to run, is sent each one's rows, returns its result.
+Query = Generator["Statement", Rows, T]
+
+#: Placeholder styles: sqlite3's ``?``, psycopg2's ``%s``, asyncpg's ``$1``, ``$2``…
+QMARK: Final = "qmark"
+FORMAT: Final = "format"
+NUMERIC_DOLLAR: Final = "numeric_dollar"
+_PLACEHOLDER: Final = re.compile(r"\{p\}")
 
 COLUMNS: Final = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 # Rows per INSERT statement (SQLite allows 32766 parameters per statement).
@@ -42,6 +61,17 @@ _KEYS: Final = "SELECT DISTINCT sender_id FROM events"
 _SENDER_ID_INDEX: Final = (
     "CREATE INDEX IF NOT EXISTS ix_events_sender_id_id ON events (sender_id, id)"
 )
+_BEGIN: Final = "BEGIN"
+_COMMIT: Final = "COMMIT"
+_ROLLBACK: Final = "ROLLBACK"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a query: SQL with ``{p}`` placeholders, and their values in order."""
+
+    template: str
+    params: tuple[Any, ...] = ()
 
 
 def placeholder(connection: Connection) -> str:
@@ -49,61 +79,77 @@ def placeholder(connection: Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
-@lru_cache(maxsize=64)
-def _sql(template: str, p: str) -> str:
-    return template.replace("{p}", p)
+@lru_cache(maxsize=256)
+def render(template: str, style: str) -> str:
+    """``template`` with its ``{p}`` placeholders in the driver's ``style``."""
+    if style == NUMERIC_DOLLAR:
+        numbers = iter(range(1, template.count("{p}") + 1))
+        return _PLACEHOLDER.sub(lambda _match: f"${next(numbers)}", template)
+    return template.replace("{p}", "?" if style == QMARK else "%s")
 
 
-def _run(connection: Connection, template: str, *params: Any) -> Any:
-    return connection.exec_driver_sql(_sql(template, placeholder(connection)), params)
+def run_on_connection(connection: Connection, query: Query[T]) -> T:
+    """Runs ``query`` on a SQLAlchemy connection (sqlite3 or psycopg2); returns its result.
+
+    A statement's error is thrown into the query (which may roll back) and then raised.
+    """
+    style = QMARK if connection.dialect.paramstyle == "qmark" else FORMAT
+    rows: Any = None  # a query is started with None, then sent each statement's rows
+    failure: BaseException | None = None
+    while True:
+        try:
+            statement = query.throw(failure) if failure is not None else query.send(rows)
+        except StopIteration as done:
+            return done.value
+        failure = None
+        try:
+            result = connection.exec_driver_sql(render(statement.template, style), statement.params)
+            rows = result.all() if result.returns_rows else []
+        except BaseException as error:  # the query may roll back; then it is raised
+            failure = error
 
 
-def load_session(connection: Connection, sender_id: str) -> list[StoredRow]:
+def load_session(sender_id: str) -> Query[list[StoredRow]]:
     """The rows of the latest session of ``sender_id``, ordered by id."""
-    rows = _run(connection, _LOAD_SESSION, sender_id, sender_id)
+    rows = yield Statement(_LOAD_SESSION, (sender_id, sender_id))
     return [StoredRow(row[0], row[1], row[2]) for row in rows]
 
 
-def changes_since(
-    connection: Connection, sender_id: str, entry: SessionEntry
-) -> tuple[int, list[StoredRow]]:
+def changes_since(sender_id: str, entry: SessionEntry) -> Query[tuple[int, list[StoredRow]]]:
     """How many of ``entry``'s rows are still stored, and the rows written after it."""
-    result = _run(
-        connection,
-        _CHANGES,
-        sender_id,
-        entry.first_id,
-        entry.last_id,
-        sender_id,
-        entry.last_id,
-    ).all()
-    still_stored = int(result[0][0])
-    return still_stored, [StoredRow(row[1], row[2], row[3]) for row in result if row[1] is not None]
+    rows = yield Statement(
+        _CHANGES, (sender_id, entry.first_id, entry.last_id, sender_id, entry.last_id)
+    )
+    still_stored = int(rows[0][0])
+    return still_stored, [StoredRow(row[1], row[2], row[3]) for row in rows if row[1] is not None]
 
 
-def count_session(connection: Connection, sender_id: str) -> int:
+def count_session(sender_id: str) -> Query[int]:
     """Number of stored rows of the latest session of ``sender_id``."""
-    return int(_run(connection, _COUNT_SESSION, sender_id, sender_id).scalar_one())
+    rows = yield Statement(_COUNT_SESSION, (sender_id, sender_id))
+    return int(rows[0][0])
 
 
-def all_events(connection: Connection, sender_id: str) -> list[str]:
+def all_events(sender_id: str) -> Query[list[str]]:
     """The serialised events of every session of ``sender_id``, ordered by id."""
-    return [row[0] for row in _run(connection, _ALL_EVENTS, sender_id)]
+    rows = yield Statement(_ALL_EVENTS, (sender_id,))
+    return [row[0] for row in rows]
 
 
-def sender_ids(connection: Connection) -> list[str]:
+def sender_ids() -> Query[list[str]]:
     """Every sender with stored events."""
-    return [row[0] for row in _run(connection, _KEYS)]
+    rows = yield Statement(_KEYS)
+    return [row[0] for row in rows]
 
 
 @lru_cache(maxsize=256)
-def _insert_sql(rows: int, p: str, conditional: bool) -> str:
+def _insert_sql(rows: int, conditional: bool) -> str:
     # The timestamp is cast: a VALUES list takes its column types from its values, and a NULL
     # alone would make the column text.
-    row = f"({p}, {p}, CAST({p} AS DOUBLE PRECISION), {p}, {p}, {p})"
+    row = "({p}, {p}, CAST({p} AS DOUBLE PRECISION), {p}, {p}, {p})"
     values = ", ".join([row] * rows)
     condition = (
-        f" WHERE NOT EXISTS (SELECT 1 FROM events WHERE sender_id = {p} AND id > {p})"
+        " WHERE NOT EXISTS (SELECT 1 FROM events WHERE sender_id = {p} AND id > {p})"
         if conditional
         else ""
     )
@@ -113,9 +159,13 @@ def _insert_sql(rows: int, p: str, conditional: bool) -> str:
     )
 
 
+def _chunks(rows: Sequence[tuple[Any, ...]]) -> list[Sequence[tuple[Any, ...]]]:
+    return [rows[i : i + INSERT_CHUNK] for i in range(0, len(rows), INSERT_CHUNK)]
+
+
 def append_rows(
-    connection: Connection, sender_id: str, after_id: int, rows: Sequence[tuple[Any, ...]]
-) -> list[int] | None:
+    sender_id: str, after_id: int, rows: Sequence[tuple[Any, ...]]
+) -> Query[list[int] | None]:
     """Appends ``rows`` (values in ``COLUMNS`` order) of ``sender_id`` with one statement,
     unless rows of that sender were stored after ``after_id`` (the caller's view is stale).
 
@@ -125,47 +175,43 @@ def append_rows(
     """
     if not rows:
         return []
-    p = placeholder(connection)
-    chunks = [rows[i : i + INSERT_CHUNK] for i in range(0, len(rows), INSERT_CHUNK)]
+    chunks = _chunks(rows)
     ids: list[int] = []
     if len(chunks) > 1:
-        connection.exec_driver_sql("BEGIN")
+        yield Statement(_BEGIN)
     try:
         for number, chunk in enumerate(chunks):
             params = tuple(value for row in chunk for value in row)
             if number == 0:
                 params += (sender_id, after_id)
-            sql = _insert_sql(len(chunk), p, number == 0)
-            written = sorted(row[0] for row in connection.exec_driver_sql(sql, params))
+            written = yield Statement(_insert_sql(len(chunk), number == 0), params)
             if not written:
                 break
-            ids.extend(written)
+            ids.extend(sorted(row[0] for row in written))
     except BaseException:
         if len(chunks) > 1:
-            connection.exec_driver_sql("ROLLBACK")
+            yield Statement(_ROLLBACK)
         raise
     if len(chunks) > 1:
-        connection.exec_driver_sql("COMMIT" if ids else "ROLLBACK")
+        yield Statement(_COMMIT if ids else _ROLLBACK)
     return ids or None
 
 
-def insert_rows(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+def insert_rows(rows: Sequence[tuple[Any, ...]]) -> Query[None]:
     """Appends ``rows`` whatever is stored (Rasa's way, after counting what is)."""
-    p = placeholder(connection)
-    several = len(rows) > INSERT_CHUNK
-    if several:
-        connection.exec_driver_sql("BEGIN")
+    chunks = _chunks(rows)
+    if len(chunks) > 1:
+        yield Statement(_BEGIN)
     try:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
+        for chunk in chunks:
             params = tuple(value for row in chunk for value in row)
-            connection.exec_driver_sql(_insert_sql(len(chunk), p, False), params).all()
+            yield Statement(_insert_sql(len(chunk), False), params)
     except BaseException:
-        if several:
-            connection.exec_driver_sql("ROLLBACK")
+        if len(chunks) > 1:
+            yield Statement(_ROLLBACK)
         raise
-    if several:
-        connection.exec_driver_sql("COMMIT")
+    if len(chunks) > 1:
+        yield Statement(_COMMIT)
 
 
 def create_indexes(connection: Connection) -> None:

@@ -4,9 +4,10 @@ Differences from ``SQLTrackerStore`` (Rasa 3.6):
 
 - every event goes through ``bot.redaction.redact_event`` before it is written, so personal
   data never reaches the ``events`` table (nor this process's cache of it);
-- the database work runs in the store's own worker threads, never on the event loop: one
-  thread for SQLite (a single writer never waits for SQLite's file lock), ``pool_size``
-  threads and connections for PostgreSQL;
+- nothing blocks the event loop: on PostgreSQL the statements run on the loop through asyncpg
+  (:mod:`bot.store.tracker_pg`, a pool of ``pool_size`` connections, prepared statements),
+  on SQLite in the store's own worker thread (one: a single writer never waits for SQLite's
+  file lock); ``postgresql+psycopg2://`` keeps psycopg2 in ``pool_size`` worker threads;
 - a turn costs two statements, each one network round trip (autocommit: no ``BEGIN`` or
   ``COMMIT``; no ping of a connection in steady use, see :mod:`bot.store.pool_ping`):
   ``retrieve`` reads only the rows written since this process last saw the conversation (with
@@ -36,7 +37,7 @@ Configured in the endpoints file (the production profile generates it)::
     tracker_store:
       type: bot.store.tracker_store.RedactingSQLTrackerStore
       url: postgresql://user@host:5432/db
-      pool_size: 4            # worker threads and connections (PostgreSQL)
+      pool_size: 4            # pooled connections (PostgreSQL)
       cache_events: 200000    # events of current sessions kept in memory
 
 Without ``url`` (the embedded profile's ``endpoints.yml``) the URL is ``POSBOT_TRACKER_URL``,
@@ -68,17 +69,19 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, deserialise_events
 from rasa.shared.core.trackers import AnySlotDict, DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.errors import TrackerStoreUnavailable  # raised here; also importable from here
 from bot.json_values import json_default
 from bot.redaction import redact_event
 from bot.settings import TRACKER_URL
+from bot.store import tracker_pg
 from bot.store import tracker_queries as queries
 from bot.store.lock_context import current_hold
 from bot.store.pool_ping import ping_when_idle
 from bot.store.tracker_cache import SessionEntry, StoredRow, TrackerCache
+from bot.store.tracker_pg import AsyncpgStatements
+from bot.store.tracker_queries import Query
 from bot.tracker_speedups import (
     applied_fold,
     fast_applied_events,
@@ -217,14 +220,21 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         """
         database_url = tracker_url(url or host)
         size = max(1, int(pool_size or DEFAULT_POOL_SIZE))
+        self.statements: AsyncpgStatements | None = None
+        if tracker_pg.serves(database_url):
+            self.statements = AsyncpgStatements(
+                database_url, size, CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS
+            )
+            database_url = tracker_pg.sync_url(database_url)  # the engine creates the table
         self.engine = sa.create_engine(database_url, **engine_options(database_url, size))
-        sqlite = self.engine.dialect.name == "sqlite"
-        if sqlite:
+        if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _tune_sqlite)
-            size = 1
         ping_when_idle(self.engine)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="tracker-store")
+        # Worker threads: the statements on SQLite (one: a single writer never waits for the
+        # file lock) or psycopg2; with asyncpg only the table's creation.
+        threads = size if self.engine.dialect.name != "sqlite" and self.statements is None else 1
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tracker-store")
         self.cache = TrackerCache(**({"max_events": int(cache_events)} if cache_events else {}))
         self.replayed = ReplayedTrackers(DEFAULT_REPLAYED)
         self._schema_ready = False
@@ -241,6 +251,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 with self.engine.connect() as connection:
                     queries.create_indexes(connection)
                 self._schema_ready = True
+                if self.statements is not None:
+                    self.engine.dispose()  # its connection is not needed any more
 
     def _failed(self, operation: str, error: BaseException) -> TrackerStoreUnavailable:
         self._healthy = False
@@ -257,27 +269,40 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self._healthy = True
             logger.warning("tracker store recovered")
 
-    def _with_connection(self, work: Callable[..., T], args: tuple[Any, ...], retry: bool) -> T:
-        """Runs ``work(connection, *args)`` in a worker thread; a read is tried again once on
-        a new connection when the database had dropped the pooled one."""
+    def _with_connection(
+        self, make_query: Callable[..., Query[T]], args: tuple[Any, ...], retry: bool
+    ) -> T:
+        """Runs ``make_query(*args)`` in a worker thread; a read is tried again once on a new
+        connection when the database had dropped the pooled one."""
         self._ensure_schema()
         for attempt in itertools.count():
             try:
                 with self.engine.connect() as connection:
-                    return work(connection, *args)
+                    return queries.run_on_connection(connection, make_query(*args))
             except SQLAlchemyError as error:
                 if not (retry and attempt == 0 and _is_disconnect(error)):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run(
-        self, operation: str, work: Callable[..., T], *args: Any, retry: bool = False
+        self,
+        operation: str,
+        make_query: Callable[..., Query[T]],
+        *args: Any,
+        retry: bool = False,
     ) -> T:
+        """``make_query(*args)`` on the database: on the event loop through asyncpg, else in a
+        worker thread; a database failure becomes :class:`TrackerStoreUnavailable`."""
         loop = asyncio.get_running_loop()
-        call = functools.partial(self._with_connection, work, args, retry)
         try:
-            result = await loop.run_in_executor(self._executor, call)
-        except SQLAlchemyError as error:
+            if self.statements is None:
+                call = functools.partial(self._with_connection, make_query, args, retry)
+                result = await loop.run_in_executor(self._executor, call)
+            else:
+                if not self._schema_ready:
+                    await loop.run_in_executor(self._executor, self._ensure_schema)
+                result = await self.statements.run(make_query, args, retry)
+        except (SQLAlchemyError, *tracker_pg.FAILURES) as error:
             raise self._failed(operation, error) from None
         self._succeeded()
         return result
@@ -285,6 +310,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     def close(self) -> None:
         """Stops the worker threads and closes the pooled connections."""
         self._executor.shutdown(wait=True)
+        if self.statements is not None:
+            self.statements.close()
         self.engine.dispose()
 
     # --- reading -----------------------------------------------------------------------------
@@ -408,12 +435,13 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         """Rasa's way: the events after as many as the stored session has are new."""
         setattr(tracker, _STORED, None)
         self.cache.discard(tracker.sender_id)
-        await self._run("save", self._count_and_insert, tracker)
+        await self._run("save", _count_and_insert, tracker)
 
-    def _count_and_insert(self, connection: Connection, tracker: DialogueStateTracker) -> None:
-        stored = queries.count_session(connection, tracker.sender_id)
-        new_events: Sequence[Event] = list(itertools.islice(tracker.events, stored, None))
-        queries.insert_rows(connection, [_row(tracker.sender_id, e)[0] for e in new_events])
+
+def _count_and_insert(tracker: DialogueStateTracker) -> Query[None]:
+    stored = yield from queries.count_session(tracker.sender_id)
+    new_events: Sequence[Event] = list(itertools.islice(tracker.events, stored, None))
+    yield from queries.insert_rows([_row(tracker.sender_id, e)[0] for e in new_events])
 
 
 def detached_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:

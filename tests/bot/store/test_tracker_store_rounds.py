@@ -1,23 +1,27 @@
-"""RedactingSQLTrackerStore on SQLite: one statement per read and per save, a cache that stays
-right when another process writes, deletes or races, and redacted events in it too."""
+"""RedactingSQLTrackerStore on SQLite and PostgreSQL (asyncpg, and psycopg2 in worker threads):
+one statement per read and per save, a cache that stays right when another process writes,
+deletes or races, and redacted events in it too."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 
+from bot.store import tracker_pg
 from bot.store.lock_context import Hold, holding
+from bot.store.tracker_pg import TrackedConnection
 from bot.store.tracker_store import RedactingSQLTrackerStore
 from tests.conftest import ROOT
 
 PHONE = "13812345678"
+SQLITE, ASYNCPG, PSYCOPG2 = "sqlite", "asyncpg", "psycopg2"
 
 
 @pytest.fixture(scope="module")
@@ -25,24 +29,61 @@ def domain() -> Domain:
     return Domain.load(str(ROOT / "domain.yml"))
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'tracker.db'}"
+@pytest.fixture(params=[SQLITE, ASYNCPG, PSYCOPG2])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A tracker URL without an events table: a SQLite file, or the module's PostgreSQL
+    database through asyncpg or through psycopg2."""
+    if request.param == SQLITE:
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    database: str = request.getfixturevalue("pg_database")
+    engine = create_engine(database, future=True, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS events")
+    engine.dispose()
+    if request.param == PSYCOPG2:
+        return database.replace("postgresql://", "postgresql+psycopg2://", 1)
+    return database
 
 
 class Statements:
-    """Counts the statements a store sends (what becomes network round trips on PostgreSQL)."""
+    """Counts the statements a store sends (each one network round trip on PostgreSQL)."""
 
-    def __init__(self, store: RedactingSQLTrackerStore) -> None:
+    def __init__(self) -> None:
         self.sql: list[str] = []
-        event.listen(store.engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, _conn, _cursor, statement: str, *_args) -> None:
+    def seen(self, statement: str) -> None:
         self.sql.append(statement.split()[0])
 
     def take(self) -> list[str]:
         taken, self.sql = self.sql, []
         return taken
+
+
+def _counting(counted: Statements, name: str) -> Callable[..., Any]:
+    sends = getattr(TrackedConnection, name)
+
+    async def counted_send(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        counted.seen(query)
+        return await sends(self, query, *args, **kwargs)
+
+    return counted_send
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> Callable[[RedactingSQLTrackerStore], Statements]:
+    """``statements(store)`` counts from now on what ``store`` sends, whatever its driver."""
+
+    def counting(store: RedactingSQLTrackerStore) -> Statements:
+        counted = Statements()
+        if store.statements is None:
+            event.listen(store.engine, "before_cursor_execute", lambda *args: counted.seen(args[2]))
+        else:
+            # Every statement asyncpg sends goes through one of these (a pool's reset too).
+            for name in ("fetch", "fetchval", "execute"):
+                monkeypatch.setattr(TrackedConnection, name, _counting(counted, name))
+        return counted
+
+    return counting
 
 
 @pytest.fixture
@@ -71,10 +112,10 @@ def _texts(tracker) -> list[str]:
     return [e.text for e in tracker.events if isinstance(e, UserUttered)]
 
 
-async def test_a_turn_is_one_read_and_one_insert(stores) -> None:
+async def test_a_turn_is_one_read_and_one_insert(stores, statements) -> None:
     store, _ = stores
     await _turn(store, "s1", "第一句")  # creates the table
-    counted = Statements(store)
+    counted = statements(store)
 
     await _turn(store, "s1", "第二句")
 
@@ -96,8 +137,12 @@ async def test_rows_deleted_by_retention_are_noticed(stores, url: str) -> None:
     store, _ = stores
     for text in ("一", "二"):
         await _turn(store, "s3", text)
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
-        connection.execute("DELETE FROM events WHERE sender_id = 's3' AND type_name = 'bot'")
+    engine = create_engine(tracker_pg.sync_url(url), future=True)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM events WHERE sender_id = 's3' AND type_name = 'bot'"
+        )
+    engine.dispose()
 
     tracker = await store.retrieve("s3")
 
@@ -156,12 +201,12 @@ async def test_the_cache_holds_redacted_events_as_stored(stores) -> None:
     assert from_cache == from_table == ["手机138****5678"]
 
 
-async def test_a_hold_after_its_own_hold_reads_nothing(stores) -> None:
+async def test_a_hold_after_its_own_hold_reads_nothing(stores, statements) -> None:
     store, _ = stores
     await _turn(store, "s8", "一")
     with holding(Hold("s8", "p1:a", None)):
         await _turn(store, "s8", "二")  # checks the table, then remembers hold p1:a
-    counted = Statements(store)
+    counted = statements(store)
 
     with holding(Hold("s8", "p1:b", "p1:a")):
         await _turn(store, "s8", "三")
