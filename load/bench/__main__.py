@@ -52,8 +52,9 @@ SENDERS: Final = (10, 20)
 # 12 conversations of 5 turns per sender: 600 and 1200 turns, several seconds per run (4 gave
 # runs of 1.5 s whose turns per second swung by ±15 % from run to run).
 REPEATS: Final = 12
-#: Runs per profile and sender count, taken in turns with the other profile's.
-BLOCKS: Final = 2
+#: Runs per profile and sender count, taken in turns with the other profile's (A B B A A B B A:
+#: with 2, one slow minute of the shared host moved prod/single from 1.15 to 1.85).
+BLOCKS: Final = 4
 CURVE_TURNS: Final = 400
 WARM_UP_SENDERS: Final = 4
 PROD_BASE_PORT: Final = 5470  # nginx; the profile takes base..base+12

@@ -192,10 +192,12 @@ def test_the_profiles_runs_are_taken_in_turns_a_b_b_a():
     from load.bench.__main__ import block_plan
 
     assert block_plan(["single", "prod"], 12) == [
-        ("single", 6), ("prod", 6), ("prod", 6), ("single", 6),
+        ("single", 3), ("prod", 3), ("prod", 3), ("single", 3),
+        ("single", 3), ("prod", 3), ("prod", 3), ("single", 3),
     ]  # fmt: skip
     assert block_plan(["single", "prod"], 5) == [
-        ("single", 3), ("prod", 3), ("prod", 2), ("single", 2),
+        ("single", 2), ("prod", 2), ("prod", 1), ("single", 1),
+        ("single", 1), ("prod", 1), ("prod", 1), ("single", 1),
     ]  # fmt: skip
     assert block_plan(["single", "prod"], 1) == [("single", 1), ("prod", 1)]
-    assert block_plan(["single"], 12) == [("single", 6), ("single", 6)]
+    assert block_plan(["single"], 12) == [("single", 3)] * 4
