@@ -27,7 +27,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import sqlalchemy as sa
 
-from bot.store.tracker_queries import NUMERIC_DOLLAR, Query, render
+from bot.store.tracker_queries import NUMERIC_DOLLAR, Query, render, resume
 
 T = TypeVar("T")
 
@@ -109,23 +109,20 @@ async def run_on_asyncpg(connection: Any, query: Query[T]) -> T:
 
     A statement's error is thrown into the query (which may roll back) and then raised.
     """
-    rows: Any = None  # a query is started with None, then sent each statement's rows
-    failure: BaseException | None = None
-    while True:
+    statement, result = resume(query, None)
+    while statement is not None:
+        reply: Any
         try:
-            statement = query.throw(failure) if failure is not None else query.send(rows)
-        except StopIteration as done:
-            return done.value
-        failure = None
-        try:
-            rows = await connection.fetch(
+            reply = await connection.fetch(
                 render(statement.template, NUMERIC_DOLLAR), *statement.params
             )
         except asyncio.CancelledError:
             query.close()
             raise
         except BaseException as error:  # the query may roll back; then it is raised
-            failure = error
+            reply = error
+        statement, result = resume(query, reply)
+    return result  # type: ignore[return-value]
 
 
 class AsyncpgStatements:

@@ -88,25 +88,33 @@ def render(template: str, style: str) -> str:
     return template.replace("{p}", "?" if style == QMARK else "%s")
 
 
+def resume(query: Query[T], reply: Any) -> tuple[Statement | None, T | None]:
+    """Gives ``query`` its last statement's ``reply`` (the rows, or the exception it raised;
+    None to start): its next statement, or None and its result when it is done."""
+    try:
+        if isinstance(reply, BaseException):
+            return query.throw(reply), None
+        return query.send(reply), None
+    except StopIteration as done:
+        return None, done.value
+
+
 def run_on_connection(connection: Connection, query: Query[T]) -> T:
     """Runs ``query`` on a SQLAlchemy connection (sqlite3 or psycopg2); returns its result.
 
     A statement's error is thrown into the query (which may roll back) and then raised.
     """
     style = QMARK if connection.dialect.paramstyle == "qmark" else FORMAT
-    rows: Any = None  # a query is started with None, then sent each statement's rows
-    failure: BaseException | None = None
-    while True:
+    statement, result = resume(query, None)
+    while statement is not None:
+        reply: Any
         try:
-            statement = query.throw(failure) if failure is not None else query.send(rows)
-        except StopIteration as done:
-            return done.value
-        failure = None
-        try:
-            result = connection.exec_driver_sql(render(statement.template, style), statement.params)
-            rows = result.all() if result.returns_rows else []
+            sent = connection.exec_driver_sql(render(statement.template, style), statement.params)
+            reply = sent.all() if sent.returns_rows else []
         except BaseException as error:  # the query may roll back; then it is raised
-            failure = error
+            reply = error
+        statement, result = resume(query, reply)
+    return result  # type: ignore[return-value]
 
 
 def load_session(sender_id: str) -> Query[list[StoredRow]]:
