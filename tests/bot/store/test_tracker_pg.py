@@ -206,3 +206,24 @@ def test_each_event_loop_gets_its_own_pool(database: str, domain: Domain) -> Non
         assert asyncio.run(turn("二")) == ["一", "二"]  # a new loop: the old pool is not used
     finally:
         made.close()
+
+
+@pytest.mark.parametrize(
+    "sender", ["o'neil'); DROP TABLE events; --", "{p} $1 %s ? :name", "商户🙂\u200b" * 20]
+)
+async def test_hostile_sender_ids_are_values_not_sql(
+    store: RedactingSQLTrackerStore, database: str, domain: Domain, sender: str
+) -> None:
+    tracker = store.init_tracker(sender)
+    _said(tracker, "{p} $2 %s '; DELETE FROM events; --")
+    await store.save(tracker)
+    reader = RedactingSQLTrackerStore(domain=domain, host=database)  # nothing cached
+    try:
+        read = await reader.retrieve(sender)
+    finally:
+        reader.close()
+
+    assert [e.text for e in read.events if isinstance(e, UserUttered)] == [
+        "{p} $2 %s '; DELETE FROM events; --"
+    ]
+    assert _count(database, sender) == 2
