@@ -13,10 +13,15 @@ processor, the agent desk); the lock store's synchronous interface clears the re
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Final
+
+#: How long the id of a conversation's last hold is kept by a lock store.
+LAST_HOLD_SECONDS: Final = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,16 @@ class Hold:
 
 
 _CURRENT: ContextVar[Hold | None] = ContextVar("posbot_lock_hold", default=None)
+
+
+def new_holder_id() -> str:
+    """A name for one lock store (one per Rasa process) that starts each of its hold ids."""
+    return uuid.uuid4().hex[:12]
+
+
+def new_hold_id(holder_id: str) -> str:
+    """A new, unique id for a hold of a lock by the lock store ``holder_id``."""
+    return f"{holder_id}:{uuid.uuid4().hex[:16]}"
 
 
 def current_hold(conversation_id: str) -> Hold | None:

@@ -49,7 +49,7 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.store.lock_context import Hold, holding
+from bot.store.lock_context import LAST_HOLD_SECONDS, Hold, holding, new_hold_id, new_holder_id
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +63,6 @@ RETRIES: Final = 1
 LIVENESS_SECONDS: Final = 10.0
 ACQUIRED: Final = 1
 WAITING: Final = 0
-# How long the id of a conversation's last hold is kept (see ``bot.store.lock_context``).
-LAST_HOLD_SECONDS: Final = 24 * 3600.0
 
 # KEYS: counter, queue, request token. ARGV: liveness key prefix, lifetime ms.
 # The token makes a retried call (reply lost on a broken connection) return the same ticket.
@@ -181,7 +179,7 @@ class AtomicRedisLockStore(LockStore):
         self.prefix = f"{kwargs.get('key_prefix') or DEFAULT_PREFIX}:lock:"
         self.liveness_seconds = float(kwargs.get("liveness_seconds", LIVENESS_SECONDS))
         # Names this store's holds (one store per Rasa process).
-        self.holder_id = uuid.uuid4().hex[:12]
+        self.holder_id = new_holder_id()
         self._issue_and_try = self.red.register_script(_ISSUE_AND_TRY)
         self._try_acquire = self.red.register_script(_TRY_ACQUIRE)
         self._release = self.red.register_script(_RELEASE)
@@ -238,7 +236,7 @@ class AtomicRedisLockStore(LockStore):
         return f"{self.prefix}{{{conversation_id}}}:last"
 
     def _new_hold_id(self) -> str:
-        return f"{self.holder_id}:{uuid.uuid4().hex[:16]}"
+        return new_hold_id(self.holder_id)
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         """Joins the queue of ``conversation_id``; returns the ticket number (synchronous).

@@ -17,7 +17,6 @@ Configured in ``endpoints.yml``::
 from __future__ import annotations
 
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -26,8 +25,7 @@ from typing import Any, Final
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore
 
-from bot.store.lock_context import Hold, holding
-from bot.store.lock_store import LAST_HOLD_SECONDS
+from bot.store.lock_context import LAST_HOLD_SECONDS, Hold, holding, new_hold_id, new_holder_id
 
 #: Conversations whose last hold is remembered (the least recently held are forgotten first).
 MAX_REMEMBERED: Final = 100_000
@@ -50,7 +48,7 @@ class HoldingInMemoryLockStore(InMemoryLockStore):
         super().__init__()
         self.max_remembered = max_remembered
         self.last_hold_seconds = last_hold_seconds
-        self.holder_id = uuid.uuid4().hex[:12]
+        self.holder_id = new_holder_id()
         self._last: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def _previous_and_record(self, conversation_id: str, hold_id: str) -> str | None:
@@ -73,7 +71,7 @@ class HoldingInMemoryLockStore(InMemoryLockStore):
     ) -> AsyncGenerator[TicketLock, None]:
         """Rasa's lock of ``conversation_id``, with the hold visible to the turn inside."""
         async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as held:
-            hold_id = f"{self.holder_id}:{uuid.uuid4().hex[:16]}"
+            hold_id = new_hold_id(self.holder_id)
             previous = self._previous_and_record(conversation_id, hold_id)
             with holding(Hold(conversation_id, hold_id, previous)):
                 yield held

@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import sqlalchemy as sa
 
+from bot.store.pool_ping import DEFAULT_IDLE_SECONDS
 from bot.store.tracker_queries import NUMERIC_DOLLAR, Query, render, resume
 
 T = TypeVar("T")
@@ -36,7 +37,7 @@ ASYNCPG_DRIVERNAMES: Final = frozenset({"postgresql", "postgres", "postgresql+as
 #: libpq URL parameters that are asyncpg keyword arguments, not server settings.
 _CONNECT_TIMEOUT_KEY: Final = "connect_timeout"
 #: A connection idle this long is pinged before use (as ``bot.store.pool_ping`` does).
-IDLE_PING_SECONDS: Final = 5.0
+IDLE_PING_SECONDS: Final = DEFAULT_IDLE_SECONDS
 #: The client's own limit beyond the server's statement timeout (a server that went silent).
 CLIENT_GRACE_SECONDS: Final = 1.0
 #: Errors that mean the database or the connection to it failed.
@@ -146,6 +147,8 @@ class AsyncpgStatements:
 
     async def _current_pool(self) -> asyncpg.Pool:
         loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return self._pool  # every statement but the first: no lock taken
         if self._loop is not loop:  # a pool belongs to the loop that made it
             self.close()
             self._loop, self._creating = loop, asyncio.Lock()

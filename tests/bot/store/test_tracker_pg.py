@@ -104,7 +104,7 @@ async def test_statements_run_with_the_servers_statement_timeout(
 
 
 async def test_a_statement_is_prepared_once_per_connection(
-    store: RedactingSQLTrackerStore, domain: Domain
+    store: RedactingSQLTrackerStore, database: str
 ) -> None:
     tracker = store.init_tracker("prepared")
     for number in range(5):  # same shape each turn: two events
@@ -122,11 +122,7 @@ async def test_a_statement_is_prepared_once_per_connection(
     )
 
     assert inserts == 1  # five saves of two rows each, one prepared statement
-    assert _count(store_url(store), "prepared") == 10
-
-
-def store_url(store: RedactingSQLTrackerStore) -> str:
-    return store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    assert _count(database, "prepared") == 10
 
 
 async def test_a_failed_chunk_rolls_back_the_whole_insert(
@@ -148,7 +144,7 @@ async def test_a_failed_chunk_rolls_back_the_whole_insert(
     assert _count(database, "after") == 2
 
 
-async def _terminate_store_connections(database: str) -> int:
+def _terminate_store_connections(database: str) -> int:
     engine = create_engine(database, future=True, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         ended = connection.exec_driver_sql(
@@ -166,7 +162,7 @@ async def test_a_connection_the_server_dropped_between_turns_is_replaced(
     _said(tracker, "一")
     await store.save(tracker)
 
-    assert await _terminate_store_connections(database) >= 1  # a restart, a failover
+    assert _terminate_store_connections(database) >= 1  # a restart, a failover
     await asyncio.sleep(0.2)
     _said(tracker, "二")
     await store.save(tracker)  # a write: not retried, so it needs a live connection
@@ -185,7 +181,7 @@ async def test_an_idle_connection_that_fails_its_ping_is_replaced_before_a_write
     assert store.statements is not None
     store.statements.idle_ping_seconds = 0.0  # every use counts as after idling
 
-    await _terminate_store_connections(database)  # no await: the loop has not seen it yet
+    _terminate_store_connections(database)  # the event loop has not seen it yet
     _said(tracker, "二")
     await store.save(tracker)
 
