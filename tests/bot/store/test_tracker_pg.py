@@ -60,6 +60,16 @@ def _said(tracker: DialogueStateTracker, text: str, intent: str = "inform") -> N
     tracker.update(ActionExecuted("action_listen"))
 
 
+async def _saved_first_turn(
+    store: RedactingSQLTrackerStore, sender: str, text: str
+) -> DialogueStateTracker:
+    """A new conversation of ``sender`` whose first turn says ``text``, saved."""
+    tracker = store.init_tracker(sender)
+    _said(tracker, text)
+    await store.save(tracker)
+    return tracker
+
+
 @pytest.mark.parametrize(
     ("url", "served"),
     [
@@ -158,9 +168,7 @@ def _terminate_store_connections(database: str) -> int:
 async def test_a_connection_the_server_dropped_between_turns_is_replaced(
     store: RedactingSQLTrackerStore, database: str
 ) -> None:
-    tracker = store.init_tracker("restart")
-    _said(tracker, "一")
-    await store.save(tracker)
+    tracker = await _saved_first_turn(store, "restart", "一")
 
     assert _terminate_store_connections(database) >= 1  # a restart, a failover
     await asyncio.sleep(0.2)
@@ -175,9 +183,7 @@ async def test_a_connection_the_server_dropped_between_turns_is_replaced(
 async def test_an_idle_connection_that_fails_its_ping_is_replaced_before_a_write(
     store: RedactingSQLTrackerStore, database: str
 ) -> None:
-    tracker = store.init_tracker("idle")
-    _said(tracker, "一")
-    await store.save(tracker)
+    tracker = await _saved_first_turn(store, "idle", "一")
     assert store.statements is not None
     store.statements.idle_ping_seconds = 0.0  # every use counts as after idling
 
@@ -210,9 +216,7 @@ def test_each_event_loop_gets_its_own_pool(database: str, domain: Domain) -> Non
 async def test_hostile_sender_ids_are_values_not_sql(
     store: RedactingSQLTrackerStore, database: str, domain: Domain, sender: str
 ) -> None:
-    tracker = store.init_tracker(sender)
-    _said(tracker, "{p} $2 %s '; DELETE FROM events; --")
-    await store.save(tracker)
+    await _saved_first_turn(store, sender, "{p} $2 %s '; DELETE FROM events; --")
     reader = RedactingSQLTrackerStore(domain=domain, host=database)  # nothing cached
     try:
         read = await reader.retrieve(sender)
