@@ -74,13 +74,30 @@ def recent_events(events: Sequence[Any], user_turns: int = ACTION_HISTORY_USER_T
 
 class _DomainDigests:
     """The Rasa server's side of :mod:`bot.domain_cache`: each domain's digest (computed once
-    per domain dictionary: Rasa never changes a loaded domain), and the digests an action
-    server answered that it keeps."""
+    per domain dictionary: Rasa never changes a loaded domain), the digests an action server
+    answered that it keeps, and how many calls still owe their domain to an action server
+    that lacked it.
+
+    Behind a balancer, the call sent again with the domain after a 409 goes to the next action
+    server, mostly one that has it: the server that answered 409 (a restarted one) would then
+    get only digests, and answer 409 to every call it gets. So each 409 makes one later call
+    carry the domain too (the balancer's next pick), until a server that lacked it keeps it.
+    """
 
     def __init__(self) -> None:
         self._digests: dict[int, tuple[dict[str, Any], str | None]] = {}
         self.domains: dict[str, dict[str, Any]] = {}
         self.accepted: set[str] = set()
+        self.owed = 0
+
+    def carries_domain(self, digest: str | None) -> bool:
+        """Whether the next call of the domain with ``digest`` carries the domain."""
+        if digest is None or digest not in self.accepted:
+            return True
+        if self.owed > 0:
+            self.owed -= 1
+            return True
+        return False
 
     def digest(self, data: dict[str, Any]) -> str | None:
         known = self._digests.get(id(data))
@@ -122,7 +139,7 @@ def send_recent_events() -> None:
             digest = _domain_digests.digest(data)
             if digest is not None:
                 result[DIGEST_KEY] = digest
-            if digest is None or digest not in _domain_digests.accepted:
+            if _domain_digests.carries_domain(digest):
                 result[DOMAIN_KEY] = data
         return result
 
@@ -168,6 +185,7 @@ def resend_with_domain() -> None:
             if DOMAIN_KEY in body or domain is None or not _names_unknown_domain(error):
                 raise
             kwargs["json"] = {**body, DOMAIN_KEY: domain}
+            _domain_digests.owed += 1  # the resend may reach another server (see the class)
             answer = await original(self, *args, **kwargs)
         if isinstance(answer, dict) and answer.get(KEPT_KEY) == digest:
             _domain_digests.accepted.add(digest)  # that action server keeps it

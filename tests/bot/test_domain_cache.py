@@ -8,8 +8,10 @@ calls carry only the digest, and the actions answer exactly as with the domain i
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from rasa.shared.core.domain import Domain
@@ -82,11 +84,13 @@ def patched() -> Iterator[None]:
     action_payload.fast_json_requests()
     action_payload.resend_with_domain()
     action_payload._domain_digests.accepted.clear()
+    action_payload._domain_digests.owed = 0
     try:
         yield
     finally:
         EndpointConfig.session, EndpointConfig.request = session, request
         action_payload._domain_digests.accepted.clear()
+        action_payload._domain_digests.owed = 0
 
 
 def _call(action: str, domain: dict | None, digest: str | None) -> dict:
@@ -153,6 +157,68 @@ def test_the_rasa_side_sends_the_domain_until_an_action_server_took_it(patched):
     action_payload._domain_digests.accepted.add(digest)  # an answer said the domain is kept
     later = action._action_call_format(tracker, domain)
     assert DOMAIN_KEY not in later and later[DIGEST_KEY] == digest
+
+
+@contextlib.asynccontextmanager
+async def _round_robin(digest: str, kept: dict[str, bool]) -> AsyncIterator[tuple[str, list]]:
+    """Stand-ins for action servers behind nginx's round robin, named by ``kept`` (whether each
+    keeps the domain); each answers as ours does. Yields the URL and the calls as (server,
+    carried the domain, status)."""
+    from aiohttp import web
+
+    servers = itertools.cycle(kept)
+    calls: list[tuple[str, bool, int]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        server, call = next(servers), await request.json()
+        kept[server] = kept[server] or DOMAIN_KEY in call
+        status = 200 if kept[server] else DOMAIN_UNKNOWN_STATUS
+        calls.append((server, DOMAIN_KEY in call, status))
+        if status != 200:
+            return web.json_response({"error": DOMAIN_UNKNOWN_ERROR}, status=status)
+        return web.json_response({"events": [], "responses": [], KEPT_KEY: digest})
+
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook", calls
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_restarted_action_server_behind_round_robin_gets_the_domain(patched):
+    """The call sent again with the domain after a 409 goes to the next server: the restarted
+    one had got only digests and answered 409 to every call (found by the prod fault test of
+    a killed action server). Now the call after a 409 carries the domain too."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    action_payload.send_recent_events()
+    domain = Domain.load(ROOT / "domain.yml")
+    digest = action_payload._domain_digests.digest(domain.as_dict())
+    assert digest is not None
+    action_payload._domain_digests.accepted.add(digest)  # the other server had said it keeps it
+    tracker = DialogueStateTracker("someone", domain.slots)
+    kept = {"restarted": False, "other": True}
+    async with _round_robin(digest, kept) as (url, calls):
+        action = RemoteAction("action_suspend_reason", EndpointConfig(url))
+        for _ in range(4):
+            await action.action_endpoint.request(
+                json=action._action_call_format(tracker, domain), method="post"
+            )
+
+    assert calls == [
+        ("restarted", False, DOMAIN_UNKNOWN_STATUS),
+        ("other", True, 200),  # sent again with the domain
+        ("restarted", True, 200),  # the next call carries it too
+        ("other", False, 200),
+        ("restarted", False, 200),
+    ]
+    assert kept["restarted"]
 
 
 async def test_an_answer_not_saying_the_domain_is_kept_keeps_the_domain_in_the_calls(
