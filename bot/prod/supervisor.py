@@ -10,7 +10,6 @@ until nginx's read timeout.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from bot import runtime
+from bot.json_values import write_json
 from bot.prod.config_files import nginx_command, rasa_route
 from bot.prod.settings import HOST, ProdSettings
 from bot.settings import (
@@ -223,7 +223,8 @@ class Supervisor:
             }
             for child in self.children
         }
-        self.settings.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        # Atomically: ``posbot prod status`` read a half-written file as "not running".
+        write_json(self.settings.state_file, state, indent=2)
 
     def check_liveness(self) -> list[str]:
         """One round of health checks of the running children; kills each that answered

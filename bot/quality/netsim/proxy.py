@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import queue
 import signal
 import socket
@@ -31,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
+
+from bot.json_values import write_json
 
 CHUNK: Final = 65536
 BACKLOG: Final = 512
@@ -218,13 +219,6 @@ def parse_link(text: str) -> tuple[str, tuple[str, int], tuple[str, int]]:
     """``NAME,LISTEN_ADDRESS,PORT,TARGET_PORT`` (the target on the loopback)."""
     name, address, port, target_port = text.split(",")
     return name, (address, int(port)), ("127.0.0.1", int(target_port))
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Writes ``payload`` atomically (a reader never sees half a file)."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(payload), encoding="utf-8")
-    os.replace(partial, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
