@@ -29,6 +29,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, func, select
 
 from bot.operator_facts import fill_operator_facts
+from bot.prod.settings import ProdSettings
 from bot.prod.supervisor import (
     LIVENESS_FAILURES,
     LIVENESS_INTERVAL_SECONDS,
@@ -341,6 +342,22 @@ def test_a_killed_action_server_is_covered_by_the_other(profile: Profile) -> Non
     deadline = time.monotonic() + 90
     while profile.pids()["actions-1"] == killed or profile.status() != 0:
         assert time.monotonic() < deadline, "the supervisor did not restart actions-1"
+        time.sleep(0.5)
+    _wait_until_nginx_calls(profile, ProdSettings(base_port=BASE_PORT).actions_ports[0], sender)
+
+
+def _wait_until_nginx_calls(profile: Profile, port: int, sender: str) -> None:
+    """Turns of ``sender`` until nginx passes an action call to the server on ``port`` again.
+
+    A refused connection takes a server out of nginx's rotation for its ``fail_timeout`` (5 s)
+    even after it is back; the next test starts with both action servers in rotation.
+    """
+    served = re.compile(rf"POST /webhook upstream=127\.0\.0\.1:{port} upstream_status=200")
+    since = len(profile.log("nginx-access"))
+    deadline = time.monotonic() + 15
+    while not served.search(profile.log("nginx-access")[since:]):
+        assert time.monotonic() < deadline, f"nginx did not call 127.0.0.1:{port} again"
+        _healthy_answer(profile.say(sender, STATUS))
         time.sleep(0.5)
 
 
