@@ -61,7 +61,8 @@ CONVERSATION_BALANCE: Final = "hash $http_x_posbot_session$arg_openid consistent
 #: The nginx variable naming the upstream of a turn (``rasa_upstream_map``).
 RASA_UPSTREAM_VARIABLE: Final = "$posbot_rasa"
 RASA_SERVERS: Final = "rasa_servers"
-#: Idle connections nginx keeps to the Rasa servers, and for how long (see ``_upstream``).
+ACTION_SERVERS: Final = "action_servers"
+#: Idle connections nginx keeps to each upstream's servers, and for how long (``_upstream``).
 KEPT_CONNECTIONS: Final = 32
 KEEPALIVE_SECONDS: Final = 2
 DOMAIN_FILE: Final = Path("domain.yml")
@@ -100,19 +101,21 @@ def _upstream(
     name: str,
     servers: tuple[str, ...],
     balance: str = "",
-    keep: bool = False,
     primary: int | None = None,
 ) -> str:
-    # ``keep``: idle connections are kept for 2 s, less than the 5 s after which a Sanic server
-    # closes an idle connection, so nginx never sends on a connection the server is closing.
-    # A connection per turn cost nginx and the Rasa servers about 1.5 ms of CPU per turn, a
-    # fifth of the profile's capacity. nginx does not repeat a POST that reached a server: a
-    # turn that arrives as a Rasa server dies gets the polite reply (@rasa_unavailable) with
-    # or without kept connections (the first turn after a kill, in 3 of 4 rounds either way;
-    # the next turns went to the other server in 16 of 16 rounds either way): a killed
-    # process's listening socket closes with its last thread, after its main thread has
-    # exited, and a connection made in between is queued and then reset. The action
-    # servers gained nothing measurable from kept connections and get one per call.
+    # Idle connections are kept for 2 s, less than the 5 s after which a Sanic server closes
+    # an idle connection, so nginx never sends on a connection the server is closing. A
+    # connection per turn cost nginx and the Rasa servers about 1.5 ms of CPU per turn, a
+    # fifth of the profile's capacity; the action servers' connections were kept in the ninth
+    # round of issue 15 (0.977 of the profile's CPU per turn, paired). nginx does not repeat a
+    # POST that reached a server: a turn that arrives as a Rasa server dies gets the polite
+    # reply (@rasa_unavailable) with or without kept connections (the first turn after a
+    # kill, in 3 of 4 rounds either way; the next turns went to the other server in 16 of 16
+    # rounds either way): a killed process's listening socket closes with its last thread,
+    # after its main thread has exited, and a connection made in between is queued and then
+    # reset. nginx closes a kept connection when the server's end of it closes, so the next
+    # call to a killed action server opens a new connection, is refused and goes to the
+    # other server, as it did without kept connections.
     # ``primary``: only that server takes requests while it is up, the others are backups.
     method = f"    {balance};\n" if balance else ""  # round robin without
     lines = "".join(
@@ -120,11 +123,7 @@ def _upstream(
         f"{' backup' if primary is not None and index != primary else ''};\n"
         for index, address in enumerate(servers)
     )
-    kept = (
-        f"    keepalive {KEPT_CONNECTIONS};\n    keepalive_timeout {KEEPALIVE_SECONDS}s;\n"
-        if keep
-        else ""
-    )
+    kept = f"    keepalive {KEPT_CONNECTIONS};\n    keepalive_timeout {KEEPALIVE_SECONDS}s;\n"
     return f"  upstream {name} {{\n{method}{lines}{kept}  }}\n"
 
 
@@ -143,7 +142,7 @@ def rasa_upstream_map(servers: tuple[str, ...]) -> str:
         f"    default {RASA_SERVERS};\n{routes}  }}\n"
         # The conversations server i started: it, the others only while it is down or failing.
         + "".join(
-            _upstream(f"{RASA_SERVERS}_{rasa_route(i)}", servers, keep=True, primary=i)
+            _upstream(f"{RASA_SERVERS}_{rasa_route(i)}", servers, primary=i)
             for i in range(len(servers))
         )
     )
@@ -254,9 +253,9 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         # The action servers: round
         # robin; under least_conn, after both had failed (hung action servers), the fault
         # test's next turn got an instant 502 in one CI run of four.
-        f"{_upstream(RASA_SERVERS, rasa, CONVERSATION_BALANCE, keep=True)}"
+        f"{_upstream(RASA_SERVERS, rasa, CONVERSATION_BALANCE)}"
         f"{rasa_upstream_map(rasa)}"
-        f"{_upstream('action_servers', actions)}"
+        f"{_upstream(ACTION_SERVERS, actions)}"
         "  server {\n"
         f"    listen {HOST}:{settings.public_port};\n"
         "    location = /nginx-health { return 200 'ok'; }\n"
@@ -295,7 +294,7 @@ def nginx_config(settings: ProdSettings, worker_user: str | None) -> str:
         f"    client_max_body_size {MAX_ACTION_BODY};\n"
         f"    client_body_buffer_size {ACTION_BODY_BUFFER};\n"
         "    location / {\n"
-        "      proxy_pass http://action_servers;\n"
+        f"      proxy_pass http://{ACTION_SERVERS};\n"
         f"{proxy_common}"
         f"      proxy_send_timeout {ACTION_READ_TIMEOUT_SECONDS}s;\n"
         f"      proxy_read_timeout {ACTION_READ_TIMEOUT_SECONDS}s;\n"

@@ -15,7 +15,7 @@ def _upstream(config: str, name: str) -> str:
     return match["body"]
 
 
-def test_a_conversation_keeps_its_rasa_server_on_kept_connections(tmp_path: Path) -> None:
+def test_a_conversation_keeps_its_rasa_server_and_connections_are_kept(tmp_path: Path) -> None:
     settings = ProdSettings(state_dir=tmp_path)
     config = nginx_config(settings, None)
     rasa = _upstream(config, "rasa_servers")
@@ -26,9 +26,9 @@ def test_a_conversation_keeps_its_rasa_server_on_kept_connections(tmp_path: Path
     for body, ports in ((rasa, settings.rasa_ports), (actions, settings.actions_ports)):
         servers = re.findall(r"server 127\.0\.0\.1:(\d+) max_fails=1 fail_timeout=5s;", body)
         assert [int(port) for port in servers] == list(ports)
-    kept = [line.strip() for line in rasa.splitlines()[-2:]]
-    assert kept == ["keepalive 32;", "keepalive_timeout 2s;"]  # less than Sanic's 5 s
-    assert "keepalive" not in actions
+    for body in (rasa, actions):
+        kept = [line.strip() for line in body.splitlines()[-2:]]
+        assert kept == ["keepalive 32;", "keepalive_timeout 2s;"]  # less than Sanic's 5 s
     assert config.count('proxy_set_header Connection "";') == config.count("proxy_pass ")
 
 
