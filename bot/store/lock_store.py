@@ -197,12 +197,15 @@ class AtomicRedisLockStore(LockStore):
         from redis.backoff import NoBackoff
         from redis.exceptions import ConnectionError, TimeoutError
 
-        return Redis.from_url(
+        from bot.store.redis_pool import ReadyConnectionPool
+
+        pool = ReadyConnectionPool.from_url(
             self.url,
             retry=Retry(NoBackoff(), RETRIES),
             retry_on_error=[ConnectionError, TimeoutError],
             **self._client_options(),
         )
+        return Redis(connection_pool=pool)
 
     @property
     def sync_client(self) -> Any:

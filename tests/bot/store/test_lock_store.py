@@ -13,6 +13,7 @@ from rasa.core.lock_store import LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.store.lock_store import AtomicRedisLockStore
+from bot.store.redis_pool import ReadyConnectionPool
 from tests.prod.conftest import BASE_PORT
 from tests.prod.proxy import TcpProxy
 
@@ -150,6 +151,27 @@ async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
     finally:
         await store.close()
         proxy.close()
+
+
+async def test_a_connection_reset_while_idle_costs_the_next_lock_nothing(redis_url: str) -> None:
+    port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
+    proxy = TcpProxy(PROXY_PORT, port)
+    store = _store(f"redis://127.0.0.1:{PROXY_PORT}/5")
+    try:
+        async with store.lock("idle-reset"):
+            pass
+        proxy.cut()  # resets the idle pooled connection, as a Redis restart does
+        proxy.restore()
+        async with store.lock("idle-reset") as lock:  # sent again on a new connection
+            assert lock.conversation_id == "idle-reset"
+    finally:
+        await store.close()
+        proxy.close()
+
+
+def test_the_store_does_not_poll_a_connection_before_each_command(redis_url: str) -> None:
+    store = _store(redis_url)
+    assert isinstance(store.red.connection_pool, ReadyConnectionPool)
 
 
 async def test_a_live_holder_keeps_the_lock_beyond_the_liveness_of_its_ticket(
