@@ -76,11 +76,22 @@ class CountingProxy:
         self._listener.close()
 
 
+#: The kind of a request that executes a prepared statement (its text is not in it).
+PREPARED: Final = "execute prepared"
+
+
 def _kind(data: bytes) -> str:
-    """A short name for a request: PostgreSQL's simple query text or Redis' command."""
+    """A short name for a request: PostgreSQL's simple query text, ``prepare`` and its text
+    (extended protocol's Parse), ``execute prepared`` (its Bind), or Redis' command."""
     if data[:1] == b"Q" and len(data) > 5:
         text = data[5:].split(b"\0", 1)[0].decode("utf-8", "replace")
         return " ".join(text.split()[:4])[:60]
+    if data[:1] == b"P" and len(data) > 5:  # Parse: statement name, then the query
+        fields = data[5:].split(b"\0", 2)
+        text = fields[1].decode("utf-8", "replace") if len(fields) > 1 else ""
+        return ("prepare " + " ".join(text.split()[:4]))[:60]
+    if data[:1] == b"B":
+        return PREPARED
     if data[:1] == b"*":
         parts = data.split(b"\r\n")
         if len(parts) > 2:

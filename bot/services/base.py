@@ -1,7 +1,9 @@
-"""How the services reach the case store: one short unit of work per call, on a worker thread.
+"""How the services reach the case store: one short unit of work per call, off the event loop's
+critical path.
 
 Actions and channels call services and never see a session: a service method opens a session
-from the store's factory, runs its unit of work in a worker thread (the event loop stays free)
+from the store's factory, runs its unit of work (on PostgreSQL on the event loop through
+asyncpg, else in a worker thread: the event loop stays free; :mod:`bot.store.database_async`)
 and commits, or rolls back and raises :class:`StoreUnavailable` when the database fails.
 Read-only work goes through :meth:`StoreService.read` (no transaction: fewer round trips to the
 database, see :mod:`bot.store.database`), writes through :meth:`StoreService.transaction`.
@@ -9,9 +11,8 @@ database, see :mod:`bot.store.database`), writes through :meth:`StoreService.tra
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -54,28 +55,28 @@ class StoreService:
         return self._store
 
     async def transaction(self, work: Callable[[Session], T]) -> T:
-        """Runs ``work`` in one session on a worker thread: committed, or rolled back (and run
+        """Runs ``work`` in one session: committed, or rolled back (and run
         once more on a new connection when the database had dropped the pooled one before
         ``work`` did anything).
 
         Raises:
             StoreUnavailable: the database failed.
         """
-        return await self._off_loop(lambda: self.store.writing(work))
+        return await self._guarded(self.store.write_async(work))
 
     async def read(self, work: Callable[[Session], T]) -> T:
-        """Runs read-only ``work`` on a worker thread without a transaction (each statement
+        """Runs read-only ``work`` without a transaction (each statement
         sees what is committed); a connection the database had dropped is replaced once.
 
         Raises:
             StoreUnavailable: the database failed.
         """
-        return await self._off_loop(lambda: self.store.reading(work))
+        return await self._guarded(self.store.read_async(work))
 
     @staticmethod
-    async def _off_loop(run: Callable[[], T]) -> T:
+    async def _guarded(unit: Awaitable[T]) -> T:
         try:
-            return await asyncio.to_thread(run)
+            return await unit
         except SQLAlchemyError as error:
             logger.error("Case store unavailable: %s", error.__class__.__name__)
             raise StoreUnavailable(error.__class__.__name__) from None

@@ -16,6 +16,7 @@ A unit of work costs as few network round trips as it can on PostgreSQL:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.settings import DB_URL, SettingError
+from bot.store import database_async
 from bot.store.models import Base
 from bot.store.pool_ping import ping_when_idle
 
@@ -135,7 +137,13 @@ class CaseStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_db_engine(url)
+        # PostgreSQL through asyncpg: the services' units of work run on the event loop
+        # (database_async); the synchronous engine (schema, imports, tools) stays psycopg2.
+        on_loop = database_async.serves(url)
+        self._loop_engines = (
+            database_async.LoopEngines(url, PG_CONNECT_TIMEOUT_SECONDS) if on_loop else None
+        )
+        self.engine = create_db_engine(database_async.sync_url(url) if on_loop else url)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
         # Reads get a pool of their own, in autocommit from the start: switching a connection
         # of the main pool to autocommit and back costs psycopg2 a round trip (``SET
@@ -144,7 +152,7 @@ class CaseStore:
         self.read_engine = (
             self.engine
             if self.engine.dialect.name == "sqlite"
-            else create_db_engine(url, autocommit=True)
+            else create_db_engine(self.engine.url.render_as_string(False), autocommit=True)
         )
         self._read_sessions = sessionmaker(self.read_engine, future=True, expire_on_commit=False)
 
@@ -180,6 +188,20 @@ class CaseStore:
         an unfinished transaction back)."""
         return _twice_on_disconnect(lambda: self._write(work), always=False)
 
+    async def read_async(self, work: Callable[[Session], T]) -> T:
+        """:meth:`reading` from the event loop: on it through asyncpg (PostgreSQL), else on a
+        worker thread."""
+        if self._loop_engines is not None:
+            return await self._loop_engines.reading(work)
+        return await asyncio.to_thread(self.reading, work)
+
+    async def write_async(self, work: Callable[[Session], T]) -> T:
+        """:meth:`writing` from the event loop: on it through asyncpg (PostgreSQL), else on a
+        worker thread."""
+        if self._loop_engines is not None:
+            return await self._loop_engines.writing(work)
+        return await asyncio.to_thread(self.writing, work)
+
     def _read(self, work: Callable[[Session], T]) -> T:
         with self._read_sessions() as session:
             return work(session)
@@ -201,6 +223,8 @@ class CaseStore:
         """Closes pooled connections."""
         self.engine.dispose()
         self.read_engine.dispose()
+        if self._loop_engines is not None:
+            self._loop_engines.drop()
 
 
 _default_store: CaseStore | None = None

@@ -31,7 +31,14 @@ DEFAULT_IDLE_SECONDS: Final = 5.0
 
 def socket_readable(dbapi_connection: Any) -> bool:
     """Whether the connection's socket has something to read while no query runs (closed or
-    reset by the server). False for connections without a socket (SQLite)."""
+    reset by the server). False for connections without a socket (SQLite).
+
+    asyncpg's connection (SQLAlchemy's adapted one) reads its socket on the event loop all
+    the time: it is closed once the loop has seen the server close it.
+    """
+    driver_connection = getattr(dbapi_connection, "_connection", None)
+    if driver_connection is not None and hasattr(driver_connection, "is_closed"):
+        return bool(driver_connection.is_closed())
     fileno = getattr(dbapi_connection, "fileno", None)
     if fileno is None:
         return False

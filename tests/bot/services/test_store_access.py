@@ -25,7 +25,9 @@ ZHANG_CASE = "JC202611250001"
 DEAD_URL = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
 
 
-async def test_work_runs_in_one_committed_session_on_a_worker_thread(seeded_store: CaseStore):
+async def test_sqlite_work_runs_in_one_committed_session_on_a_worker_thread(
+    seeded_store: CaseStore,
+):
     loop_thread = threading.get_ident()
 
     def work(session) -> tuple[int, int]:
@@ -36,14 +38,23 @@ async def test_work_runs_in_one_committed_session_on_a_worker_thread(seeded_stor
     assert merchants == len({terminal.merchant_id for terminal in DEMO_TERMINALS})
 
 
-async def test_a_database_failure_is_store_unavailable_naming_only_the_error_class(caplog):
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        (DEAD_URL, "OperationalError"),  # asyncpg on the event loop
+        (DEAD_URL.replace("postgresql:", "postgresql+psycopg2:"), "OperationalError"),  # thread
+    ],
+)
+async def test_a_database_failure_is_store_unavailable_naming_only_the_error_class(
+    caplog, url: str, error: str
+):
     with (
         caplog.at_level(logging.ERROR, logger="bot.services.base"),
         pytest.raises(StoreUnavailable) as raised,
     ):
-        await HandoffService(CaseStore(DEAD_URL)).waiting()
-    assert str(raised.value) == "OperationalError"
-    assert [r.getMessage() for r in caplog.records] == ["Case store unavailable: OperationalError"]
+        await HandoffService(CaseStore(url)).waiting()
+    assert str(raised.value) == error
+    assert [r.getMessage() for r in caplog.records] == [f"Case store unavailable: {error}"]
 
 
 async def test_a_failed_unit_of_work_leaves_nothing_behind(seeded_store: CaseStore):
