@@ -6,6 +6,8 @@ import asyncio
 import multiprocessing
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis
@@ -134,11 +136,23 @@ async def test_redis_down_is_a_lock_error() -> None:
             pass
 
 
-async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
+@asynccontextmanager
+async def _store_behind_proxy(
+    redis_url: str,
+) -> AsyncIterator[tuple[AtomicRedisLockStore, TcpProxy]]:
+    """A store reaching Redis through a proxy that can reset every connection."""
     port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
     proxy = TcpProxy(PROXY_PORT, port)
     store = _store(f"redis://127.0.0.1:{PROXY_PORT}/5")
     try:
+        yield store, proxy
+    finally:
+        await store.close()
+        proxy.close()
+
+
+async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
+    async with _store_behind_proxy(redis_url) as (store, proxy):
         async with store.lock("comes-back"):
             pass
         proxy.cut()  # the pooled connection is reset, as by a Redis restart
@@ -148,25 +162,16 @@ async def test_works_again_at_once_when_redis_returns(redis_url: str) -> None:
         proxy.restore()
         async with store.lock("comes-back") as lock:
             assert lock.conversation_id == "comes-back"
-    finally:
-        await store.close()
-        proxy.close()
 
 
 async def test_a_connection_reset_while_idle_costs_the_next_lock_nothing(redis_url: str) -> None:
-    port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
-    proxy = TcpProxy(PROXY_PORT, port)
-    store = _store(f"redis://127.0.0.1:{PROXY_PORT}/5")
-    try:
+    async with _store_behind_proxy(redis_url) as (store, proxy):
         async with store.lock("idle-reset"):
             pass
         proxy.cut()  # resets the idle pooled connection, as a Redis restart does
         proxy.restore()
         async with store.lock("idle-reset") as lock:  # sent again on a new connection
             assert lock.conversation_id == "idle-reset"
-    finally:
-        await store.close()
-        proxy.close()
 
 
 def test_the_store_does_not_poll_a_connection_before_each_command(redis_url: str) -> None:
