@@ -33,6 +33,7 @@ from bot.settings import DB_URL, SettingError
 from bot.store import database_async
 from bot.store.models import Base
 from bot.store.pool_ping import ping_when_idle
+from bot.store.unit_retry import attempt, count_statement, may_run_again
 
 T = TypeVar("T")
 
@@ -88,7 +89,7 @@ def create_db_engine(url: str, *, autocommit: bool = False) -> Engine:
             **({"poolclass": QueuePool, "pool_size": 5, "max_overflow": 5} if file_backed else {}),
         )
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
-        event.listen(engine, "after_cursor_execute", _count_statement)
+        event.listen(engine, "after_cursor_execute", count_statement)
         return engine
     connect_args: dict[str, object] = {}
     if parsed.get_backend_name() == "postgresql":
@@ -100,35 +101,21 @@ def create_db_engine(url: str, *, autocommit: bool = False) -> Engine:
     # A dead pooled connection is replaced without a ping per unit of work: a closed one is
     # seen on checkout, one found dead by the first statement is retried (CaseStore).
     ping_when_idle(engine)
-    event.listen(engine, "after_cursor_execute", _count_statement)
+    event.listen(engine, "after_cursor_execute", count_statement)
     return engine
-
-
-def _is_disconnect(error: BaseException) -> bool:
-    """Whether ``error`` is the database having dropped the connection (now invalidated)."""
-    return isinstance(error, DBAPIError) and error.connection_invalidated
-
-
-# Statements completed by this thread's current unit of work (a unit runs in one thread).
-_completed = threading.local()
-
-
-def _count_statement(*_args: Any) -> None:
-    _completed.statements = getattr(_completed, "statements", 0) + 1
 
 
 def _twice_on_disconnect(unit: Callable[[], T], *, always: bool) -> T:
     """Runs ``unit``; when the database had dropped its connection (no ping before use, see
-    :mod:`bot.store.pool_ping`), runs it once more on a new one: ``always``, or when none of
-    its statements had completed."""
-    for attempt in (1, 2):
-        _completed.statements = 0
-        try:
-            return unit()
-        except DBAPIError as error:
-            untouched = always or _completed.statements == 0
-            if attempt == 2 or not (untouched and _is_disconnect(error)):
-                raise
+    :mod:`bot.store.pool_ping`), runs it once more on a new one (:mod:`bot.store.unit_retry`:
+    ``always``, or when none of its statements had completed)."""
+    for number in (1, 2):
+        with attempt() as completed:
+            try:
+                return unit()
+            except DBAPIError as error:
+                if number == 2 or not may_run_again(error, completed[0], always=always):
+                    raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -5,14 +5,16 @@ interface). On PostgreSQL they ran in a worker thread through psycopg2: the thre
 both ways, and every statement parsed and planned anew by the server. Here the same functions
 run on the event loop with ``AsyncSession.run_sync`` (a greenlet, no thread), and asyncpg
 prepares each distinct statement once per connection: per case look-up about a quarter less
-CPU in the action server and a third of PostgreSQL's (``docs/benchmarks.md``, tenth round).
+CPU in the action server, and PostgreSQL's down to about a third (``docs/benchmarks.md``,
+ninth round).
 
 The guarantees of :mod:`bot.store.database` hold here too: reads without a transaction, a read
 that meets a dropped connection run once more on a new one, a write run once more only when
-none of its statements had completed, no ping per use (:mod:`bot.store.pool_ping`: a connection
-the server closed is noticed by the event loop and replaced; one idle for seconds is pinged),
-3 s to connect. A pool belongs to the event loop that opened it: a store used from another loop
-(tests that call ``asyncio.run`` more than once) drops the old pool and opens a new one.
+none of its statements had completed (the same rule, :mod:`bot.store.unit_retry`), no ping per
+use (:mod:`bot.store.pool_ping`: a connection the server closed is noticed by the event loop
+and replaced; one idle for seconds is pinged), 3 s to connect. A pool belongs to the event
+loop that opened it: a store used from another loop (tests that call ``asyncio.run`` more than
+once) drops the old pool and opens a new one.
 
 Used for ``postgresql://``, ``postgres://`` and ``postgresql+asyncpg://`` URLs without other
 query parameters than ``connect_timeout``; any other URL (SQLite, ``postgresql+psycopg2://``,
@@ -22,7 +24,6 @@ query parameters than ``connect_timeout``; any other URL (SQLite, ``postgresql+p
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session
 
 from bot.store.pool_ping import ping_when_idle
+from bot.store.unit_retry import attempt, count_statement, may_run_again
 
 T = TypeVar("T")
 
@@ -42,11 +44,6 @@ ASYNC_DRIVERNAME: Final = "postgresql+asyncpg"
 SYNC_DRIVERNAME: Final = "postgresql+psycopg2"
 CONNECT_TIMEOUT_KEY: Final = "connect_timeout"
 AUTOCOMMIT: Final = "AUTOCOMMIT"
-
-#: Statements completed by the running unit of work (one counter per task and attempt).
-_statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "posbot_unit_statements", default=None
-)
 
 
 def serves(url: str) -> bool:
@@ -61,19 +58,6 @@ def sync_url(url: str) -> str:
     if parsed.drivername == ASYNC_DRIVERNAME:
         parsed = parsed.set(drivername=SYNC_DRIVERNAME)
     return parsed.render_as_string(hide_password=False)
-
-
-def count_statement(*_args: Any) -> bool:
-    """Counts a completed statement for the running unit of work; False outside one."""
-    counter = _statements.get()
-    if counter is None:
-        return False
-    counter[0] += 1
-    return True
-
-
-def _is_disconnect(error: BaseException) -> bool:
-    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -133,16 +117,6 @@ class LoopEngines:
         self._engines = None
         self._loop = None
 
-    async def dispose(self) -> None:
-        """Closes the pooled connections (on the loop that opened them)."""
-        if self._engines is not None and self._loop is asyncio.get_running_loop():
-            for engine in self._engines:
-                await engine.dispose()
-            self._engines = None
-            self._loop = None
-        else:
-            self.drop()
-
     async def reading(self, work: Callable[[Session], T]) -> T:
         """Runs read-only ``work`` without a transaction; once more on a new connection when
         the database had dropped the pooled one."""
@@ -154,17 +128,13 @@ class LoopEngines:
         return await self._twice_on_disconnect(work, write=True)
 
     async def _twice_on_disconnect(self, work: Callable[[Session], T], write: bool) -> T:
-        for attempt in (1, 2):
-            counter = [0]
-            token = _statements.set(counter)
-            try:
-                return await self._once(work, write)
-            except DBAPIError as error:
-                untouched = not write or counter[0] == 0
-                if attempt == 2 or not (untouched and _is_disconnect(error)):
-                    raise
-            finally:
-                _statements.reset(token)
+        for number in (1, 2):
+            with attempt() as completed:
+                try:
+                    return await self._once(work, write)
+                except DBAPIError as error:
+                    if number == 2 or not may_run_again(error, completed[0], always=not write):
+                        raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, work: Callable[[Session], T], write: bool) -> T:
