@@ -105,12 +105,16 @@ def test_an_identity_check_is_one_transaction_of_five_statements(counted) -> Non
     assert _check(store) is Outcome.VERIFIED
 
 
-@pytest.fixture
-def cuttable(pg_store: CaseStore) -> Iterator[tuple[CaseStore, TcpProxy]]:
-    """A store on ``pg_store``'s database, reached through a proxy that can reset everything."""
+@pytest.fixture(params=["postgresql", "postgresql+psycopg2"], ids=["asyncpg", "psycopg2"])
+def cuttable(
+    pg_store: CaseStore, request: pytest.FixtureRequest
+) -> Iterator[tuple[CaseStore, TcpProxy]]:
+    """A store on ``pg_store``'s database, reached through a proxy that can reset everything;
+    through asyncpg on the event loop, and through psycopg2 in worker threads (one pool for
+    every event loop: the retry of :mod:`bot.store.database`)."""
     pg_store.create_schema()
     seed_demo_data(pg_store, now=NOW)
-    url = make_url(pg_store.url)
+    url = make_url(pg_store.url).set(drivername=request.param)
     proxy = TcpProxy(free_port(), url.port or 5432)
     store = CaseStore(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
     yield store, proxy
